@@ -1,0 +1,7 @@
+"""``python -m social_publisher``."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The thin command line over the library.
+
+Each ``cmd_*.py`` module here registers its commands with ``register(sub)``;
+they are discovered, so adding a command never means editing a shared list.
+Exit codes (DESIGN.md): 0 success, 1 problems found and reported, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..config import Settings, load_settings
+from ..errors import SocialPublisherError, redact
+
+if TYPE_CHECKING:
+    from ..store import Database
+
+log = logging.getLogger("social_publisher.cli")
+
+Handler = Callable[[argparse.Namespace, "Context"], int]
+
+
+class Context:
+    """What a command needs, built lazily (``check`` must work without a database)."""
+
+    def __init__(self, env_file: str | None, out: Any = None, err: Any = None) -> None:
+        self.env_file = env_file
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(dotenv_path=self.env_file)
+
+    @cached_property
+    def db(self) -> Database:
+        from ..store import Database
+
+        database = Database(self.settings.database_url)
+        database.ensure_current()
+        return database
+
+    def print(self, *parts: object, end: str = "\n") -> None:
+        print(*parts, file=self.out, end=end)
+
+    def error(self, *parts: object) -> None:
+        print(*parts, file=self.err)
+
+
+def command_modules() -> list[str]:
+    """Names of every ``cmd_*`` module (the docs test checks each command is documented)."""
+    package = Path(__file__).parent
+    return sorted(
+        f"{__name__}.{m.name}"
+        for m in pkgutil.iter_modules([str(package)])
+        if m.name.startswith("cmd_")
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="social-publisher",
+        description="Đăng bài chuyển đổi số lên Fanpage Facebook và Zalo OA theo lịch.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--env-file", default=".env", help="tệp cấu hình (mặc định: .env trong thư mục hiện tại)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in command_modules():
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _utf8_streams() -> None:
+    # A Windows console may default to cp1252; staff read Vietnamese.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower() not in ("utf-8", "utf8"):
+            reconfigure(encoding="utf-8", errors="replace")
+
+
+def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None) -> int:
+    _utf8_streams()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(out or sys.stdout)
+        return 2
+    ctx = Context(args.env_file, out=out, err=err)
+    handler: Handler = args.handler
+    try:
+        return handler(args, ctx)
+    except SocialPublisherError as exc:
+        ctx.error(f"Lỗi: {exc.message}")
+        return 1
+    except KeyboardInterrupt:
+        ctx.error("Đã dừng theo yêu cầu.")
+        return 130
+    except Exception as exc:  # a bug: say so briefly, keep the traceback in the log
+        log.exception("unexpected error in %s", args.command)
+        ctx.error(
+            f"Lỗi ngoài dự kiến ({type(exc).__name__}): {redact(str(exc))}. "
+            "Xem tệp nhật ký trong thư mục LOG_DIR và báo cho bộ phận kỹ thuật."
+        )
+        return 1

@@ -1,0 +1,239 @@
+"""Settings, from the environment and ``.env``.
+
+Names are fixed by DESIGN.md (operators' scripts, the sandbox and tests set
+them). A channel whose settings are missing is simply off: that is a state
+``status`` and ``doctor`` report, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError, register_secret
+
+SECRET_SETTINGS = frozenset(
+    {
+        "FB_PAGE_ACCESS_TOKEN",
+        "FB_APP_SECRET",
+        "ZALO_APP_SECRET",
+        "ZALO_REFRESH_TOKEN",
+        "ZALO_ACCESS_TOKEN",
+    }
+)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số nguyên (ví dụ {default})."
+        ) from None
+    if value < minimum:
+        raise ConfigError(f"Cấu hình {name}={value} phải lớn hơn hoặc bằng {minimum}.")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số (ví dụ {default})."
+        ) from None
+
+
+def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
+    return env.get(name, "").strip() or default
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on", "co", "có"):
+        return True
+    if raw in ("0", "false", "no", "off", "khong", "không"):
+        return False
+    raise ConfigError(f"Cấu hình {name}={raw!r} không hợp lệ: dùng true hoặc false.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the tool reads; see ``config.example.env`` for each one's meaning."""
+
+    database_url: str = "sqlite:///data/social_publisher.db"
+    queue_dir: Path = Path("content_queue")
+    timezone: str = "Asia/Ho_Chi_Minh"
+    overdue_grace_hours: float = 24.0
+
+    fb_graph_url: str = "https://graph.facebook.com"
+    fb_graph_version: str = "v25.0"
+    fb_page_id: str = ""
+    fb_page_access_token: str = field(default="", repr=False)
+    fb_app_id: str = ""
+    fb_app_secret: str = field(default="", repr=False)
+
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_openapi_url: str = "https://openapi.zalo.me"
+    zalo_app_id: str = ""
+    zalo_app_secret: str = field(default="", repr=False)
+    zalo_refresh_token: str = field(default="", repr=False)
+    zalo_access_token: str = field(default="", repr=False)
+    zalo_monthly_article_quota: int = 0  # 0: unknown, rely on Zalo's -223
+    zalo_broadcast_monthly_budget: int = 4
+
+    public_media_dir: Path | None = None
+    public_media_base_url: str = ""
+
+    agencies_file: Path = Path("agencies.csv")
+    default_share_with: str = "tat-ca"
+    default_author: str = "Phòng VHTT thị xã Đức Phổ"
+
+    tick_seconds: int = 30
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 3600
+    retry_max_attempts: int = 5
+    lease_seconds: int = 300
+    log_dir: Path = Path("logs")
+
+    media_cache_dir: Path = Path("data/media_cache")
+    media_max_pixels: int = 80_000_000
+
+    report_dir: Path = Path("reports")
+    plan_posts_per_month_facebook: int = 8
+    plan_posts_per_month_zalo: int = 4
+    plan_share_rate_percent: int = 80
+
+    #: the raw environment the settings were read from (agency page tokens live here)
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------ derived
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def facebook_enabled(self) -> bool:
+        return bool(self.fb_page_id and self.fb_page_access_token)
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_app_secret)
+
+    @property
+    def public_media_enabled(self) -> bool:
+        return bool(self.public_media_dir and self.public_media_base_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def channel_enabled(self, channel: str) -> bool:
+        return {"facebook": self.facebook_enabled, "zalo": self.zalo_enabled}.get(channel, False)
+
+    def missing_for(self, channel: str) -> list[str]:
+        """Names of the settings a channel still lacks (empty when it is on)."""
+        need = {
+            "facebook": {
+                "FB_PAGE_ID": self.fb_page_id,
+                "FB_PAGE_ACCESS_TOKEN": self.fb_page_access_token,
+            },
+            "zalo": {"ZALO_APP_ID": self.zalo_app_id, "ZALO_APP_SECRET": self.zalo_app_secret},
+            "public_media": {
+                "PUBLIC_MEDIA_DIR": str(self.public_media_dir or ""),
+                "PUBLIC_MEDIA_BASE_URL": self.public_media_base_url,
+            },
+        }[channel]
+        return [name for name, value in need.items() if not value]
+
+    def secret(self, name: str) -> str:
+        """A token named by an agency row (``token_setting``), from the environment."""
+        value = self.extra.get(name, "").strip()
+        register_secret(value)
+        return value
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    dotenv_path: str | Path | None = ".env",
+) -> Settings:
+    """Read settings: explicit ``env`` wins, else ``os.environ`` over ``.env``."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ if env is None else env)
+
+    for name in SECRET_SETTINGS:
+        register_secret(merged.get(name, "").strip())
+
+    timezone = _str(merged, "TIMEZONE", "Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"Cấu hình TIMEZONE={timezone!r} không phải múi giờ hợp lệ (ví dụ Asia/Ho_Chi_Minh)."
+        ) from None
+
+    public_dir = _str(merged, "PUBLIC_MEDIA_DIR")
+    settings = Settings(
+        database_url=_str(merged, "DATABASE_URL", Settings.database_url),
+        queue_dir=Path(_str(merged, "QUEUE_DIR", "content_queue")),
+        timezone=timezone,
+        overdue_grace_hours=_float(merged, "OVERDUE_GRACE_HOURS", 24.0),
+        fb_graph_url=_str(merged, "FB_GRAPH_URL", Settings.fb_graph_url).rstrip("/"),
+        fb_graph_version=_str(merged, "FB_GRAPH_VERSION", Settings.fb_graph_version),
+        fb_page_id=_str(merged, "FB_PAGE_ID"),
+        fb_page_access_token=_str(merged, "FB_PAGE_ACCESS_TOKEN"),
+        fb_app_id=_str(merged, "FB_APP_ID"),
+        fb_app_secret=_str(merged, "FB_APP_SECRET"),
+        zalo_oauth_url=_str(merged, "ZALO_OAUTH_URL", Settings.zalo_oauth_url).rstrip("/"),
+        zalo_openapi_url=_str(merged, "ZALO_OPENAPI_URL", Settings.zalo_openapi_url).rstrip("/"),
+        zalo_app_id=_str(merged, "ZALO_APP_ID"),
+        zalo_app_secret=_str(merged, "ZALO_APP_SECRET"),
+        zalo_refresh_token=_str(merged, "ZALO_REFRESH_TOKEN"),
+        zalo_access_token=_str(merged, "ZALO_ACCESS_TOKEN"),
+        zalo_monthly_article_quota=_int(merged, "ZALO_MONTHLY_ARTICLE_QUOTA", 0),
+        zalo_broadcast_monthly_budget=_int(merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4),
+        public_media_dir=Path(public_dir) if public_dir else None,
+        public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),
+        agencies_file=Path(_str(merged, "AGENCIES_FILE", "agencies.csv")),
+        default_share_with=_str(merged, "DEFAULT_SHARE_WITH", "tat-ca"),
+        default_author=_str(merged, "DEFAULT_AUTHOR", Settings.default_author),
+        tick_seconds=_int(merged, "TICK_SECONDS", 30, minimum=1),
+        retry_base_seconds=_int(merged, "RETRY_BASE_SECONDS", 60, minimum=0),
+        retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0),
+        retry_max_attempts=_int(merged, "RETRY_MAX_ATTEMPTS", 5, minimum=1),
+        lease_seconds=_int(merged, "LEASE_SECONDS", 300, minimum=10),
+        log_dir=Path(_str(merged, "LOG_DIR", "logs")),
+        media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
+        media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),
+        report_dir=Path(_str(merged, "REPORT_DIR", "reports")),
+        plan_posts_per_month_facebook=_int(merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8),
+        plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4),
+        plan_share_rate_percent=_int(merged, "PLAN_SHARE_RATE_PERCENT", 80),
+        extra=dict(merged),
+    )
+    if settings.retry_max_seconds < settings.retry_base_seconds:
+        raise ConfigError("Cấu hình RETRY_MAX_SECONDS phải lớn hơn hoặc bằng RETRY_BASE_SECONDS.")
+    return settings
+
+
+def setting_names() -> list[str]:
+    """Every environment variable name the tool reads (documentation tests use it)."""
+    names = [f.name.upper() for f in fields(Settings) if f.name != "extra"]
+    return names

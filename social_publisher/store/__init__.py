@@ -1,0 +1,46 @@
+"""Persistence: the models, the engine, and the migrations."""
+
+from __future__ import annotations
+
+from .db import Database, make_engine
+from .models import (
+    CHANNELS,
+    Agency,
+    Attempt,
+    AuditEvent,
+    Base,
+    ChannelHealth,
+    EngagementSnapshot,
+    Meta,
+    PlatformToken,
+    Post,
+    PostState,
+    PostVersion,
+    Publication,
+    PubState,
+    ScanCache,
+    Share,
+    utcnow,
+)
+
+__all__ = [
+    "CHANNELS",
+    "Agency",
+    "Attempt",
+    "AuditEvent",
+    "Base",
+    "ChannelHealth",
+    "Database",
+    "EngagementSnapshot",
+    "Meta",
+    "PlatformToken",
+    "Post",
+    "PostState",
+    "PostVersion",
+    "PubState",
+    "Publication",
+    "ScanCache",
+    "Share",
+    "make_engine",
+    "utcnow",
+]
