@@ -79,3 +79,13 @@ class Channel(Protocol):
     def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
         """Look on the platform for ``post`` created since ``since``; None when not there."""
         ...
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One line of ``doctor``: what was checked, whether it is fine, and (Vietnamese) what to do."""
+
+    name: str
+    ok: bool
+    message: str
+    warning: bool = False
