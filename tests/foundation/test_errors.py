@@ -28,7 +28,8 @@ def test_channel_error_carries_context_in_text() -> None:
         retry_after=600,
     )
     assert str(err) == (
-        "[facebook, HTTP 400, code 4/1234, trace EJplcsCHuLu] (#4) Application request limit reached"
+        "[facebook, HTTP 400, code 4/1234, trace EJplcsCHuLu] "
+        "(#4) Application request limit reached"
     )
     assert err.retryable and err.retry_after == 600 and err.kind == "rate_limit"
     assert isinstance(err, ChannelError)

@@ -1,0 +1,53 @@
+"""`init`: exact output on a fresh folder and on a second run."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from social_publisher.cli import main
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_init_creates_env_database_and_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "QUEUE_DIR", "LOG_DIR", "FB_PAGE_ID", "ZALO_APP_ID"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, _ = run(["init"])
+    assert code == 0
+    assert out == (
+        "Đã tạo tệp cấu hình .env từ mẫu: hãy mở và điền thông tin Fanpage, Zalo OA.\n"
+        "Đã tạo cơ sở dữ liệu sqlite:///data/social_publisher.db (phiên bản 0001).\n"
+        "Đã tạo thư mục content_queue\n"
+        "Đã tạo thư mục logs\n"
+        "Kênh Facebook đang tắt: chưa có FB_PAGE_ID, FB_PAGE_ACCESS_TOKEN trong .env.\n"
+        "Kênh Zalo OA đang tắt: chưa có ZALO_APP_ID, ZALO_APP_SECRET trong .env.\n"
+    )
+    assert (tmp_path / "data" / "social_publisher.db").is_file()
+    assert (tmp_path / ".env").read_text(encoding="utf-8").startswith("# social-publisher")
+
+    code, out, _ = run(["init"])
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "Giữ nguyên tệp cấu hình có sẵn: .env",
+        "Cơ sở dữ liệu sqlite:///data/social_publisher.db đã ở phiên bản mới nhất (0001).",
+    ]
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([])[0] == 2
+
+
+def test_unknown_command_is_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        run(["khong-co-lenh-nay"])
+    assert info.value.code == 2
