@@ -94,6 +94,8 @@ class Settings:
     zalo_access_token: str = field(default="", repr=False)
     zalo_monthly_article_quota: int = 0  # 0: unknown, rely on Zalo's -223
     zalo_broadcast_monthly_budget: int = 4
+    #: seconds an unanswered Zalo create may still be processing (not listed yet)
+    zalo_settle_seconds: float = 90.0
 
     public_media_dir: Path | None = None
     public_media_base_url: str = ""
@@ -116,6 +118,8 @@ class Settings:
     plan_posts_per_month_facebook: int = 8
     plan_posts_per_month_zalo: int = 4
     plan_share_rate_percent: int = 80
+    #: a share within this many hours of the post counts as on time
+    share_on_time_hours: float = 24.0
 
     #: the raw environment the settings were read from (agency page tokens live here)
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -209,6 +213,7 @@ def load_settings(
         zalo_access_token=_str(merged, "ZALO_ACCESS_TOKEN"),
         zalo_monthly_article_quota=_int(merged, "ZALO_MONTHLY_ARTICLE_QUOTA", 0),
         zalo_broadcast_monthly_budget=_int(merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4),
+        zalo_settle_seconds=_float(merged, "ZALO_SETTLE_SECONDS", 90.0),
         public_media_dir=Path(public_dir) if public_dir else None,
         public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),
         agencies_file=Path(_str(merged, "AGENCIES_FILE", "agencies.csv")),
@@ -226,6 +231,7 @@ def load_settings(
         plan_posts_per_month_facebook=_int(merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8),
         plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4),
         plan_share_rate_percent=_int(merged, "PLAN_SHARE_RATE_PERCENT", 80),
+        share_on_time_hours=_float(merged, "SHARE_ON_TIME_HOURS", 24.0),
         extra=dict(merged),
     )
     if settings.retry_max_seconds < settings.retry_base_seconds:
