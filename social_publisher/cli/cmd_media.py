@@ -1,0 +1,162 @@
+"""``media render IMAGE... --out DIR [--json]``: make each photo's per-channel renditions.
+
+Staff (and the lead's demo) use it to see what will be published before it is: every
+photo gets ``<stem>.facebook.jpg``, ``<stem>.zalo.jpg`` and ``<stem>.zalo_cover.jpg`` in
+DIR. One bad photo is reported and the others still go through; exit 1 if any was
+refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..errors import MediaError
+from ..media import Rendition, render_image
+from ..media.cache import atomic_write_bytes
+from . import Context
+
+log = logging.getLogger("social_publisher.cli.media")
+
+_LABELS = {
+    "facebook": "Facebook",
+    "zalo": "Zalo (ảnh trong bài)",
+    "zalo_cover": "Zalo (ảnh bìa)",
+}
+
+
+def _size_label(n: int) -> str:
+    """Vietnamese number format: decimal comma."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB".replace(".", ",")
+    return f"{max(1, round(n / 1000))} KB"
+
+
+def _unique_stem(stem: str, used: set[str]) -> str:
+    candidate, n = stem, 1
+    while candidate.casefold() in used:
+        n += 1
+        candidate = f"{stem}-{n}"
+    used.add(candidate.casefold())
+    return candidate
+
+
+def _copy_out(renditions: list[Rendition], out_dir: Path, stem: str) -> list[dict[str, Any]]:
+    copied = []
+    for r in renditions:
+        dest = out_dir / f"{stem}.{r.channel}.jpg"
+        atomic_write_bytes(dest, r.path.read_bytes(), durable=True)
+        copied.append(
+            {
+                "channel": r.channel,
+                "path": str(dest),
+                "width": r.width,
+                "height": r.height,
+                "bytes": r.bytes,
+            }
+        )
+    return copied
+
+
+def _render_one(path: Path, out_dir: Path, stem: str, ctx: Context) -> dict[str, Any]:
+    settings = ctx.settings
+    try:
+        renditions = render_image(
+            path, cache_dir=settings.media_cache_dir, max_pixels=settings.media_max_pixels
+        )
+    except MediaError as exc:
+        return {"input": str(path), "ok": False, "error": exc.message}
+    except Exception as exc:  # a bug must not stop the other photos, nor print a traceback
+        log.info("unexpected error rendering %s", path, exc_info=True)
+        return {
+            "input": str(path),
+            "ok": False,
+            "error": (
+                f"Lỗi ngoài dự kiến khi xử lý ảnh {path.name} ({type(exc).__name__}). "
+                "Hãy báo cho bộ phận kỹ thuật, kèm tệp ảnh này."
+            ),
+        }
+    try:
+        copied = _copy_out(renditions, out_dir, stem)
+    except OSError as exc:
+        return {
+            "input": str(path),
+            "ok": False,
+            "error": (
+                f"Không ghi được ảnh vào thư mục {out_dir} ({exc.strerror or exc}). "
+                "Hãy kiểm tra dung lượng ổ đĩa và quyền ghi, hoặc chọn thư mục khác với --out."
+            ),
+        }
+    return {"input": str(path), "ok": True, "renditions": copied}
+
+
+def run_render(args: argparse.Namespace, ctx: Context) -> int:
+    out_dir: Path = args.out
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        ctx.error(
+            f"Không tạo được thư mục {out_dir} ({exc.strerror or exc}). "
+            "Hãy chọn một thư mục khác với --out."
+        )
+        return 2
+    used: set[str] = set()
+    results = []
+    for path in args.images:
+        stem = _unique_stem(path.stem or "anh", used)
+        result = _render_one(path, out_dir, stem, ctx)
+        results.append(result)
+        if not args.json:
+            _print_result(ctx, result, path)
+    refused = sum(1 for r in results if not r["ok"])
+    if args.json:
+        ctx.print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        done = len(results) - refused
+        summary = f"Xong: {done}/{len(results)} ảnh đã xử lý"
+        ctx.print(summary + (f", {refused} ảnh bị từ chối." if refused else "."))
+    return 1 if refused else 0
+
+
+def _print_result(ctx: Context, result: dict[str, Any], path: Path) -> None:
+    if not result["ok"]:
+        ctx.print(f"Không xử lý được {path}: {result['error']}")
+        return
+    ctx.print(f"Đã xử lý {path}:")
+    for r in result["renditions"]:
+        label = _LABELS.get(r["channel"], r["channel"])
+        ctx.print(
+            f"  {label}: {r['width']}×{r['height']} điểm ảnh, {_size_label(r['bytes'])}"
+            f" → {r['path']}"
+        )
+
+
+def register(sub: Any) -> None:
+    media: argparse.ArgumentParser = sub.add_parser(
+        "media", help="xử lý ảnh: tạo ảnh cho Facebook, Zalo và ảnh bìa Zalo"
+    )
+    media_sub = media.add_subparsers(dest="media_command", metavar="LỆNH")
+
+    def usage(args: argparse.Namespace, ctx: Context) -> int:
+        media.print_help(ctx.out)
+        return 2
+
+    media.set_defaults(handler=usage)
+    render = media_sub.add_parser(
+        "render",
+        help="tạo ảnh cho từng kênh từ các ảnh gốc",
+        description=(
+            "Tạo cho mỗi ảnh: bản Facebook (cạnh dài tối đa 2048 điểm ảnh, ≤ 4 MB), bản Zalo "
+            "(cạnh dài tối đa 1280, ≤ 1 MB) và ảnh bìa Zalo (16:9, 1280×720, ≤ 1 MB); "
+            "đã xoay đúng chiều, chuyển màu sRGB và xóa mọi thông tin vị trí (GPS)."
+        ),
+    )
+    render.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="tệp ảnh gốc")
+    render.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="thư mục ghi ảnh kết quả"
+    )
+    render.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    render.set_defaults(handler=run_render)

@@ -1,0 +1,157 @@
+"""The rendition cache: one JPEG plus a small JSON record per (source content, spec).
+
+Layout: ``<cache_dir>/<sha[:2]>/<sha>/<channel>-<spec hash>.jpg`` and ``.json`` beside
+it, where ``sha`` is the SHA-256 of the source file's bytes: renaming or moving a photo
+keeps its cache, editing it does not. The JSON (size, dimensions, the JPEG's own
+SHA-256, the source's dimensions) is written after the JPEG, so its presence means the
+JPEG is complete; on a hit the JPEG is hashed again and must match, so a damaged or
+tampered cache file is re-rendered instead of published.
+
+Every write is a temporary file in the same directory, then ``os.replace``d into
+place: a crash leaves either the old file, the new one, or a ``.tmp`` leftover that no
+reader looks at (swept after an hour). Cache writes are not fsynced: after a power cut
+the file system may hold a renamed file whose blocks never reached the disk, but the
+hash check on every hit turns that into a miss and a re-render, never a published
+half-image; an fsync per file would cost more than the render on an office hard disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .specs import RenditionSpec
+
+log = logging.getLogger("social_publisher.media")
+
+_TMP_SUFFIX = ".tmp"
+_STALE_TMP_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """A cache entry as its JSON record describes it, checked against the JPEG."""
+
+    path: Path
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    quality: int
+    source_width: int
+    source_height: int
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def entry_paths(cache_dir: Path, source_sha: str, spec: RenditionSpec) -> tuple[Path, Path]:
+    folder = Path(cache_dir) / source_sha[:2] / source_sha
+    stem = spec.cache_key
+    return folder / f"{stem}.jpg", folder / f"{stem}.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write ``data`` at ``path`` so that no reader ever sees a partial file;
+    ``durable`` also fsyncs it before it appears (for files nothing re-verifies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def lookup(cache_dir: Path, source_sha: str, spec: RenditionSpec) -> CachedFile | None:
+    """The cached rendition, or None when absent, incomplete, or not what was written."""
+    jpg, meta_path = entry_paths(cache_dir, source_sha, spec)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        entry = CachedFile(
+            path=jpg,
+            width=int(meta["width"]),
+            height=int(meta["height"]),
+            bytes=int(meta["bytes"]),
+            sha256=str(meta["sha256"]),
+            quality=int(meta["quality"]),
+            source_width=int(meta["source_width"]),
+            source_height=int(meta["source_height"]),
+        )
+        if jpg.stat().st_size != entry.bytes or file_sha256(jpg) != entry.sha256:
+            log.warning("media cache entry %s does not match its record; re-rendering", jpg)
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return entry
+
+
+def store(
+    cache_dir: Path,
+    source_sha: str,
+    spec: RenditionSpec,
+    data: bytes,
+    *,
+    width: int,
+    height: int,
+    quality: int,
+    source_size: tuple[int, int],
+) -> CachedFile:
+    """Write one rendition (JPEG first, then its record) and return its entry."""
+    jpg, meta_path = entry_paths(cache_dir, source_sha, spec)
+    entry = CachedFile(
+        path=jpg,
+        width=width,
+        height=height,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        quality=quality,
+        source_width=source_size[0],
+        source_height=source_size[1],
+    )
+    atomic_write_bytes(jpg, data)
+    record = {
+        "channel": spec.channel,
+        "width": width,
+        "height": height,
+        "bytes": entry.bytes,
+        "sha256": entry.sha256,
+        "quality": quality,
+        "source_width": source_size[0],
+        "source_height": source_size[1],
+    }
+    atomic_write_bytes(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+    sweep_stale_temp(jpg.parent)
+    return entry
+
+
+def sweep_stale_temp(folder: Path, *, now: float | None = None) -> None:
+    """Remove temp files a crashed writer left behind (old enough to be nobody's)."""
+    cutoff = (time.time() if now is None else now) - _STALE_TMP_SECONDS
+    try:
+        leftovers = [p for p in folder.iterdir() if p.name.endswith(_TMP_SUFFIX)]
+    except OSError:
+        return
+    for leftover in leftovers:
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
