@@ -1,0 +1,74 @@
+"""``collect``: read engagement counters now (and look for agency shares)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..services.engagement import collect
+from ..services.report import vn_number
+from . import Context
+from .cmd_report import parse_now
+
+CHANNEL = {"facebook": "Facebook", "zalo": "Zalo"}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{CHANNEL.get(ch, ch)} {vn_number(n)}" for ch, n in sorted(counts.items()))
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        now = parse_now(args.now)
+    except ValueError as exc:
+        ctx.error(f"Lỗi: thời điểm --now không hợp lệ ({exc}).")
+        return 2
+    report = collect(ctx.db, ctx.settings, now=now, everything=args.all)
+    if args.json:
+        ctx.print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return 0 if report.ok else 1
+    local = now.astimezone(ctx.settings.tz)
+    due = sum(report.due.values())
+    if due:
+        ctx.print(
+            f"Thu thập số liệu lúc {local:%d/%m/%Y %H:%M}: {vn_number(due)} bài đến lượt "
+            f"({_counts(report.due)})."
+        )
+        ctx.print(
+            f"Đã lưu {vn_number(report.snapshots)} bản ghi số liệu"
+            + (f" ({_counts(report.collected)})." if report.collected else ".")
+        )
+    else:
+        ctx.print(f"Thu thập số liệu lúc {local:%d/%m/%Y %H:%M}: chưa có bài nào đến lượt.")
+    if report.not_found:
+        ctx.print(
+            f"Không tìm thấy {vn_number(len(report.not_found))} bài trên nền tảng (có thể đã bị "
+            "xóa): " + ", ".join(report.not_found)
+        )
+    if report.shares is not None:
+        ctx.print(
+            f"Chia sẻ của đơn vị: đọc {vn_number(report.shares.pages_read)} Trang, tìm thấy "
+            f"{vn_number(len(report.shares.found))} lượt chia sẻ mới."
+        )
+        for note in report.shares.notes:
+            ctx.print(f"Lưu ý: {note}")
+    for note in report.notes:
+        ctx.print(f"Lưu ý: {note}")
+    for error in [*report.errors, *(report.shares.errors if report.shares else [])]:
+        ctx.error(f"Lỗi: {error}")
+    return 0 if report.ok else 1
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "collect", help="thu thập số liệu tương tác ngay (và tìm lượt chia sẻ của đơn vị)"
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="đọc lại mọi bài đã đăng, không chỉ các bài đến lượt theo lịch",
+    )
+    parser.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run)

@@ -1,0 +1,88 @@
+"""``report``: the monthly / year-to-date engagement report (Excel, CSV, chart)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..services.report import Period, make_report, parse_month, parse_year, summary_lines
+from . import Context
+
+
+def parse_now(text: str | None) -> datetime:
+    """``--now`` (hidden): run as of a given moment, for tests and re-running old reports."""
+    if not text:
+        return datetime.now(UTC)
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    tz = ctx.settings.tz
+    if bool(args.month) == bool(args.year):
+        ctx.error(
+            "Lỗi: cần đúng một trong hai tùy chọn --month YYYY-MM (báo cáo tháng) hoặc "
+            "--year YYYY (báo cáo từ đầu năm), ví dụ: social-publisher report --month 2024-10"
+        )
+        return 2
+    try:
+        period: Period = parse_month(args.month, tz) if args.month else parse_year(args.year, tz)
+        now = parse_now(args.now)
+    except ValueError as exc:
+        ctx.error(f"Lỗi: {exc}")
+        return 2
+    out = Path(args.out) if args.out else ctx.settings.report_dir
+    output = make_report(ctx.db, ctx.settings, period, out, now=now)
+    if args.json:
+        data = output.data
+        total = data.matrix.total
+        ctx.print(
+            json.dumps(
+                {
+                    "period": period.slug,
+                    "folder": str(output.folder),
+                    "workbook": str(output.workbook),
+                    "csv": [str(p) for p in output.csv_files],
+                    "chart": str(output.chart),
+                    "posts": {ch: t.posts for ch, t in data.totals.items()},
+                    "totals": {ch: t.values for ch, t in data.totals.items()},
+                    "shares": {
+                        "expected": total.expected,
+                        "on_time": total.on_time,
+                        "late": total.late,
+                        "missing": total.missing,
+                        "pending": total.pending,
+                        "rate": total.rate,
+                    },
+                    "notes": data.notes,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for line in summary_lines(output):
+            ctx.print(line)
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "report",
+        help="xuất báo cáo tương tác (Excel, CSV, biểu đồ) theo tháng hoặc từ đầu năm",
+        description=(
+            "Xuất báo cáo vào thư mục bao-cao-YYYY-MM (hoặc bao-cao-nam-YYYY) bên trong --out: "
+            "tệp Excel, các bảng CSV (UTF-8 có BOM) và biểu đồ PNG."
+        ),
+    )
+    parser.add_argument("--month", metavar="YYYY-MM", help="tháng báo cáo, ví dụ 2024-10")
+    parser.add_argument(
+        "--year", metavar="YYYY", help="năm báo cáo (từ đầu năm đến nay, cho báo cáo 20/11)"
+    )
+    parser.add_argument("--out", metavar="DIR", help="thư mục chứa báo cáo (mặc định REPORT_DIR)")
+    parser.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run)

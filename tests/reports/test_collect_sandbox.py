@@ -1,0 +1,313 @@
+"""collect() over real HTTP: the sandbox (request counts, feed shares) and `responses`."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from sqlalchemy import select
+
+from social_publisher.channels.facebook import FacebookChannel
+from social_publisher.cli import main
+from social_publisher.config import Settings, load_settings
+from social_publisher.sandbox import Sandbox
+from social_publisher.services.engagement import UNAVAILABLE_KEY, collect
+from social_publisher.services.shares import share_matrix
+from social_publisher.store import Database, EngagementSnapshot, Meta, Share
+
+START = datetime(2024, 10, 12, 1, 0, tzinfo=UTC)
+AGENCY_TOKEN = "agency-token-pho-hoa-3c9d"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sandbox(clock: Clock) -> Iterator[Sandbox]:
+    box = Sandbox(clock=clock, graph_refused_metrics=("post_total_media_view_unique",))
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def sb_settings(env: dict[str, str], sandbox: Sandbox) -> Settings:
+    return load_settings(
+        {**env, **sandbox.env(), "FB_TOKEN_PHO_HOA": AGENCY_TOKEN}, dotenv_path=None
+    )
+
+
+def _requests(sandbox: Sandbox) -> dict[str, Any]:
+    answer = requests.get(f"{sandbox.url}/__sandbox/requests", timeout=5)
+    answer.raise_for_status()
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def _graph_requests(sandbox: Sandbox) -> int:
+    return int(_requests(sandbox)["halves"].get("graph", 0))
+
+
+def _seed(db: Database, sandbox: Sandbox, h: type, n: int) -> list[dict[str, Any]]:
+    """n posts live on the sandbox Page and Zalo OA, and as publications in the DB."""
+    out = []
+    for i in range(n):
+        at = START - timedelta(days=2, minutes=i)
+        fb_id = sandbox.graph.add_post(f"Bài {i}", created_time=at)
+        sandbox.graph.add_engagement(fb_id, reactions=i, comments=i % 7, shares=i % 3, views=10 * i)
+        assert sandbox.zalo is not None
+        art = sandbox.zalo.add_article(f"Bài {i}", created=at, views=5 * i, shares=i % 4)
+        ids = h.add_post(
+            db,
+            f"bai-{i:03d}",
+            f"Bài {i}",
+            at,
+            remote_ids={"facebook": fb_id, "zalo": art},
+            remote_urls={"facebook": sandbox.graph.post(fb_id)["permalink_url"]},
+        )
+        out.append({"i": i, "fb": fb_id, "zalo": art, **ids})
+    return out
+
+
+def test_collect_against_the_sandbox_costs_two_requests_per_50_posts(
+    loaded: Database, sandbox: Sandbox, sb_settings: Settings, clock: Clock, h: type
+) -> None:
+    n = 120
+    seeded = _seed(loaded, sandbox, h, n)
+    before = _graph_requests(sandbox)
+    report = collect(loaded, sb_settings, now=START, detect=False)
+    assert report.ok, report.errors
+    assert report.collected == {"facebook": n, "zalo": n}
+    fb_requests = _graph_requests(sandbox) - before
+    # counters + insights per 50 ids; the first time, the refused metric costs one failed
+    # lookup and one probe per metric (the channel learns which one the Page refuses)
+    assert fb_requests <= 2 * math.ceil(n / 50) + 3, _requests(sandbox)["routes"]
+    assert report.unavailable_metrics == ["post_total_media_view_unique"]
+
+    with loaded.session() as s:
+        snaps = {sn.publication_id: sn for sn in s.scalars(select(EngagementSnapshot))}
+        meta = s.get(Meta, UNAVAILABLE_KEY.format(page_id=sb_settings.fb_page_id))
+        assert meta is not None and meta.value["metrics"] == ["post_total_media_view_unique"]
+    for item in seeded:
+        fb, zl = snaps[item["facebook"]], snaps[item["zalo"]]
+        i = item["i"]
+        assert (fb.reactions, fb.comments, fb.shares, fb.views, fb.reach) == (
+            i,
+            i % 7,
+            i % 3,
+            10 * i,
+            None,
+        )
+        assert (zl.views, zl.shares) == (5 * i, i % 4)
+
+    # the next run knows the refused metric: exactly 2 requests per 50, no probing
+    before = _graph_requests(sandbox)
+    again = collect(loaded, sb_settings, now=START, everything=True, detect=False)
+    assert again.collected["facebook"] == n
+    assert _graph_requests(sandbox) - before == 2 * math.ceil(n / 50)
+
+
+def test_agency_shares_found_in_feeds(
+    loaded: Database, sandbox: Sandbox, sb_settings: Settings, clock: Clock, h: type
+) -> None:
+    seeded = _seed(loaded, sandbox, h, 3)
+    sandbox.graph.add_agency_page("2000001", token=AGENCY_TOKEN, name="UBND phường Phổ Hòa")
+    sandbox.graph.add_agency_page("2000002", token="other-agency-token-77", name="Nguyễn Nghiêm")
+    first, second, third = seeded
+    pub_time = START - timedelta(days=2)
+    sandbox.graph.add_share("2000001", first["fb"], created_time=pub_time + timedelta(hours=2))
+    sandbox.graph.add_share(
+        "2000001", second["fb"], created_time=pub_time + timedelta(hours=30), via="link"
+    )
+    sandbox.graph.add_agency_post("2000001", "Tin khác của phường", created_time=pub_time)
+    sandbox.graph.add_share("2000002", third["fb"], created_time=pub_time + timedelta(hours=1))
+
+    report = collect(loaded, sb_settings, now=START)
+    assert report.shares is not None
+    assert report.shares.pages_read == 1  # only Phổ Hòa granted a token
+    assert sorted(report.shares.found) == [
+        ("phuong-pho-hoa", first["facebook"]),
+        ("phuong-pho-hoa", second["facebook"]),
+    ]
+    with loaded.session() as s:
+        rows = s.scalars(select(Share).order_by(Share.publication_id)).all()
+    assert [(r.source, r.verified) for r in rows] == [("feed", True), ("feed", True)]
+    assert rows[0].shared_at == pub_time + timedelta(hours=2)
+
+    m = share_matrix(loaded, sb_settings, None, None, now=START)
+    pho_hoa = m.per_agency["phuong-pho-hoa"]
+    assert (pho_hoa.on_time, pho_hoa.late, pho_hoa.missing) == (1, 1, 1)
+
+    # read again within 3 hours: the feed is not re-read (small Pages' budgets)
+    before = _graph_requests(sandbox)
+    again = collect(loaded, sb_settings, now=START + timedelta(hours=1))
+    assert again.shares is not None and again.shares.pages_read == 0
+    assert _graph_requests(sandbox) == before
+
+
+def test_agency_token_missing_from_env_is_a_note(
+    loaded: Database, sandbox: Sandbox, env: dict[str, str], h: type
+) -> None:
+    settings = load_settings({**env, **sandbox.env()}, dotenv_path=None)
+    _seed(loaded, sandbox, h, 1)
+    report = collect(loaded, settings, now=START, detect=True)
+    assert report.shares is not None
+    assert report.shares.notes == [
+        "UBND phường Phổ Hòa: chưa có mã truy cập ở biến FB_TOKEN_PHO_HOA trong .env, "
+        "bỏ qua việc đọc Trang."
+    ]
+
+
+# ------------------------------------------------------------------ responses
+
+
+GRAPH = "https://graph.example.test"
+
+
+@responses.activate
+def test_collect_with_responses_counts_and_values(
+    db: Database, env: dict[str, str], h: type
+) -> None:
+    settings = load_settings(
+        {
+            **env,
+            "FB_GRAPH_URL": GRAPH,
+            "FB_PAGE_ID": "1000001",
+            "FB_PAGE_ACCESS_TOKEN": "unit-token-abcdef",
+        },
+        dotenv_path=None,
+    )
+    published = datetime(2024, 10, 10, 0, 30, tzinfo=UTC)
+    pubs = [
+        h.add_post(
+            db,
+            f"bai-{i}",
+            f"Bài {i}",
+            published,
+            channels=("facebook",),
+            remote_ids={"facebook": f"1000001_{900 + i}"},
+        )
+        for i in range(60)
+    ]
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        query = parse_qs(urlsplit(request.url).query)
+        ids = query["ids"][0].split(",")
+        assert len(ids) <= 50
+        assert "unit-token-abcdef" not in request.url  # the token travels in a header
+        if query["fields"][0].startswith("insights"):
+            body = {
+                i: {
+                    "id": i,
+                    "insights": {
+                        "data": [
+                            {"name": "post_media_view", "values": [{"value": 7}]},
+                            {"name": "post_total_media_view_unique", "values": [{"value": 5}]},
+                        ]
+                    },
+                }
+                for i in ids
+            }
+        else:
+            body = {
+                i: {
+                    "id": i,
+                    "reactions": {"data": [], "summary": {"total_count": int(i[-3:])}},
+                    "comments": {"data": [], "summary": {"total_count": 2}},
+                    **({"shares": {"count": 1}} if int(i[-3:]) % 2 else {}),
+                }
+                for i in ids
+            }
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    responses.add_callback(responses.GET, re.compile(rf"{GRAPH}/v25\.0/?\?.*"), callback=answer)
+    report = collect(
+        db,
+        settings,
+        now=published + timedelta(hours=2),
+        facebook=FacebookChannel(settings, sleep=lambda _s: None),
+        detect=False,
+    )
+    assert len(responses.calls) == 4  # 2 × ⌈60/50⌉, not 60
+    assert report.snapshots == 60
+    with db.session() as s:
+        snap = s.scalars(
+            select(EngagementSnapshot).where(
+                EngagementSnapshot.publication_id == pubs[3]["facebook"]
+            )
+        ).one()
+    assert (snap.reactions, snap.comments, snap.shares, snap.views, snap.reach) == (903, 2, 1, 7, 5)
+
+
+def _cli(
+    argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--env-file", "/nonexistent/.env", *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_collect_against_the_sandbox(
+    loaded: Database,
+    sandbox: Sandbox,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    h: type,
+) -> None:
+    _seed(loaded, sandbox, h, 3)
+    sandbox.graph.add_agency_page("2000001", token="the-token-phuong-really-has")
+    full = {**env, **sandbox.env(), "FB_TOKEN_PHO_HOA": AGENCY_TOKEN}
+    code, out, err = _cli(["collect", "--now", START.isoformat()], full, monkeypatch)
+    # the agency's token in .env is not the one its Page accepts: reported, counters kept
+    assert code == 1
+    assert err.startswith(
+        "Lỗi: UBND phường Phổ Hòa: mã truy cập Trang ở FB_TOKEN_PHO_HOA không còn hiệu lực"
+    )
+    assert AGENCY_TOKEN not in out + err
+    sandbox.graph.add_agency_page("2000001", token=AGENCY_TOKEN)
+    code, out, err = _cli(["collect", "--all", "--now", START.isoformat()], full, monkeypatch)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "Thu thập số liệu lúc 12/10/2024 08:00: 6 bài đến lượt (Facebook 3, Zalo 3)."
+    assert lines[1] == "Đã lưu 6 bản ghi số liệu (Facebook 3, Zalo 3)."
+    assert "Chia sẻ của đơn vị: đọc 1 Trang, tìm thấy 0 lượt chia sẻ mới." in lines
+    later = (START + timedelta(minutes=30)).isoformat()
+    code, out, _ = _cli(["collect", "--now", later], full, monkeypatch)
+    assert code == 0 and out.startswith(
+        "Thu thập số liệu lúc 12/10/2024 08:30: chưa có bài nào đến lượt."
+    )
+    code, out, _ = _cli(
+        ["collect", "--all", "--json", "--now", START.isoformat()], full, monkeypatch
+    )
+    assert code == 0 and json.loads(out)["snapshots"] == 6
+
+
+def test_cli_collect_with_channels_off(
+    db: Database, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, h: type
+) -> None:
+    h.add_post(db, "bai", "Bài", START - timedelta(days=1))
+    code, out, err = _cli(["collect", "--now", START.isoformat()], env, monkeypatch)
+    assert (code, err) == (0, "")
+    assert "Lưu ý: Facebook chưa được cấu hình (thiếu FB_PAGE_ID, FB_PAGE_ACCESS_TOKEN)" in out
+    code, _, err = _cli(["collect", "--now", "hôm qua"], env, monkeypatch)
+    assert code == 2 and err.startswith("Lỗi: thời điểm --now không hợp lệ")
