@@ -1,0 +1,151 @@
+"""``check``: validate every post folder and tell staff exactly what to fix.
+
+Exit 0 when no post has an error (warnings allowed), 1 when any does or the
+queue folder is missing. ``--json`` is for scripts and the demo; its shape is
+part of the stable command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import QueueError
+from ..queue import STATE_LABELS, CheckedPost, State, format_local, missing_queue_problem
+from ..services.ingest import check_queue
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from ..store import Database
+    from . import Context
+
+#: summary order: what staff care about first
+SUMMARY_ORDER = (State.READY, State.HELD, State.DRAFT, State.WITHDRAWN, State.ERROR)
+
+
+def clock() -> datetime:
+    """Now (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "check",
+        help="kiểm tra các bài trong thư mục hàng đợi",
+        description="Kiểm tra từng thư mục bài viết; liệt kê lỗi theo tệp và dòng.",
+    )
+    parser.add_argument(
+        "--queue", type=Path, default=None, help="thư mục hàng đợi (mặc định: QUEUE_DIR)"
+    )
+    parser.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    parser.set_defaults(handler=run)
+
+
+def _database(ctx: Context) -> Database | None:
+    """The database for the scan cache; ``check`` still works (slower) without one."""
+    try:
+        return ctx.db
+    except Exception as exc:  # a broken DB must not stop staff from checking their posts
+        ctx.error(
+            f"Cảnh báo: không mở được cơ sở dữ liệu ({type(exc).__name__}); vẫn kiểm tra "
+            "nhưng không dùng bộ nhớ đệm."
+        )
+        return None
+
+
+@contextmanager
+def quiet_library_logs() -> Iterator[None]:
+    """Keep engineers' log records (and their tracebacks) off the staff's screen.
+
+    When no logging is configured, Python prints WARNING records with their
+    traceback to stderr (``logging.lastResort``); ``check`` reports every
+    problem itself, in Vietnamese, so those records are dropped here instead.
+    """
+    if logging.getLogger().handlers:
+        yield
+        return
+    package = logging.getLogger("social_publisher")
+    guard = logging.NullHandler()
+    package.addHandler(guard)
+    try:
+        yield
+    finally:
+        package.removeHandler(guard)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    settings = ctx.settings
+    queue_dir: Path = args.queue or settings.queue_dir
+    if not queue_dir.is_dir():  # said before the database is even opened
+        ctx.error(missing_queue_problem(queue_dir).message)
+        return 1
+    try:
+        with quiet_library_logs():
+            report = check_queue(_database(ctx), settings, now=clock(), queue_dir=queue_dir)
+    except QueueError as exc:
+        for problem in exc.problems:
+            ctx.error(problem.message)
+        return 1
+    if args.json:
+        ctx.print(render_json(report.posts, settings.tz))
+    else:
+        ctx.print(render_text(report.posts, settings.tz, queue_dir), end="")
+    return 1 if report.has_errors else 0
+
+
+def render_json(posts: list[CheckedPost], tz: ZoneInfo) -> str:
+    return json.dumps({"posts": [p.as_check_json(tz) for p in posts]}, ensure_ascii=False, indent=2)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned columns separated by two spaces, no trailing blanks."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+
+
+def summary(states: list[State]) -> str:
+    counts = Counter(states)
+    parts = [f"{counts[s]} {STATE_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
+    return f"{len(states)} bài" + (": " + ", ".join(parts) if parts else "")
+
+
+def render_text(posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path) -> str:
+    if not posts:
+        return f"Chưa có bài nào trong thư mục hàng đợi '{queue_dir}'.\n0 bài\n"
+    rows = [
+        [
+            p.folder,
+            STATE_LABELS[p.state],
+            format_local(p.post.publish_at, tz) if p.post.publish_at else "—",
+            ", ".join(p.post.channels) or "—",
+        ]
+        for p in posts
+    ]
+    lines = table(["Thư mục", "Trạng thái", "Giờ đăng", "Kênh"], rows)
+    problems: list[str] = []
+    for post in posts:
+        problems.extend(f"  {p}" for p in post.errors)
+        problems.extend(f"  {_where(p.file, p.line)}: cảnh báo: {p.message}" for p in post.warnings)
+    if problems:
+        lines += ["", "Lỗi và cảnh báo:", *problems]
+    warning_count = sum(len(p.warnings) for p in posts)
+    tail = summary([p.state for p in posts])
+    if warning_count:
+        tail += f"; {warning_count} cảnh báo"
+    lines += ["", tail]
+    return "\n".join(lines) + "\n"
+
+
+def _where(file: str, line: int | None) -> str:
+    return f"{file}:{line}" if line else file

@@ -1,0 +1,67 @@
+"""The queue folder staff write into: read, validate, hash (DESIGN.md "The queue folder").
+
+The package touches only files; the database side (scan cache, posts,
+versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.
+"""
+
+from __future__ import annotations
+
+from .decode import MAX_TEXT_BYTES, DecodeError, decode_text
+from .parser import CHANNELS, FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
+from .scanner import (
+    IMAGE_EXTENSIONS,
+    STATE_LABELS,
+    TEXT_FILE_NAMES,
+    CachedScan,
+    CheckedPost,
+    ImageCheck,
+    ImageRef,
+    MemoryScanCache,
+    Previous,
+    QueueScan,
+    ScanCache,
+    ScannedPost,
+    ScanOptions,
+    State,
+    evaluate,
+    evaluate_all,
+    folder_signature,
+    format_local,
+    missing_queue_problem,
+    read_folder,
+    scan_queue,
+)
+
+__all__ = [
+    "CHANNELS",
+    "FIELDS",
+    "IMAGE_EXTENSIONS",
+    "MAX_TEXT_BYTES",
+    "STATE_LABELS",
+    "TEXT_FILE_NAMES",
+    "CachedScan",
+    "CheckedPost",
+    "DecodeError",
+    "ImageCheck",
+    "ImageRef",
+    "MemoryScanCache",
+    "PostText",
+    "Previous",
+    "QueueScan",
+    "ScanCache",
+    "ScanOptions",
+    "ScannedPost",
+    "State",
+    "decode_text",
+    "evaluate",
+    "evaluate_all",
+    "fold",
+    "folder_signature",
+    "format_local",
+    "interpret",
+    "missing_queue_problem",
+    "parse_publish_at",
+    "parse_text",
+    "read_folder",
+    "scan_queue",
+]

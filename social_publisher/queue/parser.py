@@ -1,0 +1,459 @@
+"""Read the header block and body of one post's text (already decoded to NFC).
+
+The format is the staff contract of DESIGN.md "The queue folder": ``Key: value``
+lines, one blank line, then the body exactly as it should appear. Keys may be
+Vietnamese or English and are matched without case or accents, because staff
+type on whatever keyboard layout the office PC happens to have. Every problem
+is a :class:`~social_publisher.errors.Problem` in Vietnamese naming the file,
+the line and the fix; parsing never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import calendar
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from ..errors import Problem
+
+CHANNELS = ("facebook", "zalo")
+DATE_FORMAT_HINT = "dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30"
+#: longest approver / author name the record keeps (a name, not a paragraph)
+NAME_MAX = 200
+
+#: field -> (Vietnamese display name, English name); order is the order staff see them in
+FIELDS: dict[str, tuple[str, str]] = {
+    "title": ("Tiêu đề", "title"),
+    "publish_at": ("Thời gian đăng", "publish_at"),
+    "channels": ("Kênh", "channels"),
+    "approved_by": ("Người duyệt", "approved_by"),
+    "images": ("Ảnh", "images"),
+    "cover": ("Ảnh bìa", "cover"),
+    "link": ("Liên kết", "link"),
+    "author": ("Tác giả", "author"),
+    "description": ("Mô tả", "description"),
+    "share_with": ("Chia sẻ", "share_with"),
+    "zalo_broadcast": ("Gửi tin Zalo", "zalo_broadcast"),
+    "status": ("Trạng thái", "status"),
+}
+
+
+@lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """Lower-case, accent-free, single-spaced: how keys and keyword values are compared."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[_\-.]+", " ", bare.casefold()).split())
+
+
+#: folded alias -> (field, the alias as staff would write it)
+_ALIASES: dict[str, tuple[str, str]] = {}
+for _name, (_vi, _en) in FIELDS.items():
+    _ALIASES[fold(_vi)] = (_name, _vi)
+    _ALIASES[fold(_en)] = (_name, _en)
+
+
+def display(field_name: str) -> str:
+    return FIELDS[field_name][0]
+
+
+_VALID_KEYS = ", ".join(vi for vi, _ in FIELDS.values())
+
+
+@dataclass(frozen=True)
+class HeaderField:
+    name: str
+    written: str  # the key exactly as staff wrote it
+    value: str
+    line: int
+
+
+@dataclass
+class ParsedText:
+    """The header fields (by canonical name), the body, and the problems found."""
+
+    fields: dict[str, HeaderField] = field(default_factory=dict)
+    body: str = ""
+    body_line: int | None = None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    #: fields a misspelled key was taken for (their "missing" error would repeat it)
+    suggested: set[str] = field(default_factory=set)
+    #: a header line without "Key:" was found (most often: no blank line before the body)
+    bad_line: bool = False
+
+    def value(self, name: str) -> str | None:
+        found = self.fields.get(name)
+        return found.value if found else None
+
+    def line(self, name: str) -> int | None:
+        found = self.fields.get(name)
+        return found.line if found else None
+
+
+def suggest_key(written: str) -> str | None:
+    """The known key closest to a misspelled one, as staff would write it."""
+    close = difflib.get_close_matches(fold(written), list(_ALIASES), n=1, cutoff=0.6)
+    return _ALIASES[close[0]][1] if close else None
+
+
+def parse_text(text: str, file: str) -> ParsedText:
+    """Split ``text`` into header fields and body; ``file`` names it in problems."""
+    parsed = ParsedText()
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index == len(lines):
+        parsed.errors.append(
+            Problem(
+                file,
+                "Tệp bài viết đang trống. Ghi phần đầu (Tiêu đề, Thời gian đăng, Người duyệt…), "
+                "một dòng trống, rồi nội dung bài.",
+            )
+        )
+        return parsed
+
+    bad_line_reported = False
+    while index < len(lines) and lines[index].strip():
+        number = index + 1
+        raw = lines[index]
+        index += 1
+        key, colon, value = raw.partition(":")
+        if not colon or not key.strip():
+            if not bad_line_reported:
+                parsed.errors.append(
+                    Problem(
+                        file,
+                        f"Dòng {number} không đúng dạng 'Tên mục: giá trị' (ví dụ 'Tiêu đề: …'). "
+                        "Nếu đây là nội dung bài, hãy để một dòng trống giữa phần đầu và "
+                        "nội dung.",
+                        number,
+                    )
+                )
+                bad_line_reported = True
+                parsed.bad_line = True
+            continue
+        key, value = key.strip(), value.strip()
+        alias = _ALIASES.get(fold(key))
+        if alias is None:
+            suggestion = suggest_key(key)
+            if suggestion:
+                parsed.suggested.add(_ALIASES[fold(suggestion)][0])
+            hint = (
+                f"Có phải ý bạn là '{suggestion}'? Sửa lại tên mục."
+                if suggestion
+                else f"Các mục dùng được: {_VALID_KEYS}."
+            )
+            parsed.errors.append(
+                Problem(
+                    file,
+                    f"Mục '{key}' không có trong mẫu bài viết. {hint} Nếu đây là nội dung bài, "
+                    "hãy để một dòng trống giữa phần đầu và nội dung.",
+                    number,
+                )
+            )
+            continue
+        name = alias[0]
+        earlier = parsed.fields.get(name)
+        if earlier is not None:
+            parsed.errors.append(
+                Problem(
+                    file,
+                    f"Mục '{display(name)}' được ghi hai lần (dòng {earlier.line} và dòng "
+                    f"{number}). Chỉ giữ lại một dòng.",
+                    number,
+                )
+            )
+            continue
+        parsed.fields[name] = HeaderField(name, key, value, number)
+
+    # ``index`` is at the blank separator line (or past the end); the body follows it.
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index < len(lines):
+        parsed.body_line = index + 1
+        parsed.body = "\n".join(lines[index:]).rstrip()
+    return parsed
+
+
+# ---------------------------------------------------------------- values
+
+
+_DMY = re.compile(
+    r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})"
+    r"\s*(?:,\s*|\s+)(\d{1,2})\s*[:hH]\s*(\d{2})(?:\s*:\s*(\d{2}))?"
+)
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _impossible(day: int, month: int, year: int, hour: int, minute: int, second: int) -> str:
+    if not 1 <= month <= 12:
+        return f"không có tháng {month}"
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return f"tháng {month}/{year} không có ngày {day}"
+    if hour > 23:
+        return f"không có {hour} giờ (giờ từ 0 đến 23)"
+    if minute > 59 or second > 59:
+        return f"không có phút {minute if minute > 59 else second} (phút từ 00 đến 59)"
+    return "ngày giờ không tồn tại"
+
+
+def parse_publish_at(value: str, tz: tzinfo) -> tuple[datetime | None, str | None]:
+    """``(aware datetime, None)``, or ``(None, Vietnamese reason)``."""
+    text = value.strip()
+    match = _DMY.fullmatch(text)
+    if match:
+        day, month, year, hour, minute = (int(g) for g in match.groups()[:5])
+        second = int(match.group(6) or 0)
+        try:
+            return datetime(year, month, day, hour, minute, second, tzinfo=tz), None
+        except ValueError:
+            reason = _impossible(day, month, year, hour, minute, second)
+            return None, (
+                f"Thời gian đăng '{text}' không có thật ({reason}). Ghi theo dạng "
+                f"{DATE_FORMAT_HINT}."
+            )
+    if _ISO.match(text):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None, (
+                f"Thời gian đăng '{text}' không có thật hoặc sai dạng ISO 8601. Ghi theo dạng "
+                f"{DATE_FORMAT_HINT} (hoặc ISO 8601 như 2026-12-10T07:30:00+07:00)."
+            )
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return parsed, None
+    return None, (
+        f"Thời gian đăng '{text}' không đúng định dạng. Ghi theo dạng {DATE_FORMAT_HINT} "
+        "(ngày/tháng/năm, rồi giờ:phút)."
+    )
+
+
+_CHANNEL_HINTS = {"fb": "facebook", "face book": "facebook", "zalo oa": "zalo", "oa": "zalo"}
+
+
+def parse_channels(value: str) -> tuple[tuple[str, ...], list[str]]:
+    """Channels in canonical order, and one Vietnamese reason per unknown entry."""
+    wanted: set[str] = set()
+    bad: list[str] = []
+    items = [item.strip() for item in re.split(r"[,;]", value) if item.strip()]
+    if not items:
+        return (), [
+            "Mục Kênh đang để trống. Ghi 'facebook, zalo' (hoặc xóa dòng này để đăng cả hai kênh)."
+        ]
+    for item in items:
+        key = " ".join(item.casefold().split())
+        if key in CHANNELS:
+            wanted.add(key)
+            continue
+        guess = _CHANNEL_HINTS.get(key) or next(
+            iter(difflib.get_close_matches(key, CHANNELS, n=1, cutoff=0.5)), None
+        )
+        hint = f"Có phải ý bạn là '{guess}'? " if guess else ""
+        bad.append(
+            f"Kênh '{item}' không có. {hint}Chỉ dùng facebook và/hoặc zalo, cách nhau bằng "
+            "dấu phẩy."
+        )
+    return tuple(c for c in CHANNELS if c in wanted), bad
+
+
+_YES = {"co", "yes", "y", "true", "1", "x", "gui"}
+_NO = {"khong", "no", "n", "false", "0", "ko", "k"}
+
+
+def parse_yes_no(value: str) -> bool | None:
+    folded = fold(value)
+    if folded in _YES:
+        return True
+    if folded in _NO:
+        return False
+    return None
+
+
+_WITHDRAW = {"huy", "da huy", "huy bai", "cancel", "cancelled", "canceled", "withdrawn"}
+
+
+def is_withdraw(value: str) -> bool:
+    return fold(value) in _WITHDRAW
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in re.split(r"[,;]", value) if item.strip()]
+
+
+def valid_link(value: str) -> bool:
+    if any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+DESCRIPTION_DEFAULT_MAX = 290
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)]|$)")
+
+
+def first_sentence(body: str, limit: int = DESCRIPTION_DEFAULT_MAX) -> str:
+    """The Zalo description when staff give none: the body's first sentence, cut to fit."""
+    paragraph = body.strip().split("\n\n", 1)[0]
+    paragraph = " ".join(paragraph.split())
+    match = _SENTENCE_END.search(paragraph)
+    sentence = paragraph[: match.end()] if match else paragraph
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+# ---------------------------------------------------------------- interpretation
+
+
+@dataclass
+class PostText:
+    """What the text file says, checked value by value; defaults are applied by the scanner."""
+
+    title: str = ""
+    body: str = ""
+    publish_at: datetime | None = None
+    channels: tuple[str, ...] = CHANNELS
+    approved_by: str | None = None
+    #: None: not given (all images in the folder); [] given empty (no images)
+    images: list[str] | None = None
+    cover: str | None = None
+    link: str | None = None
+    author: str | None = None
+    description: str | None = None
+    share_with: list[str] | None = None
+    zalo_broadcast: bool = False
+    withdrawn: bool = False
+    lines: dict[str, int] = field(default_factory=dict)
+    body_line: int | None = None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def interpret(text: str, file: str, tz: tzinfo) -> PostText:
+    """Parse and check every header value of one post file."""
+    parsed = parse_text(text, file)
+    post = PostText(
+        body=parsed.body,
+        body_line=parsed.body_line,
+        errors=parsed.errors,
+        warnings=parsed.warnings,
+        lines={name: f.line for name, f in parsed.fields.items()},
+    )
+
+    def error(message: str, name: str | None = None) -> None:
+        post.errors.append(Problem(file, message, parsed.line(name) if name else None))
+
+    if not parsed.fields and not parsed.body:
+        return post  # empty file: parse_text already said so
+
+    title = parsed.value("title")
+    if title is None:
+        if "title" not in parsed.suggested:  # else the misspelled key's error says it
+            error("Thiếu tiêu đề. Thêm dòng 'Tiêu đề: …' vào phần đầu tệp.")
+    elif not title:
+        error("Tiêu đề đang để trống. Ghi tiêu đề bài sau dấu hai chấm.", "title")
+    post.title = title or ""
+
+    when = parsed.value("publish_at")
+    if when is None and "publish_at" in parsed.suggested:
+        pass  # the misspelled key's own error says what to fix
+    elif when is None:
+        error(
+            "Thiếu thời gian đăng. Thêm dòng 'Thời gian đăng: dd/mm/yyyy HH:MM', "
+            "ví dụ 'Thời gian đăng: 10/12/2026 07:30'."
+        )
+    elif not when:
+        error(
+            f"Thời gian đăng đang để trống. Ghi theo dạng {DATE_FORMAT_HINT}.",
+            "publish_at",
+        )
+    else:
+        post.publish_at, reason = parse_publish_at(when, tz)
+        if reason:
+            error(reason, "publish_at")
+
+    channels = parsed.value("channels")
+    if channels is not None:
+        post.channels, reasons = parse_channels(channels)
+        for reason in reasons:
+            error(reason, "channels")
+
+    post.approved_by = parsed.value("approved_by") or None
+    if post.approved_by and len(post.approved_by) > NAME_MAX:
+        error(
+            f"Tên người duyệt dài {len(post.approved_by)} ký tự (tối đa {NAME_MAX}). Chỉ ghi họ "
+            "và tên người duyệt.",
+            "approved_by",
+        )
+
+    images = parsed.value("images")
+    if images is not None:
+        post.images = [] if fold(images) in ("khong", "none", "no") else split_list(images)
+    post.cover = parsed.value("cover") or None
+
+    link = parsed.value("link")
+    if link:
+        if valid_link(link):
+            post.link = link
+        else:
+            error(
+                f"Liên kết '{link}' không hợp lệ: cần một địa chỉ đầy đủ bắt đầu bằng http:// "
+                "hoặc https://, ví dụ https://ducpho.quangngai.gov.vn.",
+                "link",
+            )
+
+    post.author = parsed.value("author") or None
+    if post.author and len(post.author) > NAME_MAX:
+        error(
+            f"Tác giả dài {len(post.author)} ký tự (tối đa {NAME_MAX}). Chỉ ghi tên tác giả.",
+            "author",
+        )
+    post.description = parsed.value("description") or None
+    share_with = parsed.value("share_with")
+    if share_with:
+        post.share_with = list(dict.fromkeys(split_list(share_with)))
+
+    broadcast = parsed.value("zalo_broadcast")
+    if broadcast:
+        answer = parse_yes_no(broadcast)
+        if answer is None:
+            error(
+                f"Gửi tin Zalo '{broadcast}' không hợp lệ: ghi 'có' hoặc 'không'.",
+                "zalo_broadcast",
+            )
+        post.zalo_broadcast = bool(answer)
+
+    status = parsed.value("status")
+    if status:
+        if is_withdraw(status):
+            post.withdrawn = True
+        else:
+            error(
+                f"Trạng thái '{status}' không hợp lệ: chỉ dùng 'Trạng thái: hủy' để hủy bài. "
+                "Muốn đăng bài thì xóa dòng này.",
+                "status",
+            )
+
+    if not post.body and not parsed.bad_line:
+        post.errors.append(
+            Problem(
+                file,
+                "Nội dung bài viết đang trống. Sau phần đầu, để một dòng trống rồi viết nội dung "
+                "bài.",
+            )
+        )
+    return post

@@ -1,0 +1,1079 @@
+"""Scan the queue folder: one :class:`ScannedPost` per post folder, never an exception.
+
+Why it is shaped like this:
+
+* A bad folder must never stop the others, so each folder is read inside its
+  own guard; anything unexpected becomes an error problem for that folder.
+* The daemon scans every pass, so unchanged folders are not re-read: each
+  folder has a signature (names, sizes and mtimes of its files) and the parsed
+  result is kept in an injected :class:`ScanCache` (the database, in
+  services). The cached result never holds the state: whether a post is
+  overdue depends on *now*, so :func:`evaluate` recomputes it every time.
+* The content hash covers what will go out (normalised header values, the
+  body, each image's bytes in publishing order), so the same post saved in a
+  different encoding or with CRLF has the same hash.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from ..errors import MediaError, Problem, QueueError
+from .decode import MAX_TEXT_BYTES, DecodeError, decode_text, too_big_message
+from .parser import PostText, display, first_sentence, fold, interpret
+
+log = logging.getLogger(__name__)
+
+#: bump when parsing or validation changes, so cached results are re-read
+PARSER_VERSION = 1
+
+TEXT_FILE_NAMES = ("bai-viet.txt", "post.txt", "post.md")
+_TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif")
+_IGNORED = ("thumbs.db", "desktop.ini", ".ds_store")
+
+FACEBOOK_MAX_CHARS = 63_206
+FACEBOOK_MAX_PHOTOS = 10
+#: Zalo article limits: hard limit (refused at or above) and the safe margin below it
+ZALO_LIMITS = {"title": 150, "description": 300, "author": 50}
+ZALO_MARGIN = 10
+FAR_FUTURE = timedelta(days=366)
+
+ImageCheck = Callable[[Path], object]
+
+
+class State(enum.StrEnum):
+    """What the queue says of a post; the values match ``store.PostState``."""
+
+    READY = "ready"
+    DRAFT = "draft"
+    WITHDRAWN = "withdrawn"
+    HELD = "held"
+    ERROR = "error"
+
+
+STATE_LABELS = {
+    State.READY: "sẵn sàng",
+    State.DRAFT: "bản nháp",
+    State.WITHDRAWN: "đã hủy",
+    State.HELD: "chờ quyết định",
+    State.ERROR: "lỗi",
+}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything outside the folder that changes how it reads (part of the cache signature)."""
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    default_author: str | None = None
+    default_share_with: tuple[str, ...] = ()
+    #: names the image check in use, so a different check re-validates every folder
+    image_check_id: str = "none"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def fingerprint(self) -> str:
+        return json.dumps(
+            [
+                PARSER_VERSION,
+                self.timezone,
+                self.default_author,
+                list(self.default_share_with),
+                self.image_check_id,
+            ],
+            ensure_ascii=False,
+        )
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image as read: its name inside the folder (posix), sha256 and size in bytes."""
+
+    name: str
+    sha256: str
+    size: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "bytes": self.size}
+
+
+@dataclass(frozen=True)
+class ScannedPost:
+    """One post folder as read from disk, with every problem found; no time-dependent state."""
+
+    folder: str
+    source_file: str | None = None
+    title: str = ""
+    body: str = ""
+    publish_at: datetime | None = None
+    channels: tuple[str, ...] = ()
+    approved_by: str | None = None
+    images: tuple[ImageRef, ...] = ()
+    cover: ImageRef | None = None
+    link: str | None = None
+    author: str | None = None
+    description: str | None = None
+    share_with: tuple[str, ...] = ()
+    zalo_broadcast: bool = False
+    withdrawn: bool = False
+    content_hash: str = ""
+    errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    publish_at_line: int | None = None
+    #: False when the result depends on a passing condition (a locked file, a crash)
+    cacheable: bool = True
+
+    @property
+    def label(self) -> str:
+        """How problems name the text file: ``folder/bai-viet.txt`` (or the folder)."""
+        return f"{self.folder}/{self.source_file}" if self.source_file else self.folder
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": self.folder,
+            "source_file": self.source_file,
+            "title": self.title,
+            "body": self.body,
+            "publish_at": self.publish_at.isoformat() if self.publish_at else None,
+            "channels": list(self.channels),
+            "approved_by": self.approved_by,
+            "images": [img.as_dict() for img in self.images],
+            "cover": self.cover.as_dict() if self.cover else None,
+            "link": self.link,
+            "author": self.author,
+            "description": self.description,
+            "share_with": list(self.share_with),
+            "zalo_broadcast": self.zalo_broadcast,
+            "withdrawn": self.withdrawn,
+            "content_hash": self.content_hash,
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.warnings],
+            "publish_at_line": self.publish_at_line,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScannedPost:
+        def image(raw: dict[str, Any]) -> ImageRef:
+            return ImageRef(raw["name"], raw["sha256"], int(raw["bytes"]))
+
+        def problems(raw: list[dict[str, Any]]) -> tuple[Problem, ...]:
+            return tuple(Problem(p["file"], p["message"], p["line"]) for p in raw)
+
+        when = data["publish_at"]
+        return cls(
+            folder=data["folder"],
+            source_file=data["source_file"],
+            title=data["title"],
+            body=data["body"],
+            publish_at=datetime.fromisoformat(when) if when else None,
+            channels=tuple(data["channels"]),
+            approved_by=data["approved_by"],
+            images=tuple(image(i) for i in data["images"]),
+            cover=image(data["cover"]) if data["cover"] else None,
+            link=data["link"],
+            author=data["author"],
+            description=data["description"],
+            share_with=tuple(data["share_with"]),
+            zalo_broadcast=bool(data["zalo_broadcast"]),
+            withdrawn=bool(data["withdrawn"]),
+            content_hash=data["content_hash"],
+            errors=problems(data["errors"]),
+            warnings=problems(data["warnings"]),
+            publish_at_line=data["publish_at_line"],
+        )
+
+
+# ---------------------------------------------------------------- the cache
+
+
+@dataclass(frozen=True)
+class CachedScan:
+    """One folder's cached scan; ``result`` may stay JSON text until it is needed."""
+
+    signature: str
+    content_hash: str | None
+    result: dict[str, Any] | str
+
+
+class ScanCache(Protocol):
+    """Where scan results survive between runs (services keep it in the database)."""
+
+    def get(self, key: str) -> CachedScan | None: ...
+
+    def put(self, key: str, entry: CachedScan) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class MemoryScanCache:
+    """A :class:`ScanCache` in a dict: for tests, and for ``check`` when no database opens."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, CachedScan] = {}
+
+    def get(self, key: str) -> CachedScan | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, entry: CachedScan) -> None:
+        self.entries[key] = entry
+
+    def delete(self, key: str) -> None:
+        self.entries.pop(key, None)
+
+
+# ---------------------------------------------------------------- file system helpers
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith((".", "~$")) or name.casefold() in _IGNORED
+
+
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    return [
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.split(r"(\d+)", unicodedata.normalize("NFC", name).casefold())
+    ]
+
+
+def _has_surrogates(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _printable(name: str) -> str:
+    """A name safe to print and store (undecodable bytes become U+FFFD)."""
+    if not _has_surrogates(name):
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def is_image_name(name: str) -> bool:
+    return name.casefold().endswith(IMAGE_EXTENSIONS)
+
+
+def folder_signature(path: Path, options: ScanOptions, max_depth: int = 3) -> str:
+    """Names, sizes and mtimes of every file in the folder (and its subfolders), hashed."""
+    return _signature(str(path), options.fingerprint().encode("utf-8"), max_depth)[0]
+
+
+def _signature(path: str, seed: bytes, max_depth: int = 3) -> tuple[str, list[os.DirEntry[str]]]:
+    """The signature, and the folder's own entries (reused if the folder must be read).
+
+    This runs for every folder on every scan, so it is kept tight: one scandir
+    per directory and one stat per file, nothing else.
+    """
+    rows: list[str] = []
+    top: list[os.DirEntry[str]] = []
+    stack: list[tuple[str, str, int]] = [(path, "", 0)]
+    while stack:
+        directory, prefix, depth = stack.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                name = entry.name
+                if _ignored(name):
+                    continue
+                if not depth:
+                    top.append(entry)
+                if entry.is_dir(follow_symlinks=False):
+                    if depth < max_depth:
+                        stack.append((entry.path, f"{prefix}{name}/", depth + 1))
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError:
+                    st = entry.stat(follow_symlinks=False)
+                rows.append(f"{prefix}{name}\0{st.st_size}\0{st.st_mtime_ns}")
+    if len(rows) > 1:
+        rows.sort()
+    return (
+        hashlib.blake2b(
+            seed + "\n".join(rows).encode("utf-8", "surrogateescape"), digest_size=20
+        ).hexdigest(),
+        top,
+    )
+
+
+def _read_file(path: str) -> bytes:
+    """Every byte the scanner reads from disk goes through here."""
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _inside(path: Path, folder_real: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder_real)
+    except (OSError, RuntimeError):
+        return False
+
+
+# ---------------------------------------------------------------- reading one folder
+
+
+@dataclass
+class _Folder:
+    """Working state while one folder is read."""
+
+    name: str
+    path: Path
+    options: ScanOptions
+    image_check: ImageCheck | None
+    files: dict[str, os.DirEntry[str]] = field(default_factory=dict)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    read_images: dict[str, ImageRef] = field(default_factory=dict)
+    cacheable: bool = True
+
+    def label(self, name: str) -> str:
+        return f"{self.name}/{_printable(name)}"
+
+    @cached_property
+    def real(self) -> Path:
+        """The folder's resolved path (only needed when a symlink or subfolder is involved)."""
+        return self.path.resolve()
+
+
+def _list_files(work: _Folder, entries: list[os.DirEntry[str]] | None) -> None:
+    if entries is None:
+        with os.scandir(work.path) as listing:
+            entries = [e for e in listing if not _ignored(e.name)]
+    for entry in entries:
+        try:
+            is_file = entry.is_file()
+        except OSError:
+            is_file = False
+        if not is_file:
+            if entry.is_symlink() and not entry.is_dir():
+                work.errors.append(
+                    Problem(
+                        work.label(entry.name),
+                        "Lối tắt (symlink) này trỏ tới tệp không còn tồn tại. Xóa lối tắt "
+                        "và chép tệp thật vào thư mục.",
+                    )
+                )
+            continue
+        if _has_surrogates(entry.name):
+            work.errors.append(
+                Problem(
+                    work.label(entry.name),
+                    "Tên tệp có ký tự không đọc được. Đổi tên tệp (chữ có dấu hoặc không dấu "
+                    "đều được, miễn là gõ lại bằng bàn phím Unicode).",
+                )
+            )
+            continue
+        work.files[entry.name] = entry
+
+
+def _missing_text_file(work: _Folder) -> Problem:
+    names = sorted(work.files, key=_natural_key)
+    hint = "Tạo tệp bai-viet.txt (hoặc post.txt, post.md) theo mẫu trong content_queue/README.md."
+    for name in names:
+        folded = fold(name)
+        if any(folded.startswith(known + " ") for known in _TEXT_FOLDED):
+            hint = (
+                f"Có tệp '{name}': Windows đang ẩn phần đuôi tệp nên tên bị thừa đuôi. "
+                "Đổi tên tệp thành bai-viet.txt."
+            )
+            break
+        if folded.endswith((" doc", " docx", " odt", " rtf")):
+            hint = (
+                f"Có tệp '{name}' soạn bằng Word: chép nội dung sang Notepad và lưu thành "
+                "bai-viet.txt (mã hóa UTF-8)."
+            )
+            break
+        if folded.endswith((" txt", " md")):
+            hint = f"Có tệp '{name}': đổi tên tệp này thành bai-viet.txt."
+            break
+    return Problem(work.name, f"Thư mục chưa có tệp bài viết. {hint}")
+
+
+def _read_text(work: _Folder) -> tuple[str | None, str | None, bytes]:
+    """(file name, decoded text, raw bytes); problems are recorded on ``work``."""
+    found = [name for name in work.files if fold(name) in _TEXT_FOLDED]
+    if not found:
+        work.errors.append(_missing_text_file(work))
+        return None, None, b""
+    if len(found) > 1:
+        names = ", ".join(sorted(found, key=_natural_key))
+        work.errors.append(
+            Problem(
+                work.name,
+                f"Thư mục có nhiều tệp bài viết ({names}). Chỉ giữ lại một tệp, xóa hoặc đổi "
+                "tên các tệp còn lại.",
+            )
+        )
+        return None, None, b""
+    name = found[0]
+    entry = work.files[name]
+    label = work.label(name)
+    if entry.is_symlink() and not _inside(Path(entry.path), work.real):
+        work.errors.append(
+            Problem(
+                label,
+                "Tệp bài viết là lối tắt trỏ ra ngoài thư mục bài. Chép tệp thật vào thư mục.",
+            )
+        )
+        return name, None, b""
+    try:
+        size = entry.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            work.errors.append(Problem(label, too_big_message(size)))
+            return name, None, b""
+        data = _read_file(entry.path)
+    except OSError as exc:
+        work.cacheable = False
+        work.errors.append(
+            Problem(
+                label,
+                f"Không đọc được tệp ({exc.strerror or type(exc).__name__}). Đóng chương trình "
+                "đang mở tệp này (Word, Notepad…) hoặc kiểm tra quyền truy cập, rồi thử lại.",
+            )
+        )
+        return name, None, b""
+    try:
+        text, _encoding = decode_text(data)
+    except DecodeError as exc:
+        work.errors.append(Problem(label, exc.message))
+        return name, None, data
+    return name, text, data
+
+
+def _find(
+    work: _Folder, written: str, kind: str = "Ảnh"
+) -> tuple[Path | None, str | None, str | None]:
+    """(path, name inside the folder, Vietnamese reason) for an image named in the header."""
+    name = written.replace("\\", "/").strip()
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+        return (
+            None,
+            None,
+            (
+                f"{kind} '{written}' nằm ngoài thư mục bài viết. Chép ảnh vào thư mục "
+                f"{work.name} và chỉ ghi tên tệp."
+            ),
+        )
+    if not parts:
+        return None, None, f"{kind} '{written}' không hợp lệ. Chỉ ghi tên tệp ảnh."
+    if not is_image_name(parts[-1]):
+        return (
+            None,
+            None,
+            (
+                f"{kind} '{written}' không phải tệp ảnh. Chỉ dùng ảnh "
+                f"{', '.join(e[1:] for e in IMAGE_EXTENSIONS)}."
+            ),
+        )
+    relative = "/".join(parts)
+    if len(parts) == 1:
+        entry = work.files.get(relative)
+        if entry is None:  # Windows ignores case; staff may type a different one
+            wanted = unicodedata.normalize("NFC", relative).casefold()
+            matches = [
+                e
+                for n, e in work.files.items()
+                if unicodedata.normalize("NFC", n).casefold() == wanted
+            ]
+            entry = matches[0] if len(matches) == 1 else None
+        if entry is None:
+            return None, None, _missing_image(work, written, kind)
+        path, relative = Path(entry.path), entry.name
+        outside = entry.is_symlink() and not _inside(path, work.real)
+    else:
+        path = work.path.joinpath(*parts)
+        if not path.is_file():
+            return None, None, _missing_image(work, written, kind)
+        outside = not _inside(path, work.real)
+    if outside:
+        return (
+            None,
+            None,
+            (
+                f"{kind} '{written}' là lối tắt trỏ ra ngoài thư mục bài viết. Chép ảnh thật "
+                f"vào thư mục {work.name}."
+            ),
+        )
+    return path, relative, None
+
+
+def _missing_image(work: _Folder, written: str, kind: str = "Ảnh") -> str:
+    return (
+        f"Không tìm thấy {kind.lower()} '{written}' trong thư mục {work.name}. Kiểm tra lại "
+        "tên tệp (cả phần đuôi .jpg, .png…) hoặc chép ảnh vào thư mục."
+    )
+
+
+def _read_image(work: _Folder, path: Path, name: str) -> ImageRef | None:
+    known = work.read_images.get(name)
+    if known is not None:
+        return known
+    label = work.label(name)
+    try:
+        data = _read_file(str(path))
+    except OSError as exc:
+        work.cacheable = False
+        work.errors.append(
+            Problem(
+                label,
+                f"Không đọc được ảnh ({exc.strerror or type(exc).__name__}). Đóng chương trình "
+                "đang mở ảnh hoặc kiểm tra quyền truy cập, rồi thử lại.",
+            )
+        )
+        return None
+    if work.image_check is not None:
+        try:
+            work.image_check(path)
+        except MediaError as exc:
+            work.errors.append(Problem(label, exc.message))
+            return None
+        except Exception as exc:  # a broken decoder must not stop the scan
+            work.errors.append(
+                Problem(
+                    label,
+                    f"Không kiểm tra được ảnh ({type(exc).__name__}: {exc}). Thử lưu lại ảnh "
+                    "dạng JPEG hoặc thay ảnh khác.",
+                )
+            )
+            return None
+    ref = ImageRef(name, hashlib.sha256(data).hexdigest(), len(data))
+    work.read_images[name] = ref
+    return ref
+
+
+def _images(work: _Folder, text: PostText, text_label: str) -> tuple[list[ImageRef], bool]:
+    """The images in publishing order, and whether every one could be used."""
+    all_ok = True
+    refs: list[ImageRef] = []
+    if text.images is None:
+        names = sorted((n for n in work.files if is_image_name(n)), key=_natural_key)
+        for name in names:
+            entry = work.files[name]
+            if entry.is_symlink() and not _inside(Path(entry.path), work.real):
+                work.errors.append(
+                    Problem(
+                        work.label(name),
+                        "Ảnh này là lối tắt trỏ ra ngoài thư mục bài viết. Chép ảnh thật vào "
+                        "thư mục.",
+                    )
+                )
+                all_ok = False
+                continue
+            ref = _read_image(work, Path(entry.path), name)
+            all_ok = all_ok and ref is not None
+            if ref is not None:
+                refs.append(ref)
+        return refs, all_ok
+
+    line = text.lines.get("images")
+    seen: set[str] = set()
+    for written in text.images:
+        path, found, reason = _find(work, written)
+        if reason or path is None or found is None:
+            work.errors.append(Problem(text_label, reason or _missing_image(work, written), line))
+            all_ok = False
+            continue
+        if found in seen:
+            work.errors.append(
+                Problem(
+                    text_label,
+                    f"Ảnh '{written}' được ghi hai lần trong mục Ảnh. Mỗi ảnh chỉ ghi một lần.",
+                    line,
+                )
+            )
+            all_ok = False
+            continue
+        seen.add(found)
+        ref = _read_image(work, path, found)
+        all_ok = all_ok and ref is not None
+        if ref is not None:
+            refs.append(ref)
+    unlisted = sorted(
+        (n for n in work.files if is_image_name(n) and n not in seen), key=_natural_key
+    )
+    if unlisted and all_ok:
+        work.warnings.append(
+            Problem(
+                text_label,
+                f"Ảnh có trong thư mục nhưng không ghi trong mục Ảnh nên sẽ không được đăng: "
+                f"{', '.join(unlisted)}.",
+                line,
+            )
+        )
+    return refs, all_ok
+
+
+def _cover(work: _Folder, text: PostText, refs: list[ImageRef], label: str) -> ImageRef | None:
+    if text.cover is None:
+        return refs[0] if refs else None
+    line = text.lines.get("cover")
+    path, name, reason = _find(work, text.cover, "Ảnh bìa")
+    if reason or path is None or name is None:
+        work.errors.append(Problem(label, reason or _missing_image(work, text.cover), line))
+        return None
+    return _read_image(work, path, name)
+
+
+def _number(value: int) -> str:
+    """Vietnamese thousands separator: 63.206."""
+    return f"{value:,}".replace(",", ".")
+
+
+def _limits(
+    work: _Folder,
+    text: PostText,
+    channels: tuple[str, ...],
+    images: list[ImageRef],
+    author: str | None,
+    label: str,
+) -> None:
+    """Platform limits, only for the channels the post names (api/*.md)."""
+    if "facebook" in channels:
+        length = len(text.title) + 2 + len(text.body) if text.title else len(text.body)
+        if length > FACEBOOK_MAX_CHARS:
+            work.errors.append(
+                Problem(
+                    label,
+                    f"Bài quá dài cho Facebook: {_number(length)} ký tự (tiêu đề và nội dung), "
+                    f"tối đa {_number(FACEBOOK_MAX_CHARS)} ký tự. Rút gọn nội dung hoặc bỏ kênh "
+                    "facebook.",
+                    text.body_line,
+                )
+            )
+        if len(images) > FACEBOOK_MAX_PHOTOS:
+            work.errors.append(
+                Problem(
+                    label,
+                    f"Facebook chỉ đăng tối đa {FACEBOOK_MAX_PHOTOS} ảnh mỗi bài, bài này có "
+                    f"{len(images)} ảnh. Chọn bớt ảnh trong mục Ảnh (ví dụ 'Ảnh: 1.jpg, "
+                    "2.jpg') hoặc chuyển bớt ảnh ra khỏi thư mục.",
+                    text.lines.get("images"),
+                )
+            )
+    if "zalo" in channels:
+        values = {
+            "title": (text.title, text.lines.get("title")),
+            "description": (text.description or "", text.lines.get("description")),
+            "author": (author or "", text.lines.get("author")),
+        }
+        for key, (value, line) in values.items():
+            hard, size = ZALO_LIMITS[key], len(value)
+            name = display(key)
+            if key == "author" and text.author is None:
+                name = "Tác giả (mặc định trong cấu hình DEFAULT_AUTHOR)"
+            if size >= hard:
+                work.errors.append(
+                    Problem(
+                        label,
+                        f"{name} dài {size} ký tự, Zalo chỉ nhận dưới {hard} ký tự. Rút gọn "
+                        f"xuống {hard - ZALO_MARGIN} ký tự trở xuống, hoặc bỏ kênh zalo.",
+                        line,
+                    )
+                )
+            elif size > hard - ZALO_MARGIN:
+                work.warnings.append(
+                    Problem(
+                        label,
+                        f"{name} dài {size} ký tự, sát giới hạn {hard} ký tự của Zalo (Zalo từng "
+                        f"từ chối chuỗi gần giới hạn). Nên rút gọn xuống {hard - ZALO_MARGIN} ký "
+                        "tự trở xuống.",
+                        line,
+                    )
+                )
+    elif text.zalo_broadcast:
+        work.warnings.append(
+            Problem(
+                label,
+                "Có 'Gửi tin Zalo: có' nhưng bài không đăng lên Zalo (mục Kênh không có zalo), "
+                "nên sẽ không gửi tin.",
+                text.lines.get("zalo_broadcast"),
+            )
+        )
+
+
+def content_hash(post: ScannedPost, raw_text: str | None = None) -> str:
+    """sha256 of what goes out; a post with errors also hashes its raw text and problems.
+
+    The payload is a JSON list in a fixed order (version 1): title, body,
+    publish_at (UTC), channels, approver, images and cover as (name, sha256),
+    link, author, description, share_with, broadcast, withdrawn.
+    """
+    payload: list[Any] = [
+        1,
+        post.title,
+        post.body,
+        post.publish_at.astimezone(UTC).isoformat() if post.publish_at else None,
+        post.channels,
+        post.approved_by,
+        [(img.name, img.sha256) for img in post.images],
+        (post.cover.name, post.cover.sha256) if post.cover else None,
+        post.link,
+        post.author,
+        post.description,
+        post.share_with,
+        post.zalo_broadcast,
+        post.withdrawn,
+    ]
+    if post.errors:
+        payload += [raw_text, [str(p) for p in post.errors]]
+    encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _sealed(post: ScannedPost, raw: str | None) -> ScannedPost:
+    """Set the content hash on a freshly built post (it is computed from the post itself)."""
+    object.__setattr__(post, "content_hash", content_hash(post, raw))
+    return post
+
+
+def read_folder(
+    queue_dir: Path,
+    name: str,
+    options: ScanOptions,
+    image_check: ImageCheck | None = None,
+    entries: list[os.DirEntry[str]] | None = None,
+) -> ScannedPost:
+    """Read and validate one post folder (no cache, no guard: see :func:`scan_queue`)."""
+    work = _Folder(
+        name=_printable(name),
+        path=queue_dir / name,
+        options=options,
+        image_check=image_check,
+    )
+    if _has_surrogates(name):
+        work.errors.append(
+            Problem(
+                work.name,
+                "Tên thư mục có ký tự không đọc được. Đổi tên thư mục (gõ lại tên bằng bàn phím "
+                "Unicode).",
+            )
+        )
+    _list_files(work, entries)
+    source, text, raw = _read_text(work)
+    if text is None:
+        post = ScannedPost(
+            folder=work.name,
+            source_file=source,
+            errors=tuple(work.errors),
+            warnings=tuple(work.warnings),
+            cacheable=work.cacheable,
+        )
+        return _sealed(post, hashlib.sha256(raw).hexdigest() if raw else None)
+
+    label = work.label(source or "")
+    parsed = interpret(text, label, options.tz)
+    work.errors.extend(parsed.errors)
+    work.warnings.extend(parsed.warnings)
+    refs, _ = _images(work, parsed, label)
+    cover = _cover(work, parsed, refs, label)
+    description = parsed.description
+    if description is None and parsed.body:
+        description = first_sentence(parsed.body)
+    author = parsed.author or options.default_author
+    channels = parsed.channels
+    _limits(work, parsed, channels, refs, author, label)
+    post = ScannedPost(
+        folder=work.name,
+        source_file=source,
+        title=parsed.title,
+        body=parsed.body,
+        publish_at=parsed.publish_at,
+        channels=channels,
+        approved_by=parsed.approved_by,
+        images=tuple(refs),
+        cover=cover,
+        link=parsed.link,
+        author=author,
+        description=description,
+        share_with=tuple(
+            parsed.share_with if parsed.share_with is not None else options.default_share_with
+        ),
+        zalo_broadcast=parsed.zalo_broadcast,
+        withdrawn=parsed.withdrawn,
+        publish_at_line=parsed.lines.get("publish_at"),
+        errors=_in_order(work.errors),
+        warnings=_in_order(work.warnings),
+        cacheable=work.cacheable,
+    )
+    return _sealed(post, text)
+
+
+def _in_order(problems: list[Problem]) -> tuple[Problem, ...]:
+    """Whole-file problems first, then by line, as staff read the file top to bottom."""
+    return tuple(sorted(problems, key=lambda p: (p.line is not None, p.line or 0)))
+
+
+def _crashed(name: str, exc: BaseException) -> ScannedPost:
+    post = ScannedPost(
+        folder=_printable(name),
+        errors=(
+            Problem(
+                _printable(name),
+                f"Lỗi ngoài dự kiến khi đọc thư mục này ({type(exc).__name__}: {exc}). Các bài "
+                "khác vẫn được xử lý; báo cho bộ phận kỹ thuật nếu lỗi còn lặp lại.",
+            ),
+        ),
+        cacheable=False,
+    )
+    return _sealed(post, f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------- the whole queue
+
+
+@dataclass
+class QueueScan:
+    """Every post folder, sorted by folder name, and which ones had to be read this time."""
+
+    root: Path
+    posts: list[ScannedPost]
+    read: list[str]
+    keys: list[str]
+
+
+def cache_key(root: Path, name: str) -> str:
+    return f"{root.as_posix()}/{name}"
+
+
+def missing_queue_problem(queue_dir: Path) -> Problem:
+    return Problem(
+        str(queue_dir),
+        f"Không tìm thấy thư mục hàng đợi '{queue_dir}'. Kiểm tra QUEUE_DIR trong tệp .env "
+        "(hoặc tùy chọn --queue), hoặc tạo thư mục này.",
+    )
+
+
+def scan_queue(
+    queue_dir: Path,
+    options: ScanOptions,
+    *,
+    cache: ScanCache | None = None,
+    image_check: ImageCheck | None = None,
+) -> QueueScan:
+    """Scan every post folder under ``queue_dir``; raises only if the folder itself is missing."""
+    if not queue_dir.is_dir():
+        raise QueueError([missing_queue_problem(queue_dir)])
+    root = queue_dir.resolve()
+    with os.scandir(root) as entries:
+        names = [e.name for e in entries if not _ignored(e.name) and e.is_dir()]
+    names.sort()
+    posts: list[ScannedPost] = []
+    read: list[str] = []
+    keys: list[str] = []
+    prefix = cache_key(root, "")
+    seed = options.fingerprint().encode("utf-8")
+    for name in names:
+        key = prefix + name
+        keys.append(key)
+        try:
+            post = _scan_one(root, name, key, seed, options, cache, image_check, read)
+        except Exception as exc:  # one folder never stops the others
+            log.warning("queue folder %r could not be read: %s: %s", name, type(exc).__name__, exc)
+            log.debug("queue folder %r traceback", name, exc_info=True)
+            post = _crashed(name, exc)
+            if cache is not None:
+                cache.delete(key)
+        posts.append(post)
+    return QueueScan(root=root, posts=posts, read=read, keys=keys)
+
+
+def _scan_one(
+    root: Path,
+    name: str,
+    key: str,
+    seed: bytes,
+    options: ScanOptions,
+    cache: ScanCache | None,
+    image_check: ImageCheck | None,
+    read: list[str],
+) -> ScannedPost:
+    signature, entries = _signature(os.path.join(root, name), seed)
+    if cache is not None:
+        cached = cache.get(key)
+        if cached is not None and cached.signature == signature:
+            try:
+                result = cached.result
+                return ScannedPost.from_dict(
+                    json.loads(result) if isinstance(result, str) else result
+                )
+            except (KeyError, TypeError, ValueError):
+                pass  # an older or damaged entry: read the folder again
+    post = read_folder(root, name, options, image_check, entries)
+    read.append(name)
+    if cache is not None:
+        if post.cacheable:
+            cache.put(key, CachedScan(signature, post.content_hash, post.to_dict()))
+        else:
+            cache.delete(key)
+    return post
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the database last decided for a post: the overdue rule applies once per time."""
+
+    state: str
+    publish_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckedPost:
+    """A scanned post with its state decided at ``now``."""
+
+    post: ScannedPost
+    state: State
+    notes: tuple[Problem, ...] = ()
+
+    @property
+    def folder(self) -> str:
+        return self.post.folder
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return self.post.errors
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.post.warnings + self.notes
+
+    def as_check_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        post = self.post
+        return {
+            "folder": post.folder,
+            "state": self.state.value,
+            "title": post.title or None,
+            "publish_at": post.publish_at.astimezone(tz).isoformat() if post.publish_at else None,
+            "channels": list(post.channels),
+            "images": [img.name for img in post.images],
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.warnings],
+        }
+
+
+def format_local(when: datetime, tz: ZoneInfo) -> str:
+    return when.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
+def _late(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} phút"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} giờ"
+    return f"{hours // 24} ngày"
+
+
+def _held_note(post: ScannedPost, grace: timedelta, tz: ZoneInfo) -> Problem:
+    assert post.publish_at is not None
+    return Problem(
+        post.label,
+        f"Thời gian đăng {format_local(post.publish_at, tz)} đã qua hơn {_late(grace)} nên bài "
+        "được giữ lại chờ quyết định. Sửa Thời gian đăng sang thời điểm mới, hoặc chạy "
+        f"'social-publisher publish-now \"{post.folder}\"' để đăng ngay.",
+        post.publish_at_line,
+    )
+
+
+def evaluate(
+    post: ScannedPost,
+    *,
+    now: datetime,
+    grace: timedelta,
+    tz: ZoneInfo,
+    previous: Previous | None = None,
+) -> CheckedPost:
+    """Decide the state. Errors win; then withdrawn, draft, and the overdue rule.
+
+    The overdue rule applies when a publishing time first appears for a
+    publishable post (``previous`` is what the database decided before): a
+    post first seen in time that later becomes overdue because the PC was off
+    stays ready, and the daemon decides what to do with it.
+    """
+    if post.errors:
+        return CheckedPost(post, State.ERROR)
+    if post.withdrawn:
+        return CheckedPost(post, State.WITHDRAWN)
+    if not post.approved_by:
+        return CheckedPost(
+            post,
+            State.DRAFT,
+            (
+                Problem(
+                    post.label,
+                    "Chưa có Người duyệt nên bài là bản nháp, sẽ không được đăng. Khi bài đã "
+                    "được duyệt, thêm dòng 'Người duyệt: <họ và tên>'.",
+                ),
+            ),
+        )
+    assert post.publish_at is not None  # no errors: the time parsed
+    if (
+        previous is not None
+        and previous.state in (State.READY, State.HELD)
+        and previous.publish_at == post.publish_at
+    ):
+        if previous.state == State.HELD:
+            return CheckedPost(post, State.HELD, (_held_note(post, grace, tz),))
+        return CheckedPost(post, State.READY)
+    late = now - post.publish_at
+    if late > grace:
+        return CheckedPost(post, State.HELD, (_held_note(post, grace, tz),))
+    when = format_local(post.publish_at, tz) if late > timedelta(0) or -late > FAR_FUTURE else ""
+    if late > timedelta(0):
+        return CheckedPost(
+            post,
+            State.READY,
+            (
+                Problem(
+                    post.label,
+                    f"Thời gian đăng {when} đã qua {_late(late)}: bài sẽ được đăng ngay. Nếu "
+                    "không muốn, sửa Thời gian đăng hoặc thêm dòng 'Trạng thái: hủy'.",
+                    post.publish_at_line,
+                ),
+            ),
+        )
+    if post.publish_at - now > FAR_FUTURE:
+        return CheckedPost(
+            post,
+            State.READY,
+            (
+                Problem(
+                    post.label,
+                    f"Thời gian đăng {when} còn hơn một năm nữa. Kiểm tra lại năm đã ghi.",
+                    post.publish_at_line,
+                ),
+            ),
+        )
+    return CheckedPost(post, State.READY)
+
+
+def evaluate_all(
+    posts: Iterable[ScannedPost],
+    *,
+    now: datetime,
+    grace: timedelta,
+    tz: ZoneInfo,
+    previous: dict[str, Previous] | None = None,
+) -> list[CheckedPost]:
+    known = previous or {}
+    return [evaluate(p, now=now, grace=grace, tz=tz, previous=known.get(p.folder)) for p in posts]

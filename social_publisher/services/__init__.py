@@ -1,0 +1,1 @@
+"""Services orchestrate the stages (queue, store, media, channels) for one job each."""
