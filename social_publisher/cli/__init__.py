@@ -24,7 +24,7 @@ from ..errors import SocialPublisherError, redact
 if TYPE_CHECKING:
     from ..store import Database
 
-log = logging.getLogger("social_publisher.cli")
+_NULL_HANDLER = logging.NullHandler()
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 
@@ -91,6 +91,9 @@ def _utf8_streams() -> None:
 
 def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None) -> int:
     _utf8_streams()
+    # Without a handler, Python's last-resort handler would print library warnings (with
+    # tracebacks) on a staff member's screen; commands that log install real handlers.
+    logging.getLogger("social_publisher").addHandler(_NULL_HANDLER)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -106,10 +109,37 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
     except KeyboardInterrupt:
         ctx.error("Đã dừng theo yêu cầu.")
         return 130
-    except Exception as exc:  # a bug: say so briefly, keep the traceback in the log
-        log.exception("unexpected error in %s", args.command)
+    except Exception as exc:  # a bug: say so briefly, keep the traceback in the log file
+        where = _log_crash(ctx, args.command)
         ctx.error(
             f"Lỗi ngoài dự kiến ({type(exc).__name__}): {redact(str(exc))}. "
-            "Xem tệp nhật ký trong thư mục LOG_DIR và báo cho bộ phận kỹ thuật."
+            f"Chi tiết đã ghi vào {where}: gửi tệp này cho bộ phận kỹ thuật."
         )
         return 1
+
+
+def _log_crash(ctx: Context, command: str) -> str:
+    """Write the current exception's traceback (redacted) to the log file, never the screen."""
+    from ..services.logs import LOG_FILE_NAME, RedactingFilter
+
+    try:
+        log_dir = ctx.settings.log_dir
+    except SocialPublisherError:
+        log_dir = Path("logs")
+    path = log_dir / LOG_FILE_NAME
+    crash = logging.getLogger("social_publisher.crash")
+    crash.propagate = False
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return "(không ghi được tệp nhật ký)"
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    crash.addHandler(handler)
+    try:
+        crash.exception("unexpected error in command %s", command)
+    finally:
+        crash.removeHandler(handler)
+        handler.close()
+    return str(path)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from ..errors import QueueError
 from ..queue import STATE_LABELS, format_local
 from ..services.ingest import ingest
+from ..services.zalo_tokens import token_warnings
 from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
 from .cmd_check import quiet_library_logs, table
 
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 
 WarningSource = Callable[["Settings", "Database", datetime], Iterable[str]]
 #: callables adding warning lines to ``status`` (see the module docstring)
-WARNING_SOURCES: list[WarningSource] = []
+WARNING_SOURCES: list[WarningSource] = [
+    lambda settings, db, now: token_warnings(db, settings, now) if settings.zalo_enabled else [],
+]
 
 POST_STATE_LABELS: dict[str, str] = {
     **{state.value: label for state, label in STATE_LABELS.items()},

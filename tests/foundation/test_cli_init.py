@@ -51,3 +51,29 @@ def test_unknown_command_is_usage_error() -> None:
     with pytest.raises(SystemExit) as info:
         run(["khong-co-lenh-nay"])
     assert info.value.code == 2
+
+
+def test_an_unexpected_error_is_one_line_and_the_traceback_goes_to_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from social_publisher.cli import cmd_init
+    from social_publisher.errors import register_secret
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOG_DIR", str(tmp_path / "nhat-ky"))
+    register_secret("crash-secret-token-42")
+
+    def boom(*_args: object) -> int:
+        raise RuntimeError("hỏng với crash-secret-token-42")
+
+    monkeypatch.setattr(cmd_init, "run", boom)
+    code, out, err = run(["init"])
+    assert code == 1 and out == ""
+    log_file = tmp_path / "nhat-ky" / "social-publisher.log"
+    assert err == (
+        "Lỗi ngoài dự kiến (RuntimeError): hỏng với ***. "
+        f"Chi tiết đã ghi vào {log_file}: gửi tệp này cho bộ phận kỹ thuật.\n"
+    )
+    text = log_file.read_text(encoding="utf-8")
+    assert "Traceback" in text and "RuntimeError" in text
+    assert "crash-secret-token-42" not in text

@@ -1,0 +1,131 @@
+"""``doctor``: check settings, database, folders, tokens, API reachability and public media.
+
+Each check is one line with a verdict and, when something is wrong, what to do
+(Vietnamese). A channel that is simply off is a warning, not a failure: an office
+may use only Facebook. Exit 1 when any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..channels.base import Diagnosis
+from ..config import Settings
+from ..errors import SocialPublisherError
+from ..services.daemon import build_channels, lock_is_free
+from ..store import Database
+from . import Context
+
+MARKS = {"ok": "[ OK ]", "warning": "[CHÚ Ý]", "error": "[ LỖI ]"}
+
+
+def _database(settings: Settings) -> tuple[Database | None, Diagnosis]:
+    try:
+        db = Database(settings.database_url)
+        db.ensure_current()
+        revision = db.current_revision()
+    except (SocialPublisherError, SQLAlchemyError) as exc:
+        reason = exc.message if isinstance(exc, SocialPublisherError) else type(exc).__name__
+        return None, Diagnosis(
+            "database",
+            False,
+            f"Không mở được cơ sở dữ liệu ({reason}). Kiểm tra DATABASE_URL trong .env "
+            "và quyền ghi thư mục data/; chạy 'social-publisher init'.",
+        )
+    return db, Diagnosis(
+        "database", True, f"Cơ sở dữ liệu {db.safe_url} sẵn sàng (phiên bản {revision})."
+    )
+
+
+def _folders(settings: Settings) -> list[Diagnosis]:
+    out = []
+    queue = settings.queue_dir
+    if queue.is_dir():
+        out.append(Diagnosis("queue", True, f"Thư mục hàng đợi {queue} có sẵn."))
+    else:
+        out.append(
+            Diagnosis(
+                "queue",
+                False,
+                f"Không thấy thư mục hàng đợi {queue}: tạo thư mục này hoặc sửa QUEUE_DIR.",
+            )
+        )
+    logs = settings.log_dir
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        writable = os.access(logs, os.W_OK)
+    except OSError:
+        writable = False
+    if writable:
+        out.append(Diagnosis("logs", True, f"Ghi được nhật ký vào {logs}."))
+    else:
+        out.append(
+            Diagnosis("logs", False, f"Không ghi được vào thư mục nhật ký {logs}: sửa LOG_DIR.")
+        )
+    return out
+
+
+def diagnose(settings: Settings) -> list[Diagnosis]:
+    """Every check, in the order staff should fix them."""
+    db, db_check = _database(settings)
+    results = [db_check, *_folders(settings)]
+    if db is None:
+        return results
+    try:
+        channels = build_channels(settings, db)
+        for name in ("facebook", "zalo"):
+            channel = channels.get(name)
+            if channel is None:
+                missing = ", ".join(settings.missing_for(name))
+                label = "Facebook" if name == "facebook" else "Zalo"
+                results.append(
+                    Diagnosis(
+                        name, False, f"Kênh {label} đang tắt: thiếu {missing} trong .env.", True
+                    )
+                )
+            else:
+                results.extend(channel.diagnose())
+        if settings.is_sqlite:
+            running = not lock_is_free(settings)
+            results.append(
+                Diagnosis(
+                    "daemon",
+                    True,
+                    "Tiến trình nền đang chạy."
+                    if running
+                    else "Tiến trình nền chưa chạy: chạy 'social-publisher run' để đăng bài.",
+                    warning=not running,
+                )
+            )
+    finally:
+        db.dispose()
+    return results
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    results = diagnose(ctx.settings)
+    failed = 0
+    for item in results:
+        verdict = (
+            "ok"
+            if item.ok and not item.warning
+            else ("warning" if item.ok or item.warning else "error")
+        )
+        failed += verdict == "error"
+        ctx.print(f"{MARKS[verdict]} {item.message}")
+    if failed:
+        ctx.print(f"Có {failed} vấn đề cần sửa.")
+        return 1
+    ctx.print("Mọi kiểm tra đều đạt.")
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "doctor", help="kiểm tra cấu hình, token, kết nối API và địa chỉ ảnh công khai"
+    )
+    parser.set_defaults(handler=run)
