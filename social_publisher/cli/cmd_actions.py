@@ -1,0 +1,116 @@
+"""Staff actions on one post: ``retry``, ``withdraw``, ``publish-now``.
+
+Each records the decision in the database first. If no daemon is running on
+this database, the command then carries it out itself at once (for this post
+only); otherwise the running daemon does it at its next pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any
+
+from ..errors import DaemonAlreadyRunning
+from ..services.daemon import build_context, daemon_lock, run_pass, utcnow
+from ..services.logs import setup_logging
+from ..services.planner import (
+    PLATFORM_NAMES,
+    ActionResult,
+    PostNotFound,
+    clear_channel_blocks,
+    staff_publish_now,
+    staff_retry,
+    staff_withdraw,
+)
+from ..store import Publication
+from . import Context
+
+ACTIONS = {
+    "retry": (
+        staff_retry,
+        "thử lại bài bị lỗi / đang chờ; không có POST: mở lại các kênh bị tạm dừng",
+    ),
+    "withdraw": (staff_withdraw, "rút bài: không đăng nữa, hủy lịch hẹn trên Facebook"),
+    "publish-now": (staff_publish_now, "đăng bài ngay (kể cả bài đã quá hạn)"),
+}
+
+
+def register(sub: Any) -> None:
+    for name, (_, text) in ACTIONS.items():
+        parser = sub.add_parser(name, help=text, description=text)
+        parser.add_argument(
+            "post",
+            metavar="POST",
+            nargs="?" if name == "retry" else None,
+            help="tên thư mục bài trong hàng đợi, hoặc số thứ tự bài",
+        )
+        parser.set_defaults(handler=run, action=name)
+
+
+def _actor() -> str:
+    try:
+        return f"staff:{getpass.getuser()}"
+    except Exception:
+        return "staff"
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    settings = ctx.settings
+    now = utcnow()
+    actor = _actor()
+    if args.action == "retry" and not args.post:
+        with ctx.db.session() as session:
+            cleared = clear_channel_blocks(session, actor=actor, now=now)
+        if cleared:
+            names = ", ".join(PLATFORM_NAMES.get(c, c) for c in cleared)
+            ctx.print(f"Đã mở lại kênh: {names}. Các bài đang chờ sẽ được đăng ở lượt tới.")
+        else:
+            ctx.print("Không có kênh nào đang bị tạm dừng.")
+        return 0
+    action = ACTIONS[args.action][0]
+    try:
+        result: ActionResult = action(ctx.db, args.post, now=now, actor=actor)
+    except PostNotFound as exc:
+        ctx.error(f"Lỗi: {exc}")
+        return 1
+    ctx.print(f"Bài '{result.title}' ({result.folder}):")
+    for note in result.notes:
+        ctx.print(f"  - {note}")
+    if not result.changed:
+        ctx.print("  Không có gì thay đổi.")
+        return 0 if args.action != "publish-now" else 1
+    ctx.print(f"  Đã ghi nhận cho: {', '.join(PLATFORM_NAMES.get(c, c) for c in result.changed)}.")
+    try:
+        with daemon_lock(settings):
+            setup_logging(settings.log_dir, console=ctx.err)
+            pass_ctx = build_context(settings, ctx.db, ingest=False)
+            pass_ctx.only_post = result.post_id
+            run_pass(pass_ctx, utcnow())
+    except DaemonAlreadyRunning:
+        ctx.print(
+            f"  Tiến trình nền đang chạy sẽ thực hiện trong vòng {settings.tick_seconds} giây."
+        )
+        return 0
+    return _report(ctx, result.post_id)
+
+
+def _report(ctx: Context, post_id: int) -> int:
+    from sqlalchemy import select
+
+    problems = 0
+    with ctx.db.session() as session:
+        for pub in session.scalars(
+            select(Publication).where(Publication.post_id == post_id).order_by(Publication.channel)
+        ):
+            where = pub.remote_url or pub.remote_id or ""
+            line = f"  {PLATFORM_NAMES.get(pub.channel, pub.channel)}: {pub.state}"
+            if where:
+                line += f" {where}"
+            if pub.state == "needs_attention":
+                problems += 1
+                line += f": {pub.attention_reason}"
+            elif pub.last_error:
+                line += f" (lỗi gần nhất: {pub.last_error})"
+            ctx.print(line)
+    return 1 if problems else 0

@@ -1,0 +1,54 @@
+"""``run [--once]``: the daemon, or one full pass."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..services.daemon import Daemon, PassResult, build_context, daemon_lock, run_pass, utcnow
+from ..services.logs import setup_logging
+from . import Context
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="chạy tiến trình nền: đăng bài đúng giờ lên Facebook và Zalo",
+        description=(
+            "Chạy liên tục: quét hàng đợi mỗi TICK_SECONDS giây, đăng bài đúng giờ hẹn, "
+            "thử lại khi lỗi, xác nhận bài đã lên trang. Dừng bằng Ctrl+C."
+        ),
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="chạy đúng một lượt rồi thoát (dùng cho lịch chạy)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def summary(result: PassResult) -> str:
+    steps = result.steps
+    parts = [
+        f"đã đăng {len(steps.published)}",
+        f"hẹn giờ Facebook {len(steps.scheduled)}",
+        f"xác nhận {len(steps.confirmed)}",
+        f"chờ thử lại {len(steps.retrying)}",
+        f"cần xử lý {result.attention}",
+        f"còn chờ {result.open_work}",
+    ]
+    return "Xong một lượt: " + ", ".join(parts) + "."
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    settings = ctx.settings
+    setup_logging(settings.log_dir, console=ctx.err)
+    with daemon_lock(settings):
+        pass_ctx = build_context(settings, ctx.db)
+        if args.once:
+            result = run_pass(pass_ctx, utcnow())
+            ctx.print(summary(result))
+            for error in result.errors:
+                ctx.print(f"Lỗi: {error}")
+            if result.attention:
+                ctx.print("Có việc cần cán bộ xử lý: xem 'social-publisher status'.")
+            return 1 if result.needs_attention else 0
+        return Daemon(pass_ctx).serve()

@@ -1,0 +1,495 @@
+"""The daemon: one pass = scan, plan, publish, confirm; run on a tick and at exact due times.
+
+A pass is a plain function, :func:`run_pass` (``ctx``, ``now``) → :class:`PassResult`,
+whose ``next_wakeup`` is the earliest moment something becomes actionable
+(the model is APScheduler's own "next fire time"). The :class:`Daemon` runs a
+pass every ``TICK_SECONDS`` and arms an APScheduler ``date`` job at each
+``next_wakeup``, so a post due at 08:00 goes out within a second or two of
+08:00 rather than at the next tick. Passes never overlap (one lock).
+
+One daemon per SQLite database: a file lock next to the database file
+(``<db>.daemon.lock``) that the OS releases when the process dies, even on
+SIGKILL. On PostgreSQL any number of daemons share the work through the
+publisher's row claims and leases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from filelock import FileLock, Timeout
+from sqlalchemy import func, select
+
+from ..config import Settings
+from ..errors import DaemonAlreadyRunning, SocialPublisherError
+from ..store import ChannelHealth, Database, Post, PostState, Publication
+from ..store import PubState as S
+from ..store.db import sqlite_path
+from .planner import PlanResult, plan
+from .publisher import BLOCKING_HEALTH, Publisher, RenderFn, StepResult
+
+log = logging.getLogger("social_publisher.daemon")
+
+IngestFn = Callable[[Database, Settings, datetime], Any]
+#: refresh the Zalo access token once it is this old (it lives 25 h)
+ZALO_REFRESH_AGE = timedelta(hours=20)
+
+
+def worker_id() -> str:
+    """Unique per process: host, pid and a random suffix (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ one pass
+
+
+@dataclass
+class PassContext:
+    """What a pass needs; built once per process by :func:`build_context`."""
+
+    db: Database
+    settings: Settings
+    publisher: Publisher
+    ingest: IngestFn | None = None
+    #: restrict the pass to one post (staff actions run it for that post only)
+    only_post: int | None = None
+    #: set by a signal: stages and loops stop between calls, never inside one
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class PassResult:
+    next_wakeup: datetime | None
+    plan: PlanResult = field(default_factory=PlanResult)
+    steps: StepResult = field(default_factory=StepResult)
+    ingest: Any = None
+    errors: list[str] = field(default_factory=list)
+    #: publications waiting for staff, blocked channels, posts with problems (right now)
+    attention: int = 0
+    open_work: int = 0
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.errors) or self.attention > 0
+
+
+def run_pass(ctx: PassContext, now: datetime) -> PassResult:
+    """One full pass at ``now``; each stage is guarded so one failure never stops the rest."""
+    result = PassResult(next_wakeup=None)
+    publisher = ctx.publisher
+    only = ctx.only_post
+
+    def guarded(name: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except SocialPublisherError as exc:
+            log.error("Lỗi ở bước %s: %s", name, exc.message)
+            result.errors.append(f"{name}: {exc.message}")
+        except Exception as exc:
+            log.exception("unexpected error in pass step %s", name)
+            result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        return None
+
+    if ctx.ingest is not None and only is None:
+        ingest = ctx.ingest
+        result.ingest = guarded("quét hàng đợi", lambda: ingest(ctx.db, ctx.settings, now))
+    planned = guarded(
+        "lập kế hoạch", lambda: plan(ctx.db, now=now, actor=publisher.worker, only_post=only)
+    )
+    if planned is not None:
+        result.plan = planned
+    for name, step in (
+        ("đối soát", publisher.reconcile),
+        ("cập nhật bài hẹn giờ", publisher.sync_remote),
+        ("hẹn giờ Facebook", publisher.schedule_remote),
+        ("đăng bài đến hạn", publisher.publish_due),
+        ("xác nhận", publisher.confirm),
+        ("gửi tin Zalo", publisher.broadcast),
+    ):
+        if ctx.stop.is_set():
+            break
+        done = guarded(name, lambda step=step: step(now, only_post=only))  # type: ignore[misc]
+        if isinstance(done, StepResult):
+            result.steps.merge(done)
+    result.next_wakeup = guarded("tính giờ thức", lambda: publisher.next_wakeup(publisher.clock()))
+    counts = guarded("đếm việc", lambda: attention_counts(ctx.db))
+    if counts is not None:
+        result.attention, result.open_work = counts
+    return result
+
+
+def attention_counts(db: Database) -> tuple[int, int]:
+    """(things staff must act on, publications not yet live)."""
+    with db.session() as session:
+        waiting = session.scalar(
+            select(func.count(Publication.id)).where(Publication.state == S.NEEDS_ATTENTION)
+        )
+        blocked = session.scalar(
+            select(func.count(ChannelHealth.channel)).where(
+                ChannelHealth.state.in_(BLOCKING_HEALTH)
+            )
+        )
+        bad_posts = session.scalar(
+            select(func.count(Post.id)).where(Post.state.in_([PostState.ERROR, PostState.HELD]))
+        )
+        open_work = session.scalar(
+            select(func.count(Publication.id)).where(
+                Publication.state.in_(
+                    [S.PENDING, S.DUE, S.PUBLISHING, S.RETRY_WAIT, S.SCHEDULED_REMOTE, S.PUBLISHED]
+                )
+            )
+        )
+    return int(waiting or 0) + int(blocked or 0) + int(bad_posts or 0), int(open_work or 0)
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def default_ingest() -> IngestFn:
+    """The queue reader (``services.ingest``) with its default image check."""
+    from .ingest import ingest
+
+    def run(db: Database, settings: Settings, now: datetime) -> Any:
+        return ingest(db, settings, now=now)
+
+    return run
+
+
+def default_render(settings: Settings) -> RenderFn | None:
+    """``media.render_image`` bound to the cache folder and the pixel limit."""
+    try:
+        from ..media import render_image  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        log.warning("media.render_image is missing: posts with photos cannot be published")
+        return None
+
+    def render(source: Path) -> Sequence[Any]:
+        return render_image(
+            source, cache_dir=settings.media_cache_dir, max_pixels=settings.media_max_pixels
+        )
+
+    return render
+
+
+def zalo_token_store(
+    db: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+) -> Any:
+    """The database-backed Zalo token pair (``services.zalo_tokens``)."""
+    from ..channels.zalo import ZaloOAuthClient
+    from .zalo_tokens import DbTokenStore
+
+    return DbTokenStore(db, settings, ZaloOAuthClient(settings), clock)
+
+
+def build_channels(
+    settings: Settings, db: Database, *, clock: Callable[[], datetime] = utcnow
+) -> dict[str, Any]:
+    """The enabled channels; a channel whose settings are missing is simply absent."""
+    channels: dict[str, Any] = {}
+    if settings.facebook_enabled:
+        from ..channels.facebook import FacebookChannel  # type: ignore[attr-defined,unused-ignore]
+
+        channels["facebook"] = FacebookChannel(settings, clock=clock)
+    if settings.zalo_enabled:
+        from ..channels.public_media import PublicMedia
+        from ..channels.zalo import ZaloChannel
+
+        channels["zalo"] = ZaloChannel(
+            settings,
+            tokens=zalo_token_store(db, settings, clock=clock),
+            public_media=PublicMedia(settings) if settings.public_media_enabled else None,
+            clock=clock,
+            settle_window=settings.zalo_settle_seconds,
+            # One verify per call: while Zalo processes, the daemon moves on and polls the
+            # committed token again from a later pass instead of sleeping here.
+            verify_timeout=0.0,
+        )
+    return channels
+
+
+def build_context(
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    channels: dict[str, Any] | None = None,
+    ingest: IngestFn | bool | None = True,
+    render: RenderFn | bool | None = True,
+    worker: str | None = None,
+    stop: threading.Event | None = None,
+    rng: random.Random | None = None,
+) -> PassContext:
+    """Everything a pass needs, with the real collaborators unless given."""
+    stop = stop or threading.Event()
+    publisher = Publisher(
+        db,
+        settings,
+        channels if channels is not None else build_channels(settings, db, clock=clock),
+        worker=worker or worker_id(),
+        clock=clock,
+        render=default_render(settings) if render is True else (render or None),
+        exclusive=settings.is_sqlite,
+        rng=rng,
+        stop=stop,
+    )
+    return PassContext(
+        db=db,
+        settings=settings,
+        publisher=publisher,
+        ingest=default_ingest() if ingest is True else (ingest or None),
+        stop=stop,
+    )
+
+
+# ------------------------------------------------------------------ one daemon per SQLite file
+
+
+@contextmanager
+def daemon_lock(settings: Settings) -> Iterator[Path | None]:
+    """Hold ``<db file>.daemon.lock`` (SQLite only); a second holder is refused."""
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        yield None
+        return
+    lock_path = Path(f"{path}.daemon.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise DaemonAlreadyRunning(
+            f"Đã có một tiến trình social-publisher khác đang chạy với cơ sở dữ liệu {path} "
+            f"(khóa {lock_path}). Mỗi cơ sở dữ liệu SQLite chỉ chạy một tiến trình: dừng "
+            "tiến trình kia trước (Ctrl+C trong cửa sổ của nó, hoặc dừng dịch vụ), hoặc dùng "
+            "PostgreSQL (DATABASE_URL) để chạy nhiều tiến trình."
+        ) from None
+    try:
+        yield lock_path
+    finally:
+        lock.release()
+
+
+def lock_is_free(settings: Settings) -> bool:
+    """True when no daemon holds this database (always True on PostgreSQL)."""
+    try:
+        with daemon_lock(settings):
+            return True
+    except DaemonAlreadyRunning:
+        return False
+
+
+# ------------------------------------------------------------------ the daemon
+
+
+class Daemon:
+    """APScheduler around :func:`run_pass`: a tick, exact wake-ups, and the hourly jobs."""
+
+    def __init__(
+        self,
+        ctx: PassContext,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        exact_wakeups: bool = True,
+        background_jobs: bool = True,
+    ) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.ctx = ctx
+        self.clock = clock
+        self.exact_wakeups = exact_wakeups
+        self.background_jobs = background_jobs
+        self.stop_event = ctx.stop
+        self._pass_lock = threading.Lock()
+        self.passes = 0
+        self.last_result: PassResult | None = None
+        self.scheduler = BackgroundScheduler(
+            timezone=ctx.settings.tz,
+            executors={
+                "default": ThreadPoolExecutor(1),
+                "jobs": ThreadPoolExecutor(1),
+            },
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    # ------------------------------------------------------------ passes
+
+    def run_once(self) -> PassResult:
+        """One pass now (never two at once), then arm the exact wake-up."""
+        with self._pass_lock:
+            if self.stop_event.is_set():
+                return self.last_result or PassResult(next_wakeup=None)
+            result = run_pass(self.ctx, self.clock())
+            self.passes += 1
+            self.last_result = result
+        if self.exact_wakeups and self.scheduler.running:
+            self._arm(result.next_wakeup)
+        return result
+
+    def _arm(self, at: datetime | None) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
+        if self.stop_event.is_set():
+            return
+        if at is None:
+            if self.scheduler.get_job("wakeup") is not None:
+                self.scheduler.remove_job("wakeup")
+            return
+        tick = timedelta(seconds=self.ctx.settings.tick_seconds)
+        if at - self.clock() >= tick:
+            # The tick comes first anyway; keep no date job around.
+            if self.scheduler.get_job("wakeup") is not None:
+                self.scheduler.remove_job("wakeup")
+            return
+        self.scheduler.add_job(
+            self.run_once,
+            DateTrigger(run_date=at),
+            id="wakeup",
+            name="exact wake-up",
+            replace_existing=True,
+        )
+        log.debug("next wake-up at %s", at.isoformat())
+
+    # ------------------------------------------------------------ side jobs
+
+    def refresh_zalo_token(self) -> None:
+        """Hourly: rotate the Zalo pair once the access token is 20 h old."""
+        settings = self.ctx.settings
+        if not settings.zalo_enabled:
+            return
+        try:
+            store = zalo_token_store(self.ctx.db, settings, clock=self.clock)
+            pair = store.load()
+            if pair is None:
+                return
+            if pair.refresh_started_at is not None or pair.refresh_due(self.clock()):
+                store.refresh(pair.access_token)
+                log.info("Đã làm mới token Zalo (token cũ đã dùng khoảng 20 giờ).")
+        except SocialPublisherError as exc:
+            log.error("Không làm mới được token Zalo: %s", exc.message)
+        except Exception:
+            log.exception("unexpected error refreshing the Zalo token")
+
+    def collect_engagement(self) -> None:
+        try:
+            from .engagement import collect
+
+            collect(self.ctx.db, self.ctx.settings, now=self.clock())
+        except SocialPublisherError as exc:
+            log.error("Không thu thập được số liệu tương tác: %s", exc.message)
+        except Exception:
+            log.exception("unexpected error collecting engagement")
+
+    def monthly_report(self) -> None:
+        """Day 1 at 07:00: last month's report into REPORT_DIR."""
+        try:
+            from .report import write_monthly_report
+
+            folder = write_monthly_report(self.ctx.db, self.ctx.settings, now=self.clock())
+            log.info("Đã xuất báo cáo tháng: %s", folder)
+        except SocialPublisherError as exc:
+            log.error("Không xuất được báo cáo tháng: %s", exc.message)
+        except Exception:
+            log.exception("unexpected error writing the monthly report")
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        settings = self.ctx.settings
+        now = self.clock()
+        self.scheduler.add_job(
+            self.run_once,
+            IntervalTrigger(seconds=settings.tick_seconds),
+            id="tick",
+            name="regular pass",
+            next_run_time=now,
+        )
+        if self.background_jobs:
+            self.scheduler.add_job(
+                self.refresh_zalo_token,
+                IntervalTrigger(hours=1),
+                id="zalo_tokens",
+                executor="jobs",
+                next_run_time=now + timedelta(seconds=5),
+            )
+            self.scheduler.add_job(
+                self.collect_engagement,
+                IntervalTrigger(hours=1),
+                id="engagement",
+                executor="jobs",
+                next_run_time=now + timedelta(minutes=2),
+            )
+            self.scheduler.add_job(
+                self.monthly_report,
+                CronTrigger(day=1, hour=7, minute=0, timezone=settings.tz),
+                id="monthly_report",
+                executor="jobs",
+            )
+        self.scheduler.start()
+
+    def request_stop(self, reason: str = "") -> None:
+        if not self.stop_event.is_set():
+            log.info(
+                "Đang dừng%s: chờ việc đang làm xong rồi thoát.", f" ({reason})" if reason else ""
+            )
+        self.stop_event.set()
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def serve(self, *, install_signals: bool = True) -> int:
+        """Run until SIGINT/SIGTERM (SIGBREAK on Windows); the in-flight call finishes first."""
+        previous: dict[int, Any] = {}
+        if install_signals and threading.current_thread() is threading.main_thread():
+            names = ["SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP"]
+            for name in names:
+                signum = getattr(signal, name, None)
+                if signum is None:
+                    continue
+
+                def handler(num: int, frame: FrameType | None, name: str = name) -> None:
+                    self.request_stop(name)
+
+                try:
+                    previous[signum] = signal.signal(signum, handler)
+                except (OSError, ValueError):
+                    continue
+        self.start()
+        settings = self.ctx.settings
+        log.info(
+            "Đã khởi động: quét %s mỗi %s giây; kênh đang bật: %s.",
+            settings.queue_dir,
+            settings.tick_seconds,
+            ", ".join(self.ctx.publisher.channels) or "không có (thiếu cấu hình)",
+        )
+        try:
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.shutdown()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        log.info("Đã dừng.")
+        return 0

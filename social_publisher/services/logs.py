@@ -1,0 +1,100 @@
+"""Logging for the daemon and the commands: console plus a rotating UTF-8 file.
+
+Every record passes through :class:`RedactingFilter` on its way to a handler,
+so a token that slips into a message, an argument or a traceback is masked
+wherever it would be written (``errors.redact`` knows every registered secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import redact
+
+LOG_FILE_NAME = "social-publisher.log"
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 5
+FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+CONSOLE_FORMAT = "%(asctime)s %(message)s"
+_HANDLER_MARK = "_social_publisher_handler"
+
+
+class RedactingFilter(logging.Filter):
+    """Bakes the final message (and any traceback) into the record, redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def setup_logging(
+    log_dir: Path | None,
+    *,
+    console: TextIO | None = None,
+    level: int = logging.INFO,
+    console_level: int = logging.INFO,
+) -> Path | None:
+    """Install the project's handlers on the ``social_publisher`` logger (idempotent).
+
+    Returns the log file path (None when ``log_dir`` is None).
+    """
+    teardown_logging()
+    logger = logging.getLogger("social_publisher")
+    logger.setLevel(min(level, console_level))
+    logger.propagate = False
+    redactor = RedactingFilter()
+
+    stream = logging.StreamHandler(console or sys.stderr)
+    stream.setLevel(console_level)
+    stream.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
+    stream.addFilter(redactor)
+    setattr(stream, _HANDLER_MARK, True)
+    logger.addHandler(stream)
+
+    path: Path | None = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / LOG_FILE_NAME
+        file_handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+        )
+        file_handler.setLevel(level)
+        file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        file_handler.addFilter(redactor)
+        setattr(file_handler, _HANDLER_MARK, True)
+        logger.addHandler(file_handler)
+    # APScheduler logs job failures with tracebacks: route them through the same redaction.
+    aps = logging.getLogger("apscheduler")
+    aps.setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is the tick meeting a long pass.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    for handler in logger.handlers:
+        if getattr(handler, _HANDLER_MARK, False):
+            aps.addHandler(handler)
+    aps.propagate = False
+    return path
+
+
+def teardown_logging() -> None:
+    """Close the project's handlers (tests and the demo call this to release files)."""
+    for name in ("social_publisher", "apscheduler"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if getattr(handler, _HANDLER_MARK, False):
+                logger.removeHandler(handler)
+                handler.close()

@@ -1,0 +1,555 @@
+"""From posts to publications: one per post × channel, following the post's latest version.
+
+The planner only touches the database. It decides what each publication
+*should* be from the post as the queue last showed it (:func:`disposition`)
+and applies the changes that need no platform call. Anything held on a
+platform (a Facebook scheduled post) is left for the publisher, which
+compares ``Publication.content_hash`` / ``remote_scheduled_for`` with the
+post's current version and moves or cancels it there first.
+
+Rules (DESIGN.md "Approval and the record"):
+- a ready, approved, valid post gets a publication per channel it names,
+  ``due_at`` = its publish time; ``pending`` becomes ``due`` when that passes;
+- an edit before publishing moves the publication to the new version (audit
+  event with old and new hash); an edit after publishing is only logged;
+- a withdrawn or removed post (or a channel dropped from ``Kênh``) cancels
+  what has not gone out; the cancellation is undone if the post comes back;
+- a draft, invalid or held post keeps its publications waiting (``pending``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only
+
+from ..store import CHANNELS, AuditEvent, Database, Post, PostState, PostVersion, Publication
+from ..store import PubState as S
+
+log = logging.getLogger("social_publisher.planner")
+
+#: states in which a publication has not gone out and may still follow its post
+OPEN_STATES = (S.PENDING, S.DUE, S.RETRY_WAIT, S.NEEDS_ATTENTION)
+DONE_STATES = (S.PUBLISHED, S.CONFIRMED)
+OVERRIDE_PUBLISH = "publish"
+PLATFORM_NAMES = {"facebook": "Facebook", "zalo": "Zalo OA"}
+OVERRIDE_WITHDRAW = "withdraw"
+
+
+class Disposition(StrEnum):
+    PUBLISH = "publish"  # approved and valid: it should go out at due_at
+    HOLD = "hold"  # draft, invalid or held for a decision: wait, do not publish
+    CANCEL = "cancel"  # withdrawn, removed, or this channel dropped
+
+
+def disposition(post: Post, version: PostVersion | None, channel: str) -> Disposition:
+    """What a publication of ``post`` on ``channel`` should be, from the post alone."""
+    if (
+        post.state in (PostState.WITHDRAWN, PostState.REMOVED)
+        or post.override == OVERRIDE_WITHDRAW
+        or (version is not None and version.withdrawn)
+    ):
+        return Disposition.CANCEL
+    if version is None:
+        return Disposition.HOLD
+    if channel not in (version.channels or []):
+        return Disposition.CANCEL
+    ready = post.state == PostState.READY or (
+        post.state == PostState.HELD and post.override == OVERRIDE_PUBLISH
+    )
+    if (
+        not ready
+        or not version.approved_by
+        or version.problems
+        or version.publish_at is None
+        or post.current_version_id != version.id
+    ):
+        return Disposition.HOLD
+    return Disposition.PUBLISH
+
+
+@dataclass
+class PlanResult:
+    created: int = 0
+    edited: int = 0
+    cancelled: int = 0
+    revived: int = 0
+    became_due: int = 0
+    held: int = 0
+    edited_after_publish: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return (
+            self.created
+            + self.edited
+            + self.cancelled
+            + self.revived
+            + self.became_due
+            + self.held
+            + self.edited_after_publish
+        )
+
+
+def audit(
+    session: Session,
+    actor: str,
+    event: str,
+    pub: Publication | None = None,
+    *,
+    post_id: int | None = None,
+    at: datetime,
+    **details: Any,
+) -> None:
+    """One audit row; transitions carry ``from``/``to`` in their details."""
+    if "from_" in details:
+        details["from"] = details.pop("from_")
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            event=event,
+            post_id=pub.post_id if pub is not None else post_id,
+            publication_id=pub.id if pub is not None else None,
+            details=details,
+        )
+    )
+
+
+def set_state(
+    session: Session,
+    pub: Publication,
+    to: S,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str | None = None,
+    **details: Any,
+) -> None:
+    """Move ``pub`` to ``to`` with an audit event (a no-op audit is skipped)."""
+    before = pub.state
+    pub.state = to.value
+    if to == S.NEEDS_ATTENTION:
+        pub.attention_reason = reason
+    elif before == S.NEEDS_ATTENTION:
+        pub.attention_reason = None
+    if before != to.value:
+        extra: dict[str, Any] = {"reason": reason} if reason else {}
+        audit(
+            session,
+            actor,
+            "transition",
+            pub,
+            at=at,
+            from_=before,
+            to=to.value,
+            **extra,
+            **details,
+        )
+
+
+def _adopt_version(pub: Publication, version: PostVersion) -> None:
+    pub.version_id = version.id
+    pub.content_hash = version.content_hash
+    pub.approved_by = version.approved_by
+    pub.due_at = version.publish_at
+
+
+def _edit_logged(session: Session, pub_ids: list[int]) -> set[tuple[int, str]]:
+    if not pub_ids:
+        return set()
+    rows = session.execute(
+        select(AuditEvent.publication_id, AuditEvent.details).where(
+            AuditEvent.event == "edited_after_publish", AuditEvent.publication_id.in_(pub_ids)
+        )
+    )
+    return {(pid, str(details.get("new_hash"))) for pid, details in rows if pid is not None}
+
+
+def plan(
+    db: Database,
+    *,
+    now: datetime,
+    actor: str = "daemon",
+    only_post: int | None = None,
+) -> PlanResult:
+    """Bring every publication in line with its post (one transaction)."""
+    result = PlanResult()
+    with db.session() as session:
+        post_q = (
+            select(Post, PostVersion)
+            .outerjoin(PostVersion, PostVersion.id == Post.current_version_id)
+            .options(
+                load_only(
+                    PostVersion.id,
+                    PostVersion.post_id,
+                    PostVersion.content_hash,
+                    PostVersion.channels,
+                    PostVersion.publish_at,
+                    PostVersion.approved_by,
+                    PostVersion.withdrawn,
+                    PostVersion.problems,
+                    PostVersion.title,
+                )
+            )
+        )
+        pub_q = select(Publication)
+        if only_post is not None:
+            post_q = post_q.where(Post.id == only_post)
+            pub_q = pub_q.where(Publication.post_id == only_post)
+        posts = session.execute(post_q).all()
+        pubs_by_post: dict[int, dict[str, Publication]] = {}
+        for pub in session.scalars(pub_q):
+            pubs_by_post.setdefault(pub.post_id, {})[pub.channel] = pub
+
+        edited_done: list[tuple[Publication, PostVersion]] = []
+        for post, version in posts:
+            existing = pubs_by_post.get(post.id, {})
+            wanted = [c for c in CHANNELS if version is not None and c in (version.channels or [])]
+            for channel in wanted:
+                if channel in existing or version is None:
+                    continue
+                if disposition(post, version, channel) != Disposition.PUBLISH:
+                    continue
+                pub = Publication(post_id=post.id, channel=channel, state=S.PENDING.value)
+                _adopt_version(pub, version)
+                session.add(pub)
+                session.flush()
+                audit(
+                    session,
+                    actor,
+                    "planned",
+                    pub,
+                    at=now,
+                    channel=channel,
+                    content_hash=version.content_hash,
+                    approved_by=version.approved_by,
+                    due_at=pub.due_at.isoformat() if pub.due_at else None,
+                )
+                result.created += 1
+                existing[channel] = pub
+                if pub.due_at is not None and pub.due_at <= now:
+                    set_state(session, pub, S.DUE, actor=actor, at=now)
+                    pub.next_attempt_at = None
+                    result.became_due += 1
+
+            for channel, pub in existing.items():
+                verdict = disposition(post, version, channel)
+                state = S(pub.state)
+                if state in DONE_STATES:
+                    if version is not None and pub.content_hash != version.content_hash:
+                        edited_done.append((pub, version))
+                    continue
+                if state in (S.PUBLISHING, S.SCHEDULED_REMOTE):
+                    continue  # in flight, or held on the platform: the publisher's job
+                if state == S.CANCELLED:
+                    if verdict == Disposition.PUBLISH and version is not None:
+                        _adopt_version(pub, version)
+                        pub.attempt_count = 0
+                        pub.next_attempt_at = None
+                        pub.remote_id = pub.remote_url = None
+                        pub.remote_scheduled_for = None
+                        pub.last_error = pub.last_error_kind = None
+                        set_state(session, pub, S.PENDING, actor=actor, at=now, reason="revived")
+                        result.revived += 1
+                    else:
+                        continue
+                elif verdict == Disposition.CANCEL:
+                    set_state(
+                        session,
+                        pub,
+                        S.CANCELLED,
+                        actor=actor,
+                        at=now,
+                        reason=f"post {post.state}",
+                    )
+                    pub.next_attempt_at = None
+                    result.cancelled += 1
+                    continue
+                elif verdict == Disposition.HOLD:
+                    if state in (S.DUE, S.RETRY_WAIT):
+                        set_state(
+                            session,
+                            pub,
+                            S.PENDING,
+                            actor=actor,
+                            at=now,
+                            reason=f"post {post.state}",
+                        )
+                        pub.next_attempt_at = None
+                        result.held += 1
+                    continue
+                assert version is not None
+                if pub.version_id != version.id:
+                    old_hash = pub.content_hash
+                    _adopt_version(pub, version)
+                    audit(
+                        session,
+                        actor,
+                        "edited_before_publish",
+                        pub,
+                        at=now,
+                        old_hash=old_hash,
+                        new_hash=version.content_hash,
+                        due_at=pub.due_at.isoformat() if pub.due_at else None,
+                    )
+                    log.info(
+                        "Bài '%s' đã được sửa trước khi đăng lên %s: sẽ đăng bản mới.",
+                        post.title,
+                        channel,
+                    )
+                    result.edited += 1
+                    pub.attempt_count = 0
+                    pub.next_attempt_at = None
+                    pub.last_error = pub.last_error_kind = None
+                    keep_due = post.override == OVERRIDE_PUBLISH and state == S.DUE
+                    if state != S.PENDING and not keep_due:
+                        set_state(session, pub, S.PENDING, actor=actor, at=now, reason="edited")
+                if (
+                    pub.state == S.PENDING
+                    and pub.due_at is not None
+                    and (pub.due_at <= now or post.override == OVERRIDE_PUBLISH)
+                    and (pub.next_attempt_at is None or pub.next_attempt_at <= now)
+                ):
+                    set_state(session, pub, S.DUE, actor=actor, at=now)
+                    pub.next_attempt_at = None
+                    pub.attempt_count = 0
+                    result.became_due += 1
+
+        if edited_done:
+            logged = _edit_logged(session, [p.id for p, _ in edited_done])
+            for pub, version in edited_done:
+                if (pub.id, version.content_hash) in logged:
+                    continue
+                audit(
+                    session,
+                    actor,
+                    "edited_after_publish",
+                    pub,
+                    at=now,
+                    old_hash=pub.content_hash,
+                    new_hash=version.content_hash,
+                    remote_id=pub.remote_id,
+                )
+                log.warning(
+                    "Bài '%s' đã đăng lên %s; nội dung sửa sau đó KHÔNG được đăng lại (%s). "
+                    "Muốn sửa bài đã đăng, hãy sửa trực tiếp trên %s.",
+                    version.title,
+                    pub.channel,
+                    pub.remote_url or pub.remote_id,
+                    "Facebook" if pub.channel == "facebook" else "Zalo OA",
+                )
+                result.edited_after_publish += 1
+    return result
+
+
+# ------------------------------------------------------------------ staff actions
+
+
+class PostNotFound(LookupError):
+    pass
+
+
+@dataclass
+class ActionResult:
+    """What a staff action changed, for the command to print (Vietnamese notes)."""
+
+    post_id: int
+    folder: str
+    title: str
+    changed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def find_post(session: Session, key: str) -> Post:
+    """A post by folder name (a path to it works too) or by its numeric id."""
+    key = key.strip().rstrip("/\\")
+    name = key.replace("\\", "/").rsplit("/", 1)[-1]
+    post = session.scalars(select(Post).where(Post.folder.in_([key, name]))).first()
+    if post is None and key.isdigit():
+        post = session.get(Post, int(key))
+    if post is None:
+        raise PostNotFound(
+            f"Không tìm thấy bài '{key}'. Dùng tên thư mục bài trong hàng đợi hoặc số thứ tự "
+            "bài (xem bằng lệnh 'social-publisher status')."
+        )
+    return post
+
+
+def _pubs(session: Session, post: Post) -> list[Publication]:
+    return list(
+        session.scalars(
+            select(Publication).where(Publication.post_id == post.id).order_by(Publication.channel)
+        )
+    )
+
+
+def _requeue(session: Session, pub: Publication, *, actor: str, now: datetime, reason: str) -> None:
+    pub.attempt_count = 0
+    pub.next_attempt_at = None
+    pub.last_error = pub.last_error_kind = None
+    if pub.state == S.NEEDS_ATTENTION and pub.remote_id and pub.published_at:
+        # It had gone out and then vanished from the platform: staff ask for it again.
+        pub.remote_id = pub.remote_url = None
+        pub.published_at = None
+    set_state(session, pub, S.DUE, actor=actor, at=now, reason=reason)
+
+
+def _platform(channel: str) -> str:
+    return PLATFORM_NAMES.get(channel, channel)
+
+
+def clear_channel_blocks(
+    session: Session, *, actor: str, now: datetime, channels: list[str] | None = None
+) -> list[str]:
+    """Let blocked channels be tried again (auth, permission, quota, rate limit)."""
+    from ..store import ChannelHealth
+
+    cleared: list[str] = []
+    query = select(ChannelHealth).where(ChannelHealth.state != "ok")
+    if channels is not None:
+        query = query.where(ChannelHealth.channel.in_(channels))
+    for health in session.scalars(query):
+        audit(
+            session,
+            actor,
+            "channel_health",
+            at=now,
+            channel=health.channel,
+            from_=health.state,
+            to="ok",
+            by="staff",
+        )
+        health.state = "ok"
+        health.blocked_until = None
+        health.reason = None
+        health.updated_at = now
+        cleared.append(health.channel)
+    return cleared
+
+
+def staff_retry(db: Database, key: str, *, now: datetime, actor: str) -> ActionResult:
+    """``retry POST``: try again what failed or waits, and unblock its channels."""
+    with db.session() as session:
+        post = find_post(session, key)
+        result = ActionResult(post.id, post.folder, post.title)
+        pubs = _pubs(session, post)
+        cleared = clear_channel_blocks(
+            session, actor=actor, now=now, channels=[p.channel for p in pubs]
+        )
+        for channel in cleared:
+            result.notes.append(f"Đã mở lại kênh {_platform(channel)} (trước đó bị tạm dừng).")
+        for pub in pubs:
+            state = S(pub.state)
+            if state in (S.NEEDS_ATTENTION, S.RETRY_WAIT) or (
+                state == S.DUE and pub.next_attempt_at is not None
+            ):
+                _requeue(session, pub, actor=actor, now=now, reason="retry")
+                result.changed.append(pub.channel)
+            elif state == S.PENDING and pub.next_attempt_at is not None:
+                pub.next_attempt_at = None
+                pub.attempt_count = 0
+                result.changed.append(pub.channel)
+            elif state in DONE_STATES:
+                result.notes.append(
+                    f"{_platform(pub.channel)}: đã đăng ({pub.remote_url or pub.remote_id}), "
+                    "không đăng lại."
+                )
+            elif state == S.CANCELLED:
+                result.notes.append(
+                    f"{_platform(pub.channel)}: bài đã rút; muốn đăng thì chạy publish-now."
+                )
+        audit(session, actor, "staff_retry", post_id=post.id, at=now, channels=result.changed)
+        return result
+
+
+def staff_withdraw(db: Database, key: str, *, now: datetime, actor: str) -> ActionResult:
+    """``withdraw POST``: never publish it; cancel it on Facebook's scheduler if it is there."""
+    with db.session() as session:
+        post = find_post(session, key)
+        result = ActionResult(post.id, post.folder, post.title)
+        post.override = OVERRIDE_WITHDRAW
+        for pub in _pubs(session, post):
+            state = S(pub.state)
+            if state in OPEN_STATES:
+                set_state(
+                    session, pub, S.CANCELLED, actor=actor, at=now, reason="withdrawn by staff"
+                )
+                pub.next_attempt_at = None
+                result.changed.append(pub.channel)
+            elif state == S.SCHEDULED_REMOTE:
+                result.changed.append(pub.channel)
+                result.notes.append(
+                    f"{_platform(pub.channel)}: bài đang hẹn giờ trên Facebook sẽ được hủy ở đó."
+                )
+            elif state == S.PUBLISHING:
+                result.notes.append(
+                    f"{_platform(pub.channel)}: bài đang được gửi đi ngay lúc này; nếu đã lên "
+                    "trang thì cần gỡ trực tiếp trên trang."
+                )
+            elif state in DONE_STATES:
+                result.notes.append(
+                    f"{_platform(pub.channel)}: bài ĐÃ ĐĂNG ({pub.remote_url or pub.remote_id}); "
+                    f"lệnh này không gỡ bài đã đăng: gỡ trực tiếp trên {_platform(pub.channel)}."
+                )
+        audit(session, actor, "staff_withdraw", post_id=post.id, at=now, channels=result.changed)
+        return result
+
+
+def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> ActionResult:
+    """``publish-now POST``: publish now, even if overdue (the staff decision is recorded)."""
+    with db.session() as session:
+        post = find_post(session, key)
+        result = ActionResult(post.id, post.folder, post.title)
+        version = post.current_version
+        if post.state in (PostState.REMOVED,):
+            result.notes.append("Thư mục bài không còn trong hàng đợi: không đăng được.")
+            return result
+        if version is None or not version.approved_by or version.problems:
+            why = (
+                "chưa có người duyệt (dòng 'Người duyệt:')"
+                if version and not version.problems
+                else ("bài đang có lỗi (xem 'social-publisher check')")
+            )
+            result.notes.append(f"Không đăng được: {why}.")
+            return result
+        if post.state == PostState.WITHDRAWN or version.withdrawn:
+            result.notes.append(
+                "Bài đang ghi 'Trạng thái: hủy' trong tệp: xóa dòng đó trước khi đăng."
+            )
+            return result
+        post.override = OVERRIDE_PUBLISH
+        existing = {pub.channel: pub for pub in _pubs(session, post)}
+        for pub in existing.values():
+            state = S(pub.state)
+            if state in (S.PENDING, S.DUE, S.RETRY_WAIT, S.NEEDS_ATTENTION, S.CANCELLED):
+                if state == S.CANCELLED or pub.version_id != version.id:
+                    _adopt_version(pub, version)
+                    pub.remote_id = pub.remote_url = None
+                    pub.remote_scheduled_for = None
+                _requeue(session, pub, actor=actor, now=now, reason="publish-now")
+                result.changed.append(pub.channel)
+            elif state == S.SCHEDULED_REMOTE:
+                result.changed.append(pub.channel)
+                result.notes.append("Facebook: bài đang hẹn giờ sẽ được đăng ngay.")
+            elif state in DONE_STATES:
+                result.notes.append(
+                    f"{_platform(pub.channel)}: đã đăng ({pub.remote_url or pub.remote_id})."
+                )
+        for channel in version.channels or []:
+            if channel in CHANNELS and channel not in existing:
+                pub = Publication(post_id=post.id, channel=channel, state=S.PENDING.value)
+                _adopt_version(pub, version)
+                session.add(pub)
+                session.flush()
+                audit(session, actor, "planned", pub, at=now, channel=channel, by="publish-now")
+                _requeue(session, pub, actor=actor, now=now, reason="publish-now")
+                result.changed.append(channel)
+        audit(session, actor, "staff_publish_now", post_id=post.id, at=now, channels=result.changed)
+        return result
