@@ -27,7 +27,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(f"Giữ nguyên tệp cấu hình có sẵn: {env_path}")
     else:
         env_path.write_text(template_text(), encoding="utf-8")
-        ctx.print(f"Đã tạo tệp cấu hình {env_path} từ mẫu: hãy mở và điền thông tin Fanpage, Zalo OA.")
+        ctx.print(
+            f"Đã tạo tệp cấu hình {env_path} từ mẫu: hãy mở và điền thông tin Fanpage, Zalo OA."
+        )
     settings = ctx.settings
     database = Database(settings.database_url)
     before = database.current_revision()
@@ -58,5 +60,3 @@ def register(sub: Any) -> None:
         "init", help="tạo cơ sở dữ liệu và tệp .env từ mẫu (nếu chưa có)"
     )
     parser.set_defaults(handler=run)
-
-
