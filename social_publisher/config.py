@@ -97,6 +97,9 @@ class Settings:
     #: seconds an unanswered Zalo create may still be processing (not listed yet)
     zalo_settle_seconds: float = 90.0
 
+    #: cover for Zalo articles of posts without a photo (None: the packaged default)
+    zalo_default_cover: Path | None = None
+
     public_media_dir: Path | None = None
     public_media_base_url: str = ""
 
@@ -214,6 +217,7 @@ def load_settings(
         zalo_monthly_article_quota=_int(merged, "ZALO_MONTHLY_ARTICLE_QUOTA", 0),
         zalo_broadcast_monthly_budget=_int(merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4),
         zalo_settle_seconds=_float(merged, "ZALO_SETTLE_SECONDS", 90.0),
+        zalo_default_cover=Path(cover) if (cover := _str(merged, "ZALO_DEFAULT_COVER")) else None,
         public_media_dir=Path(public_dir) if public_dir else None,
         public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),
         agencies_file=Path(_str(merged, "AGENCIES_FILE", "agencies.csv")),

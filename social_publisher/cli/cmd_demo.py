@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..services.demo import run_demo
 from . import Context
 
 
@@ -25,4 +24,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..services.demo import run_demo  # the sandbox comes with it: only for this command
+
     return run_demo(ctx.print, keep=args.keep, console=ctx.err)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..sandbox import Sandbox, serve_forever
-from ..sandbox.faults import parse_spec
 from . import Context
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
 
 DEFAULT_PORT = 8787
 
@@ -37,6 +38,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    # Imported here: every command (the daemon too) builds the parser, and the emulator
+    # is only for this command and the demo.
+    from ..sandbox import serve_forever
+    from ..sandbox.faults import parse_spec
+
     try:
         parse_spec(args.faults)
     except ValueError as exc:

@@ -15,11 +15,14 @@ publisher's row claims and leases.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import os
 import random
 import signal
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +49,30 @@ log = logging.getLogger("social_publisher.daemon")
 IngestFn = Callable[[Database, Settings, datetime], Any]
 #: refresh the Zalo access token once it is this old (it lives 25 h)
 ZALO_REFRESH_AGE = timedelta(hours=20)
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (Windows, macOS, musl)
+        return None
+    return lambda: trim(0)
+
+
+_TRIM = _malloc_trim() if sys.platform.startswith("linux") else None
+
+
+def release_memory() -> None:
+    """Give back what a pass freed, so the idle daemon stays small between passes.
+
+    A pass over a large queue builds thousands of short-lived objects; CPython frees
+    them but glibc keeps the pages. ``malloc_trim`` returns them to the system (tens of
+    MB on a 1,000-post queue). Elsewhere this is only a garbage collection.
+    """
+    gc.collect()
+    if _TRIM is not None:
+        _TRIM()
 
 
 def worker_id() -> str:
@@ -339,6 +366,7 @@ class Daemon:
             result = run_pass(self.ctx, self.clock())
             self.passes += 1
             self.last_result = result
+            release_memory()
         if self.exact_wakeups and self.scheduler.running:
             self._arm(result.next_wakeup)
         return result

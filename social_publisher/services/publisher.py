@@ -439,8 +439,13 @@ class Publisher:
 
     def _default_cover(self) -> OutgoingImage | None:
         """The office's default Zalo cover (``ZALO_DEFAULT_COVER``, else the packaged one)."""
-        configured = self.settings.extra.get("ZALO_DEFAULT_COVER", "").strip()
-        source = Path(configured) if configured else DEFAULT_COVER
+        configured = self.settings.zalo_default_cover
+        if configured is not None and not configured.is_file():
+            raise MediaError(
+                f"Không thấy ảnh bìa Zalo mặc định {configured} (cấu hình ZALO_DEFAULT_COVER): "
+                "sửa đường dẫn trong .env hoặc để trống để dùng ảnh bìa có sẵn của công cụ."
+            )
+        source = configured or DEFAULT_COVER
         if not source.is_file() or self.render is None:
             return None
         for rendition in self.render(source):

@@ -25,10 +25,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
 from ..config import Settings
@@ -640,9 +636,6 @@ class ReportOutput:
 
 
 HEADER_ROW = 4
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_BOLD = Font(bold=True)
-_LINK_FONT = Font(color="0563C1", underline="single")
 _INT_FORMAT = "#,##0"
 _PCT_FORMAT = "0.0%"
 _DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
@@ -673,6 +666,16 @@ def write_workbook(tables: Sequence[Table], data: ReportData, path: Path) -> Pat
     Rows go in with ``append`` and each number format is built once and copied as a
     style array, so a year of a busy Page (100,000 cells) is written in about a second.
     """
+    # Imported here, not at module level: the daemon imports this module for its monthly
+    # job and the CLI for number formatting, and openpyxl is a large import neither needs.
+    from openpyxl import Workbook
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    bold = Font(bold=True)
+    link_font = Font(color="0563C1", underline="single")
     wb = Workbook()
     if wb.active is not None:
         wb.remove(wb.active)
@@ -692,8 +695,8 @@ def write_workbook(tables: Sequence[Table], data: ReportData, path: Path) -> Pat
         ws.cell(2, 1, _subtitle(data)).font = Font(italic=True, color="555555")
         for col, column in enumerate(table.columns, start=1):
             cell = ws.cell(HEADER_ROW, col, column.title)
-            cell.font = _BOLD
-            cell.fill = _HEADER_FILL
+            cell.font = bold
+            cell.fill = header_fill
             cell.alignment = Alignment(wrap_text=True, vertical="center")
             ws.column_dimensions[get_column_letter(col)].width = column.width
         ws.row_dimensions[HEADER_ROW].height = 32
@@ -711,11 +714,11 @@ def write_workbook(tables: Sequence[Table], data: ReportData, path: Path) -> Pat
                 elif isinstance(value, Link):
                     cell = ws.cell(r, c)
                     cell.hyperlink = value.url
-                    cell.font = _LINK_FONT
+                    cell.font = link_font
         last = HEADER_ROW + len(table.rows)
         if table.bold_last_row and table.rows:
             for c in range(1, len(table.columns) + 1):
-                ws.cell(last, c).font = _BOLD
+                ws.cell(last, c).font = bold
         if table.fills and table.rows:
             # conditional formats colour the share matrix without styling 100,000 cells
             area = f"A{HEADER_ROW + 1}:{get_column_letter(len(table.columns))}{last}"
@@ -734,7 +737,7 @@ def write_workbook(tables: Sequence[Table], data: ReportData, path: Path) -> Pat
     if data.notes:
         ws = wb[tables[0].sheet]
         row = HEADER_ROW + len(tables[0].rows) + 2
-        ws.cell(row, 1, "Ghi chú").font = _BOLD
+        ws.cell(row, 1, "Ghi chú").font = bold
         for i, note in enumerate(data.notes, start=1):
             ws.cell(row + i, 1, f"- {note}")
     wb.properties.title = tables[0].title

@@ -13,13 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, MaxNLocator
-
 FONT = "DejaVu Sans"
 
 
@@ -38,6 +31,13 @@ def _vn(n: float, _pos: object = None) -> str:
 
 def render_weekly_chart(weeks: Sequence[WeekPoint], path: Path, *, title: str) -> Path:
     """Two panels (posts, engagement) sharing the week axis; an empty period says so."""
+    # Imported here: matplotlib costs ~50 MB, and the daemon needs it once a month at most.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     labels = [f"{w.start:%d/%m}" for w in weeks]
     x = list(range(len(weeks)))
     with (

@@ -120,3 +120,10 @@ def test_postgres_migrates_and_roundtrips(pg_db: Database) -> None:
     assert set(inspect(pg_db.engine).get_table_names()) == EXPECTED_TABLES
     assert pg_db.is_current()
     _roundtrip(pg_db)
+
+
+def test_schema_head_constant_is_alembics_head(db: Database) -> None:
+    from social_publisher.store.db import SCHEMA_HEAD
+
+    assert db.head_revision() == SCHEMA_HEAD
+    assert db.current_revision() == SCHEMA_HEAD
