@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +22,24 @@ LOG_BACKUPS = 5
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 CONSOLE_FORMAT = "%(asctime)s %(message)s"
 _HANDLER_MARK = "_social_publisher_handler"
+
+
+_VIETNAMESE = re.compile(
+    "[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.IGNORECASE
+)
+
+
+class StaffConsoleFilter(logging.Filter):
+    """Lets through to the console only what staff read: Vietnamese lines, and errors.
+
+    The project's rule is that staff-facing text is Vietnamese and engineering text
+    English, so the format string itself says who a line is for. It is checked before
+    arguments are merged in, so an English line quoting a Vietnamese title stays in the
+    file. The file handler keeps every line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or bool(_VIETNAMESE.search(str(record.msg)))
 
 
 class RedactingFilter(logging.Filter):
@@ -62,6 +81,7 @@ def setup_logging(
     stream = logging.StreamHandler(console or sys.stderr)
     stream.setLevel(console_level)
     stream.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
+    stream.addFilter(StaffConsoleFilter())  # before redaction: it reads the format string
     stream.addFilter(redactor)
     setattr(stream, _HANDLER_MARK, True)
     logger.addHandler(stream)

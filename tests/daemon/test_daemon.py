@@ -136,6 +136,25 @@ def test_logs_redact_secrets_everywhere(tmp_path):
     assert "calling with token ***" in text and "boom ***" in text
 
 
+def test_console_shows_staff_lines_and_errors_the_file_keeps_everything(tmp_path):
+    console = io.StringIO()
+    path = setup_logging(tmp_path / "logs", console=console)
+    log = logging.getLogger("social_publisher.test")
+    log.info("Đã đăng '%s' lên Facebook: %s", "Ngày Chuyển đổi số", "https://fb.test/1")
+    log.info("queue: added %s (title %s)", "bai-a", "Ngày Chuyển đổi số")
+    log.warning("engineering detail %s", 42)
+    log.error("zalo verify failed: %s", "boom")
+    teardown_logging()
+    shown = console.getvalue()
+    assert "Đã đăng 'Ngày Chuyển đổi số' lên Facebook: https://fb.test/1" in shown
+    assert "queue: added" not in shown and "engineering detail" not in shown
+    assert "zalo verify failed: boom" in shown
+    assert path is not None
+    kept = path.read_text("utf-8")
+    for line in ("Đã đăng", "queue: added bai-a", "engineering detail 42", "zalo verify failed"):
+        assert line in kept
+
+
 def test_cli_actions(env, monkeypatch, db, clock):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
