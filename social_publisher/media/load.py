@@ -14,25 +14,25 @@ that would eat the office PC's memory, or be a text file named ``.jpg``. So:
 - anything Pillow or a codec raises while parsing becomes a :class:`MediaError` with
   a Vietnamese message naming the file and the fix; the original is kept as the cause.
 
-Integrity in ``check_image`` (used by ``check`` on every scan, so it must be cheap):
-JPEG is decoded at 1/8 scale (libjpeg still reads every entropy-coded byte, so a
-truncated or corrupt file fails exactly as a full decode would, at a fraction of the
-cost); PNG uses ``verify()``, which walks every chunk to IEND and checks each CRC
-without inflating pixels (a PNG whose zlib data is wrong under a correct CRC would
-pass check and still be refused by the render); other formats are decoded (first
-frame only), which for the rare WebP/TIFF/HEIC is what it costs.
+Integrity in ``check_image`` (used by ``check`` and by every ingest pass, so it must be
+cheap) differs from ``render_image``'s on purpose; see ``check_image`` for exactly what each
+guarantees.
 """
 
 from __future__ import annotations
 
+import enum
+import functools
 import io
 import logging
+import re
 import struct
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
@@ -173,13 +173,16 @@ def _msg_colour_mode(path: Path, mode: str) -> str:
 # ------------------------------------------------------------------ opening
 
 
-def _sniff(path: Path) -> str | None:
+def _sniff(path: Path, data: bytes | None = None) -> str | None:
     """The format a file's leading bytes announce, if any we know."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except OSError:
-        return None
+    if data is not None:
+        head = data[:16]
+    else:
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError:
+            return None
     for magic, offset, name in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return name
@@ -234,35 +237,41 @@ def guarded(path: Path) -> Iterator[None]:
         log.debug("image %s: %s", path, warning.message)
 
 
-def _identify_refusal(path: Path) -> MediaError:
+def _identify_refusal(path: Path, data: bytes | None = None) -> MediaError:
     """Why a file none of our formats opened: another format, a broken photo, or no photo."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            with Image.open(path) as other:
+            with Image.open(path if data is None else io.BytesIO(data)) as other:
                 fmt = other.format or "không rõ"
         except Exception:
             fmt = None
     if fmt is not None and fmt not in (*ACCEPTED_FORMATS, "MPO"):
         return MediaError(_msg_unsupported(path, fmt), path=str(path))
-    if _sniff(path) is not None:
+    if _sniff(path, data) is not None:
         return MediaError(_msg_corrupt(path, truncated=False), path=str(path))
     return MediaError(_msg_not_image(path), path=str(path))
 
 
 @contextmanager
-def open_image(path: Path, *, max_pixels: int) -> Iterator[ImageFile.ImageFile]:
+def open_image(
+    path: Path, *, max_pixels: int, data: bytes | None = None
+) -> Iterator[ImageFile.ImageFile]:
     """Open ``path`` lazily (header only) after the checks that need no decoding.
 
-    The caller decodes inside the ``with`` block; decoding errors are converted too.
+    With ``data`` (the file's bytes, already read by the caller) the file is not opened
+    again. The caller decodes inside the ``with`` block; decoding errors are converted too.
     """
     path = Path(path)
-    _stat_ok(path)
+    if data is None:
+        _stat_ok(path)
+    elif not data:
+        raise MediaError(_msg_empty(path), path=str(path))
     with guarded(path):
         try:
-            im = Image.open(path, formats=ACCEPTED_FORMATS)
+            im = Image.open(path if data is None else io.BytesIO(data), formats=ACCEPTED_FORMATS)
         except UnidentifiedImageError:
-            raise _identify_refusal(path) from None
+            raise _identify_refusal(path, data) from None
         with im:
             assert isinstance(im, ImageFile.ImageFile)
             width, height = im.size
@@ -446,20 +455,515 @@ def _int_scale(fraction: float) -> int:
 # ------------------------------------------------------------------ check
 
 
-def check_image(path: Path, *, max_pixels: int) -> ImageInfo:
-    """Validate one photo the way rendering will, cheaply; raise MediaError if refused.
+def check_image(path: Path | str, *, max_pixels: int, data: bytes | None = None) -> ImageInfo:
+    """Validate one photo cheaply, the way the queue needs it; raise MediaError if refused.
 
-    Returns the upright size (EXIF orientation applied) and the detected format.
+    ``data`` is the file's content when the caller has already read it (the queue
+    scanner hashes every photo), so the file is read once. Returns the upright size
+    (EXIF orientation applied) and the format detected from the content.
+
+    What ``check`` (and so every ingest pass) guarantees for a photo it accepts:
+
+    - the content is an accepted format (never judged by the extension), not empty;
+    - the header: size and EXIF orientation as Pillow reads them (read here directly
+      for the usual JPEG header, by Pillow for anything else); the pixel cap, the
+      decompression-bomb limit and the minimum short side hold on that size;
+    - JPEG (also MPO, whose first picture is the one published): the whole marker
+      structure of the picture is walked and must be sound, as libjpeg itself checks
+      it: every segment inside the file, one 8-bit baseline/progressive frame with
+      sampling factors and tables libjpeg accepts, every scan naming frame components,
+      quantisation and Huffman tables that are defined (and valid), progressive scan
+      parameters in range, every component scanned, each scan's entropy-coded data
+      ended by a marker, and an EOI after the last scan. Whatever follows the EOI
+      (MPO pictures, phone trailers, zero padding) is not part of the picture. A file
+      that ends before its EOI, or whose tail is zero-filled by a copy that did not
+      finish, is refused as cut short: stricter than decoding, which accepts a file
+      whose last rows are missing or grey once libjpeg has every MCU. A JPEG using
+      anything else (arithmetic coding, 12-bit, lossless, DNL, unknown markers, junk
+      between segments) is decoded at 1/8 scale instead, as before.
+    - PNG: ``verify()``, every chunk's CRC to IEND (pixels not inflated);
+    - WebP, GIF, TIFF, BMP, HEIF: the first frame is decoded.
+
+    What only ``render_image`` (run by the daemon before anything is published)
+    guarantees on top: a full decode of the pixels. It catches what no structural check
+    can: entropy-coded bytes libjpeg cannot decode at all (libjpeg reports nearly all
+    damage there only as a warning and shows garbled blocks, which a decode accepts
+    too), zlib data of a PNG that is wrong under a correct CRC, and colour profiles or
+    modes that cannot be converted to sRGB. A photo that passes ``check`` but fails
+    rendering is refused then with the same kind of message, and never published.
+
+    ``tests/media/test_check_structure.py`` holds this check to refusing everything the
+    former 1/8-scale decode refused, on hundreds of damaged files.
     """
-    path = Path(path)
-    with open_image(path, max_pixels=max_pixels) as im:
+    if data is None:
+        data = _read_photo(Path(path))
+    if not data:
+        raise MediaError(_msg_empty(Path(path)), path=str(path))
+    walked: JpegStructure | None = None
+    if data.startswith(b"\xff\xd8\xff"):
+        found = jpeg_structure(data)
+        if found is TRUNCATED:
+            raise MediaError(_msg_corrupt(Path(path), truncated=True), path=str(path))
+        if isinstance(found, JpegStructure):
+            walked = found
+            pixels = found.width * found.height
+            bomb = Image.MAX_IMAGE_PIXELS
+            if (
+                found.plain
+                and found.orientation is not None
+                and pixels <= max_pixels
+                and (bomb is None or pixels <= bomb)
+                and min(found.width, found.height) >= MIN_SHORT_SIDE
+            ):
+                width, height = upright_size((found.width, found.height), found.orientation)
+                return ImageInfo(width=width, height=height, format="JPEG")
+    # Anything else: Pillow reads the header (and says why a photo is refused).
+    with open_image(Path(path), max_pixels=max_pixels, data=data) as im:
         fmt = normalized_format(im)
         width, height = upright_size(im.size, header_orientation(im))
         if fmt == "JPEG":
-            im.draft("RGB", (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
-            im.load()
+            if walked is None or im.size != (walked.width, walked.height):
+                im.draft("RGB", (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
+                im.load()
         elif fmt == "PNG":
             im.verify()
         else:
             im.load()
     return ImageInfo(width=width, height=height, format=fmt)
+
+
+def _read_photo(path: Path) -> bytes:
+    _stat_ok(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MediaError(_msg_missing(path), path=str(path)) from None
+    except IsADirectoryError:
+        raise MediaError(_msg_not_image(path), path=str(path)) from None
+    except OSError:
+        raise MediaError(_msg_unreadable(path), path=str(path)) from None
+
+
+# ------------------------------------------------------------------ JPEG structure
+
+
+class JpegStructure(NamedTuple):
+    """What the structural walk of a sound JPEG learned (see ``check_image``)."""
+
+    width: int
+    height: int
+    #: EXIF orientation 1-8; None when only Pillow can say (XMP, unusual EXIF)
+    orientation: int | None
+    #: the header holds nothing Pillow reads differently from this walk (MPF, Photoshop…)
+    plain: bool
+
+
+class _Verdict(enum.Enum):
+    TRUNCATED = "truncated"
+    UNUSUAL = "unusual"
+
+
+#: the picture ends before its EOI: cut short, or zero-filled by an unfinished copy
+TRUNCATED = _Verdict.TRUNCATED
+#: not a shape this walk vouches for: decoding decides
+UNUSUAL = _Verdict.UNUSUAL
+
+# A marker ends entropy-coded data: 0xFF followed by anything but a stuffed zero or RSTn.
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+_U16 = struct.Struct(">H")
+#: libjpeg's limit on blocks in one MCU of an interleaved scan (D_MAX_BLOCKS_IN_MCU)
+_MAX_BLOCKS_IN_MCU = 10
+
+
+@functools.lru_cache(maxsize=256)
+def _huffman_tables(body: bytes) -> tuple[int, int] | None:
+    """(DC ids, AC ids) as bit masks that a DHT segment defines; None if libjpeg refuses it.
+
+    Mirrors jdmarker.c get_dht and jdhuff.c jpeg_make_d_derived_tbl: counts within the
+    segment and at most 256 symbols, canonical codes that fit their lengths (no all-ones
+    code), DC symbols 0-15. Encoders reuse the same tables, hence the cache.
+    """
+    dc = ac = 0
+    p, end = 0, len(body)
+    while p < end:
+        if p + 17 > end:
+            return None
+        index = body[p]
+        klass, table = index >> 4, index & 15
+        if klass > 1 or table > 3:
+            return None
+        counts = body[p + 1 : p + 17]
+        total = sum(counts)
+        if total > 256 or p + 17 + total > end:
+            return None
+        code = 0
+        for length, count in enumerate(counts.rstrip(b"\0"), start=1):
+            code += count
+            if code >= 1 << length:
+                return None
+            code <<= 1
+        symbols = body[p + 17 : p + 17 + total]
+        if klass == 0:
+            if symbols and max(symbols) > 15:
+                return None
+            dc |= 1 << table
+        else:
+            ac |= 1 << table
+        p += 17 + total
+    return dc, ac
+
+
+#: APPn segments Pillow's header reader parses: (marker, prefix, shortest body it reads
+#: safely); None: always left to Pillow (MPO index, FlashPix, Photoshop resources)
+_PILLOW_APPS: tuple[tuple[int, bytes, int | None], ...] = (
+    (0xE0, b"JFIF", 14),
+    (0xE2, b"ICC_PROFILE\0", 14),
+    (0xE2, b"MPF\0", None),
+    (0xE2, b"FPXR\0", None),
+    (0xED, b"Photoshop 3.0\0", None),
+    (0xEE, b"Adobe", 12),
+)
+
+
+def _plain_app(data: bytes, marker: int, body: int, size: int) -> bool:
+    """Whether Pillow reads this APPn segment without effect on what ``check`` returns."""
+    for known, prefix, shortest in _PILLOW_APPS:
+        if marker == known and data.startswith(prefix, body):
+            return shortest is not None and size >= shortest
+    return True
+
+
+class _Frame(NamedTuple):
+    width: int
+    height: int
+    #: (id, horizontal and vertical sampling factors, quantisation table) per component
+    components: tuple[tuple[int, int, int, int], ...]
+    #: the component ids as a bit mask
+    ids: int
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(body: bytes) -> _Frame | None:
+    """A SOF0-2 segment as libjpeg (get_sof, initial_setup, upsampling) and Pillow take it.
+
+    8-bit, 1, 3 or 4 components with distinct ids, sampling factors 1-4 that divide the
+    largest (libjpeg cannot upsample by a fraction), tables 0-3, and a height (0 would
+    mean DNL, which libjpeg does not support). Cached: a camera writes the same frame
+    header in every photo.
+    """
+    if len(body) < 6:
+        return None
+    count = body[5]
+    if body[0] != 8 or count not in (1, 3, 4) or len(body) != 6 + 3 * count:
+        return None
+    height, width = _U16.unpack_from(body, 1)[0], _U16.unpack_from(body, 3)[0]
+    if not width or not height:
+        return None
+    components = []
+    ids = 0
+    for i in range(6, len(body), 3):
+        cid, h, v, tq = body[i], body[i + 1] >> 4, body[i + 1] & 15, body[i + 2]
+        if ids >> cid & 1 or not (0 < h <= 4 and 0 < v <= 4) or tq > 3:
+            return None
+        ids |= 1 << cid
+        components.append((cid, h, v, tq))
+    h_max = max(c[1] for c in components)
+    v_max = max(c[2] for c in components)
+    if any(h_max % c[1] or v_max % c[2] for c in components):
+        return None
+    return _Frame(width, height, tuple(components), ids)
+
+
+class _Scan(NamedTuple):
+    #: component ids of the scan, and the tables it needs defined, as bit masks
+    ids: int
+    quant: int
+    dc: int
+    ac: int
+    #: the scan that brings a component in (sequential, or progressive DC first pass)
+    first: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _scan(body: bytes, frame: _Frame, progressive: bool) -> _Scan | None:
+    """An SOS segment as libjpeg takes it (get_sos, per_scan_setup, start_pass of
+    jdhuff.c / jdphuff.c): known distinct components, at most 10 blocks per MCU when
+    interleaved, Huffman tables 0-3 where needed, and scan parameters in range; a
+    sequential scan must cover the whole spectrum (libjpeg only warns otherwise, but
+    this walk leaves such files to the decoder)."""
+    count = body[0] if body else 0
+    if not 1 <= count <= 4 or len(body) != 4 + 2 * count:
+        return None
+    ss, se, approx = body[-3], body[-2], body[-1]
+    ah, al = approx >> 4, approx & 15
+    first = not progressive or (ss == 0 and ah == 0)
+    need_dc = first if progressive else True
+    need_ac = ss > 0 if progressive else True
+    by_id = {c[0]: c for c in frame.components}
+    ids = quant = dc = ac = blocks = 0
+    for i in range(1, 1 + 2 * count, 2):
+        component = by_id.get(body[i])
+        if component is None or ids >> body[i] & 1:
+            return None
+        ids |= 1 << body[i]
+        blocks += component[1] * component[2]
+        quant |= 1 << component[3]
+        td, ta = body[i + 1] >> 4, body[i + 1] & 15
+        if (need_dc and td > 3) or (need_ac and ta > 3):
+            return None
+        dc |= need_dc << td
+        ac |= need_ac << ta
+    if count > 1 and blocks > _MAX_BLOCKS_IN_MCU:
+        return None
+    if progressive:
+        if ss == 0:
+            if se != 0:
+                return None
+        elif ss > se or se > 63 or count != 1:
+            return None
+        if (ah and al != ah - 1) or al > 13:
+            return None
+    elif ss != 0 or se != 63 or approx:
+        return None
+    return _Scan(ids, quant, dc, ac, first)
+
+
+@functools.lru_cache(maxsize=256)
+def _quant_tables(body: bytes) -> int | None:
+    """Table ids (bit mask) a DQT segment defines: full 8- or 16-bit tables, ids 0-3."""
+    tables = p = 0
+    while p < len(body):
+        precision, table = body[p] >> 4, body[p] & 15
+        if precision > 1 or table > 3:
+            return None
+        p += 1 + 64 * (precision + 1)
+        if p > len(body):
+            return None
+        tables |= 1 << table
+    return tables
+
+
+class _Tables(NamedTuple):
+    """What the table and frame segments read so far define (table ids as bit masks)."""
+
+    frame: _Frame | None = None
+    progressive: bool = False
+    quant: int = 0
+    dc: int = 0
+    ac: int = 0
+
+
+_NO_TABLES = _Tables()
+#: the segments ``_table_segment`` reads: SOF0-2, DHT, DQT, DRI
+_TABLE_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDD))
+
+
+def _table_segment(marker: int, body: bytes, tables: _Tables) -> _Tables | None:
+    """``tables`` updated by one SOF0-2, DHT, DQT or DRI segment; None if unusual."""
+    if marker == 0xDB:
+        quant = _quant_tables(body)
+        return None if quant is None else tables._replace(quant=tables.quant | quant)
+    if marker == 0xC4:
+        defined = _huffman_tables(body)
+        if defined is None:
+            return None
+        return tables._replace(dc=tables.dc | defined[0], ac=tables.ac | defined[1])
+    if marker == 0xDD:
+        return tables if len(body) == 2 else None
+    if tables.frame is not None:  # a second frame header
+        return None
+    frame = _frame(body)
+    return None if frame is None else tables._replace(frame=frame, progressive=marker == 0xC2)
+
+
+def _scan_usable(scan: _Scan | None, tables: _Tables, scanned: int) -> bool:
+    """The scan's tables are defined, and a sequential scan brings in new components."""
+    return not (
+        scan is None
+        or scan.quant & ~tables.quant
+        or scan.dc & ~tables.dc
+        or scan.ac & ~tables.ac
+        or (not tables.progressive and scan.ids & scanned)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _header_block(block: bytes) -> tuple[_Tables, _Scan] | None:
+    """Table segments followed by the first scan header, exactly filling ``block``.
+
+    Phones and cameras write these bytes identically in every photo, so the whole
+    block is checked once (segment by segment, as in ``jpeg_structure``) and cached.
+    """
+    tables: _Tables | None = _NO_TABLES
+    pos, n = 0, len(block)
+    while tables is not None and pos + 4 <= n and block[pos] == 0xFF:
+        marker, end = block[pos + 1], pos + 2 + _U16.unpack_from(block, pos + 2)[0]
+        if end > n or end < pos + 4:
+            return None
+        if marker == 0xDA:
+            if end != n or tables.frame is None:
+                return None
+            scan = _scan(block[pos + 4 : end], tables.frame, tables.progressive)
+            if scan is None or not _scan_usable(scan, tables, 0):
+                return None
+            return tables, scan
+        if marker not in _TABLE_MARKERS:
+            return None
+        tables = _table_segment(marker, block[pos + 4 : end], tables)
+        pos = end
+    return None
+
+
+def jpeg_structure(data: bytes) -> JpegStructure | _Verdict:
+    """Walk the markers of the JPEG (first picture) in ``data``, without decoding.
+
+    Returns what was learned when the structure is sound (see ``check_image``),
+    ``TRUNCATED`` when the picture ends before its EOI, ``UNUSUAL`` otherwise. The
+    segments that repeat from photo to photo (tables, frame and scan headers) are
+    checked once and cached; what is left per photo is the walk itself and one pass
+    of ``re`` over the entropy-coded data.
+    """
+    n = len(data)
+    if not data.startswith(b"\xff\xd8"):
+        return UNUSUAL
+    u16 = _U16.unpack_from
+    pos = 2
+    tables: _Tables | None = _NO_TABLES
+    scanned = scans = 0
+    exif_at = exif_end = exifs = 0
+    xmp = False
+    plain = True
+    while True:
+        if pos + 2 > n:
+            return TRUNCATED
+        if data[pos] != 0xFF:
+            return UNUSUAL  # junk between segments (libjpeg skips it with a warning)
+        marker = data[pos + 1]
+        pos += 2
+        while marker == 0xFF:  # fill bytes
+            if pos >= n:
+                return TRUNCATED
+            marker = data[pos]
+            pos += 1
+        if marker == 0xD9:  # EOI
+            break
+        if pos + 2 > n:
+            return TRUNCATED
+        end = pos + u16(data, pos)[0]
+        if end < pos + 2:
+            return UNUSUAL
+        if end > n:
+            return TRUNCATED
+        scan: _Scan | None = None
+        if tables is _NO_TABLES and marker in _TABLE_MARKERS:
+            # the usual layout: tables, frame and first scan header in one run, cached
+            sos = data.find(b"\xff\xda", pos)
+            if 0 < sos <= n - 4 and (block_end := sos + 4 + u16(data, sos + 2)[0] - 2) <= n:
+                known = _header_block(data[pos - 2 : block_end])
+                if known is not None:
+                    tables, scan = known
+                    marker, pos, end = 0xDA, sos + 2, block_end
+        if marker == 0xDA:  # SOS: check the scan, then skip its entropy-coded data
+            assert tables is not None
+            if scan is None and tables.frame is not None:
+                scan = _scan(data[pos + 2 : end], tables.frame, tables.progressive)
+            if scan is None or not _scan_usable(scan, tables, scanned):
+                return UNUSUAL
+            if scan.first:
+                scanned |= scan.ids
+            scans += 1
+            found = _SCAN_END.search(data, end)
+            if found is None:
+                return TRUNCATED  # the data runs to the end of the file: no EOI
+            pos = found.start()
+            continue
+        if 0xE0 <= marker <= 0xEF:  # APPn: only what Pillow's header reader looks at
+            if marker == 0xE1 and data.startswith(b"Exif\0\0", pos + 2):
+                exifs += 1
+                if exifs == 1:
+                    exif_at, exif_end = pos + 8, end
+            elif marker == 0xE1 and data.startswith(b"http://ns.adobe.com/xap/1.0/\0", pos + 2):
+                xmp = True
+            elif not _plain_app(data, marker, pos + 2, end - pos - 2):
+                plain = False
+        elif marker in _TABLE_MARKERS:
+            assert tables is not None
+            tables = _table_segment(marker, data[pos + 2 : end], tables)
+            if tables is None:
+                return UNUSUAL
+        elif marker != 0xFE:  # COM is skipped; anything else is not for this walk
+            return UNUSUAL
+        pos = end
+    assert tables is not None
+    frame = tables.frame
+    if frame is None or not scans or scanned != frame.ids:
+        return UNUSUAL
+    orientation: int | None = 1
+    if exifs > 1:
+        orientation = None  # Pillow joins the segments
+    elif exifs:
+        orientation = _exif_orientation(data, exif_at, exif_end)
+        if orientation == 0:
+            orientation = None if xmp else 1
+    elif xmp:
+        orientation = None  # Pillow falls back to the XMP tiff:Orientation
+    return JpegStructure(frame.width, frame.height, orientation, plain)
+
+
+#: bytes per value of each TIFF field type Pillow's IFD reader knows (others are skipped)
+_TIFF_UNIT = {
+    **{kind: 1 for kind in (1, 2, 6, 7)},
+    **{kind: 2 for kind in (3, 8)},
+    **{kind: 4 for kind in (4, 9, 11, 13)},
+    **{kind: 8 for kind in (5, 10, 12, 16)},
+}
+
+
+def _exif_orientation(data: bytes, start: int, end: int) -> int | None:
+    """IFD0's orientation as ``orientation`` reads it (1-8), 0 if absent, None if unsure.
+
+    Follows Pillow's IFD reader (TiffImagePlugin.ImageFileDirectory_v2.load), which
+    stops at the first entry whose out-of-line value does not fit in the EXIF data: the
+    entries after it, the orientation too, are then absent for Pillow, so here too.
+    """
+    head = data[start : start + 8]
+    if head[:4] == b"II*\0":
+        order = "<"
+    elif head[:4] == b"MM\0*":
+        order = ">"
+    else:
+        return None
+    limit = end - start
+    (ifd,) = struct.unpack_from(order + "I", head, 4)
+    if ifd < 8 or ifd + 2 > limit:
+        return None
+    (count,) = struct.unpack_from(order + "H", data, start + ifd)
+    first = start + ifd + 2
+    if first + 12 * count > end:
+        return None
+    entry = struct.Struct(order + "HHII")
+    seen: set[int] = set()
+    total = 0
+    for at in range(first, first + 12 * count, 12):
+        tag, kind, number, value = entry.unpack_from(data, at)
+        if tag in seen:
+            continue  # Pillow keeps the first
+        unit = _TIFF_UNIT.get(kind)
+        if unit is None:
+            continue
+        size = number * unit
+        if size > 4:
+            total += size
+            if total > limit:
+                continue  # skipped with a warning
+            if value + size > limit:
+                return 0  # Pillow stops reading here
+        if not size:
+            continue
+        seen.add(tag)
+        if tag == _ORIENTATION_TAG:
+            if kind != 3 or number != 1:
+                return None
+            (orient,) = struct.unpack_from(order + "H", data, at + 8)
+            return orient if 1 <= orient <= 8 else 1
+    return 0

@@ -20,6 +20,8 @@ MAX_TEXT_BYTES = 1024 * 1024
 _SOFT_BREAKS = {"\x0b": "\n", "\x0c": "\n"}
 #: every C0/C1 control except tab and line ends (soft breaks are replaced before the check)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+#: text with no control character at all but tab and LF (no CR, DOS EOF, soft break)
+_CLEAN = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]*")
 
 
 class DecodeError(ValueError):
@@ -60,15 +62,16 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if len(data) > MAX_TEXT_BYTES:
         raise DecodeError(too_big_message(len(data)))
     text, encoding = _raw_decode(data)
-    if "\x00" in text:
-        raise DecodeError(_JUNK)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if text.endswith("\x1a"):  # DOS end-of-file marker
-        text = text[:-1]
-    for soft, hard in _SOFT_BREAKS.items():
-        text = text.replace(soft, hard)
-    if _CONTROL.search(text):
-        raise DecodeError(_JUNK)
+    if _CLEAN.fullmatch(text) is None:  # most files: nothing below has anything to do
+        if "\x00" in text:
+            raise DecodeError(_JUNK)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if text.endswith("\x1a"):  # DOS end-of-file marker
+            text = text[:-1]
+        for soft, hard in _SOFT_BREAKS.items():
+            text = text.replace(soft, hard)
+        if _CONTROL.search(text):
+            raise DecodeError(_JUNK)
     return unicodedata.normalize("NFC", text), encoding
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +55,7 @@ from ..config import Settings
 from ..errors import StoreError
 from ..media import check_image
 from ..queue import (
+    BytesImageCheck,
     CachedScan,
     CheckedPost,
     ImageCheck,
@@ -82,14 +83,22 @@ OVERRIDE_PUBLISH = "publish"
 
 
 def default_image_check(settings: Settings) -> tuple[ImageCheck, str]:
-    """The image check the queue uses, and a name for it (part of the scan-cache signature)."""
-    return (
-        functools.partial(check_image, max_pixels=settings.media_max_pixels),
-        f"media.check_image:{settings.media_max_pixels}",
-    )
+    """The image check the queue uses, and a name for it (part of the scan-cache signature).
+
+    It is given the bytes the scanner read for the content hash, so a photo is read
+    once per scan (and the hash and the check see the same bytes).
+    """
+    max_pixels = settings.media_max_pixels
+
+    def check(path: str, data: bytes) -> object:
+        return check_image(path, max_pixels=max_pixels, data=data)
+
+    return BytesImageCheck(check), f"media.check_image:{max_pixels}"
 
 
-def _check_id(check: ImageCheck) -> str:
+def _check_id(check: Callable[..., object]) -> str:
+    if isinstance(check, BytesImageCheck):
+        return _check_id(check.check)
     if isinstance(check, functools.partial):
         inner = getattr(check.func, "__qualname__", type(check.func).__name__)
         return f"{inner}{check.args!r}{sorted(check.keywords.items())!r}"
