@@ -3,9 +3,11 @@
     .venv/bin/python bench/bench_idle.py [--posts 1000] [--seconds 60]
 
 Writes N approved posts (both channels) due 60+ days ahead, so nothing is due and
-nothing is handed to Facebook's scheduler; starts the real daemon
-(``python -m social_publisher run``, default TICK_SECONDS=30) against an in-process
-sandbox; waits for the first pass to ingest and plan everything; then samples
+nothing is handed to Facebook's scheduler; runs ``social-publisher init`` (as an office
+does once), then the real daemon (``python -m social_publisher run``, default
+TICK_SECONDS=30) against an in-process sandbox, twice: the first start (which ingests
+every folder and plans every publication) and a restart on the same database (what an
+office PC does after every reboot). Each time it waits for the first pass, then samples
 ``/proc/<pid>/stat`` (utime+stime) and ``/proc/<pid>/status`` (VmRSS) for the given
 window. Linux only.
 
@@ -46,32 +48,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-#: the ``run`` handler without the CLI's discovery of every command module (some of
-#: which import the report stack: matplotlib, openpyxl, numpy) at start-up
-DAEMON_ONLY = (
-    "import argparse, sys; from social_publisher.cli import Context; "
-    "from social_publisher.cli.cmd_run import run; "
-    "sys.exit(run(argparse.Namespace(once=False), Context(None)))"
-)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--posts", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    args = parser.parse_args()
-    cli = [sys.executable, "-m", "social_publisher", "--env-file", "none.env", "run"]
-    measure(args, "social-publisher run (CLI)", cli)
-    measure(
-        args, "the daemon without the other commands' imports", [sys.executable, "-c", DAEMON_ONLY]
-    )
-
-
-def measure(args: argparse.Namespace, name: str, command: list[str]) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-idle-"))
-    queue = work / "queue"
+def write_queue(queue: Path, posts: int) -> None:
     due = datetime.now(UTC) + timedelta(days=60)
-    for i in range(args.posts):
+    for i in range(posts):
         folder = queue / f"bai-{i:04d}"
         folder.mkdir(parents=True)
         (folder / "bai-viet.txt").write_text(
@@ -81,54 +60,79 @@ def measure(args: argparse.Namespace, name: str, command: list[str]) -> None:
             f"Nội dung bài số {i:04d} về chuyển đổi số.\n",
             encoding="utf-8",
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-idle-"))
+    write_queue(work / "queue", args.posts)
+    cli = [sys.executable, "-m", "social_publisher", "--env-file", "none.env"]
     with Sandbox() as sandbox:
         env = {
             **os.environ,
             **sandbox.env(),
             "DATABASE_URL": f"sqlite:///{work / 'sp.db'}",
-            "QUEUE_DIR": str(queue),
+            "QUEUE_DIR": str(work / "queue"),
             "LOG_DIR": str(work / "logs"),
             "MEDIA_CACHE_DIR": str(work / "cache"),
             "TIMEZONE": "Asia/Ho_Chi_Minh",
         }
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            db = Database(env["DATABASE_URL"])
-            while True:
-                time.sleep(0.5)
-                try:
-                    with db.session() as s:
-                        planned = s.scalar(select(func.count(Publication.id))) or 0
-                except Exception:
-                    planned = 0
-                if planned >= 2 * args.posts or time.monotonic() - started > 300:
-                    break
-            db.dispose()
-            first_pass = time.monotonic() - started
-            time.sleep(2)  # let the first pass settle
-            rss_peak = rss_mb(proc.pid)
-            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-            while time.monotonic() - t0 < args.seconds:
-                time.sleep(1)
-                rss_peak = max(rss_peak, rss_mb(proc.pid))
-            cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
-            rss_end = rss_mb(proc.pid)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-    print(f"{name}: idle, {args.posts} future posts ({2 * args.posts} publications), TICK 30 s")
-    print(f"  start-up + first pass (ingest {args.posts} folders, plan): {first_pass:.1f} s")
-    print(f"  CPU over {args.seconds:.0f} s: {cpu:.2f} % of one core (goal ≤ 2 %)")
-    print(f"  resident memory: {rss_end:.1f} MB at the end, {rss_peak:.1f} MB peak (goal ≤ 80 MB)")
-    sandbox_calls = sandbox.request_counts()["total"]
-    print(f"  platform calls while idle: {sandbox_calls}")
+        subprocess.run([*cli, "init"], env=env, cwd=work, check=True, capture_output=True)
+        print(f"idle daemon (`social-publisher run`), {args.posts} future posts queued, TICK 30 s")
+        measure(args, sandbox, env, work, cli, "first start: ingests every folder, plans")
+        measure(args, sandbox, env, work, cli, "restart (the usual case after a reboot)")
+
+
+def measure(
+    args: argparse.Namespace,
+    sandbox: Sandbox,
+    env: dict[str, str],
+    work: Path,
+    cli: list[str],
+    name: str,
+) -> None:
+    calls_before = sandbox.request_counts()["total"]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [*cli, "run"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        db = Database(env["DATABASE_URL"])
+        while True:
+            time.sleep(0.5)
+            try:
+                with db.session() as s:
+                    planned = s.scalar(select(func.count(Publication.id))) or 0
+            except Exception:
+                planned = 0
+            if planned >= 2 * args.posts or time.monotonic() - started > 300:
+                break
+        db.dispose()
+        first_pass = time.monotonic() - started
+        time.sleep(2)  # let the first pass settle
+        rss_peak = rss_mb(proc.pid)
+        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        while time.monotonic() - t0 < args.seconds:
+            time.sleep(1)
+            rss_peak = max(rss_peak, rss_mb(proc.pid))
+        cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
+        rss_end = rss_mb(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    calls = sandbox.request_counts()["total"] - calls_before
+    print(f"  {name}:")
+    print(
+        f"    ready after {first_pass:.1f} s; CPU over {args.seconds:.0f} s idle: {cpu:.2f} % "
+        "of one core (goal ≤ 2 %)"
+    )
+    print(
+        f"    resident memory: {rss_end:.1f} MB at the end, {rss_peak:.1f} MB peak (goal ≤ 80 MB)"
+    )
+    print(f"    platform calls while idle: {calls}")
 
 
 if __name__ == "__main__":

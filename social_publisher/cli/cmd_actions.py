@@ -25,6 +25,7 @@ from ..services.planner import (
 )
 from ..store import Publication
 from . import Context
+from .cmd_status import PUB_STATE_LABELS
 
 ACTIONS = {
     "retry": (
@@ -45,6 +46,12 @@ def register(sub: Any) -> None:
             nargs="?" if name == "retry" else None,
             help="tên thư mục bài trong hàng đợi, hoặc số thứ tự bài",
         )
+        if name == "withdraw":
+            parser.add_argument(
+                "--live",
+                action="store_true",
+                help="gỡ cả bài ĐÃ ĐĂNG khỏi Fanpage và Zalo OA (không hoàn tác được)",
+            )
         parser.set_defaults(handler=run, action=name)
 
 
@@ -69,12 +76,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.print("Không có kênh nào đang bị tạm dừng.")
         return 0
     action = ACTIONS[args.action][0]
+    extra = {"live": True} if args.action == "withdraw" and args.live else {}
     try:
-        result: ActionResult = action(ctx.db, args.post, now=now, actor=actor)
+        result: ActionResult = action(ctx.db, args.post, now=now, actor=actor, **extra)
     except PostNotFound as exc:
         ctx.error(f"Lỗi: {exc}")
         return 1
     ctx.print(f"Bài '{result.title}' ({result.folder}):")
+    if args.action == "withdraw" and args.live:
+        from ..services.daemon import build_channels
+        from ..services.takedown import take_down
+
+        taken = take_down(ctx.db, build_channels(settings, ctx.db), args.post, now=now, actor=actor)
+        result.notes += taken.notes
+        result.changed += [c for c in taken.changed if c not in result.changed]
     for note in result.notes:
         ctx.print(f"  - {note}")
     if not result.changed:
@@ -104,7 +119,8 @@ def _report(ctx: Context, post_id: int) -> int:
             select(Publication).where(Publication.post_id == post_id).order_by(Publication.channel)
         ):
             where = pub.remote_url or pub.remote_id or ""
-            line = f"  {PLATFORM_NAMES.get(pub.channel, pub.channel)}: {pub.state}"
+            state = PUB_STATE_LABELS.get(pub.state, pub.state)
+            line = f"  {PLATFORM_NAMES.get(pub.channel, pub.channel)}: {state}"
             if where:
                 line += f" {where}"
             if pub.state == "needs_attention":

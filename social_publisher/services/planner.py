@@ -469,8 +469,14 @@ def staff_retry(db: Database, key: str, *, now: datetime, actor: str) -> ActionR
         return result
 
 
-def staff_withdraw(db: Database, key: str, *, now: datetime, actor: str) -> ActionResult:
-    """``withdraw POST``: never publish it; cancel it on Facebook's scheduler if it is there."""
+def staff_withdraw(
+    db: Database, key: str, *, now: datetime, actor: str, live: bool = False
+) -> ActionResult:
+    """``withdraw POST``: never publish it; cancel it on Facebook's scheduler if it is there.
+
+    A post already live stays live unless ``live`` (``--live``): then
+    :func:`~social_publisher.services.takedown.take_down` removes it and reports it.
+    """
     with db.session() as session:
         post = find_post(session, key)
         result = ActionResult(post.id, post.folder, post.title)
@@ -493,10 +499,10 @@ def staff_withdraw(db: Database, key: str, *, now: datetime, actor: str) -> Acti
                     f"{_platform(pub.channel)}: bài đang được gửi đi ngay lúc này; nếu đã lên "
                     "trang thì cần gỡ trực tiếp trên trang."
                 )
-            elif state in DONE_STATES:
+            elif state in DONE_STATES and not live:
                 result.notes.append(
                     f"{_platform(pub.channel)}: bài ĐÃ ĐĂNG ({pub.remote_url or pub.remote_id}); "
-                    f"lệnh này không gỡ bài đã đăng: gỡ trực tiếp trên {_platform(pub.channel)}."
+                    "muốn gỡ bài khỏi trang thì chạy lại lệnh với --live."
                 )
         audit(session, actor, "staff_withdraw", post_id=post.id, at=now, channels=result.changed)
         return result
