@@ -8,9 +8,18 @@ that would eat the office PC's memory, or be a text file named ``.jpg``. So:
   the office really gets are opened (``ACCEPTED_FORMATS``);
 - the pixel count is checked on the header, before anything is decoded;
 - ``ImageFile.LOAD_TRUNCATED_IMAGES`` is forced off and Pillow's
-  ``DecompressionBombWarning`` is an error, inside a local ``warnings`` block only
-  (note: ``warnings.catch_warnings`` is process-wide state in Python 3.11, so
-  renders in threads share the filter; it is the same filter for every render);
+  ``DecompressionBombWarning`` is an error, inside a local ``warnings`` block only;
+- photos decode in parallel: Python 3.11's warning filters are process state, so the
+  ``warnings`` block holds a lock, and it is held only where Pillow can warn. For
+  JPEG (and MPO) and HEIF that is the header: ``Image.open`` (where Pillow's bomb
+  check runs) and the EXIF read, well under a millisecond; their decoding (libjpeg's
+  DCT-scaled decode, libheif, ICC transform, rotation) warns about nothing, checked in
+  Pillow's and pillow-heif's source, and runs unlocked. Other formats (PNG, GIF,
+  TIFF, WebP, BMP: rare in the office) decode under the lock, as their readers can
+  warn while decoding (palette transparency, TIFF tiles);
+- pillow-heif is imported on the first HEIF photo met (detected by its ``ftyp``
+  brand, as pillow-heif itself does), not at import: libheif and its codecs cost
+  about 3.5 MB of resident memory in every process, and most never see an iPhone photo;
 - anything Pillow or a codec raises while parsing becomes a :class:`MediaError` with
   a Vietnamese message naming the file and the fix; the original is kept as the cause.
 
@@ -30,11 +39,10 @@ import struct
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import NamedTuple
 
-import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from ..errors import MediaError
@@ -45,10 +53,16 @@ log = logging.getLogger("social_publisher.media")
 # A half-decoded photo is never acceptable here, whatever another library may set.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.init()  # register every plugin now, so _identify_refusal can name other formats
-pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 #: Pillow format names we open (JPEG also yields MPO, the multi-picture JPEG of many phones)
 ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF")
+#: formats whose decoding (after the header and EXIF are read) cannot warn: decoded
+#: without the warnings lock, so photos of a post decode in parallel
+_QUIET_DECODE = frozenset({"JPEG", "MPO", "HEIF"})
+#: major brands of the ``ftyp`` box pillow-heif opens (its ``_is_supported_heif``)
+_HEIF_BRANDS = frozenset(
+    (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
+)
 _ACCEPTED_LABEL = "JPEG, PNG, HEIC, WebP, GIF, TIFF hoặc BMP"
 _IMAGE_SUFFIXES = {
     ".jpg",
@@ -202,39 +216,87 @@ def _stat_ok(path: Path) -> None:
         raise MediaError(_msg_empty(path), path=str(path))
 
 
+#: held wherever Pillow may warn (the filters are process state), and so around every
+#: ``Image.open`` of ours: short blocks only
 _WARNINGS_LOCK = threading.RLock()
+_heif_registered = False
+
+
+def _is_heif(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def _register_heif_if_needed(path: Path, data: bytes | None) -> None:
+    """Import and register pillow-heif when this file is a HEIF, on the first one met."""
+    global _heif_registered
+    if _heif_registered:
+        return
+    if data is not None:
+        head = data[:12]
+    else:
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(12)
+        except OSError:
+            return  # Image.open meets the same error and reports it
+    if not _is_heif(head):
+        return
+    with _WARNINGS_LOCK:  # every Image.open runs under it: none sees Pillow's registry change
+        if not _heif_registered:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+            _heif_registered = True
+
+
+def _open_formats() -> tuple[str, ...]:
+    """``ACCEPTED_FORMATS`` Pillow has an opener for now (HEIF once pillow-heif is in)."""
+    return tuple(fmt for fmt in ACCEPTED_FORMATS if fmt in Image.OPEN)
+
+
+@contextmanager
+def converted(path: Path) -> Iterator[None]:
+    """Run Pillow work on an untrusted file: every failure becomes a MediaError."""
+    try:
+        yield
+    except MediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(_msg_bomb(path), path=str(path)) from exc
+    except MemoryError as exc:
+        raise MediaError(_msg_bomb(path), path=str(path)) from exc
+    except PermissionError as exc:
+        raise MediaError(_msg_unreadable(path), path=str(path)) from exc
+    except FileNotFoundError as exc:
+        raise MediaError(_msg_missing(path), path=str(path)) from exc
+    except Exception as exc:  # any parser/codec failure on this file means: broken file
+        # INFO, with the traceback for what a parser should not raise: the console
+        # never shows it, the log file (when configured) keeps it for a bug report
+        expected = isinstance(exc, (OSError, SyntaxError, EOFError, ValueError, struct.error))
+        log.info("image %s refused: %s: %s", path, type(exc).__name__, exc, exc_info=not expected)
+        truncated = isinstance(exc, EOFError) or "truncat" in str(exc).lower()
+        raise MediaError(_msg_corrupt(path, truncated), path=str(path)) from exc
 
 
 @contextmanager
 def guarded(path: Path) -> Iterator[None]:
-    """Run Pillow work on an untrusted file: every failure becomes a MediaError."""
+    """``converted``, for Pillow work that may warn: ``DecompressionBombWarning`` is an
+    error, other warnings are logged. Holds the warnings lock (the filters are process
+    state): keep the block short, never around a decode that cannot warn."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
-    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
+    with converted(path):
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
-        except MediaError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise MediaError(_msg_bomb(path), path=str(path)) from exc
-        except MemoryError as exc:
-            raise MediaError(_msg_bomb(path), path=str(path)) from exc
-        except PermissionError as exc:
-            raise MediaError(_msg_unreadable(path), path=str(path)) from exc
-        except FileNotFoundError as exc:
-            raise MediaError(_msg_missing(path), path=str(path)) from exc
-        except Exception as exc:  # any parser/codec failure on this file means: broken file
-            # INFO, with the traceback for what a parser should not raise: the console
-            # never shows it, the log file (when configured) keeps it for a bug report
-            expected = isinstance(exc, (OSError, SyntaxError, EOFError, ValueError, struct.error))
-            log.info(
-                "image %s refused: %s: %s", path, type(exc).__name__, exc, exc_info=not expected
-            )
-            truncated = isinstance(exc, EOFError) or "truncat" in str(exc).lower()
-            raise MediaError(_msg_corrupt(path, truncated), path=str(path)) from exc
-    for warning in caught:
-        log.debug("image %s: %s", path, warning.message)
+        for warning in caught:
+            log.debug("image %s: %s", path, warning.message)
+
+
+def pixel_guard(im: Image.Image, path: Path) -> AbstractContextManager[None]:
+    """Where decoding ``im`` runs (inside ``open_image``): unlocked for the formats whose
+    decoding cannot warn, under ``guarded`` for the others."""
+    return nullcontext() if im.format in _QUIET_DECODE else guarded(path)
 
 
 def _identify_refusal(path: Path, data: bytes | None = None) -> MediaError:
@@ -260,28 +322,46 @@ def open_image(
     """Open ``path`` lazily (header only) after the checks that need no decoding.
 
     With ``data`` (the file's bytes, already read by the caller) the file is not opened
-    again. The caller decodes inside the ``with`` block; decoding errors are converted too.
+    again. The caller decodes inside the ``with`` block, under ``pixel_guard``; decoding
+    errors are converted too. Only the header is read under the warnings lock.
     """
     path = Path(path)
     if data is None:
         _stat_ok(path)
     elif not data:
         raise MediaError(_msg_empty(path), path=str(path))
-    with guarded(path):
-        try:
-            im = Image.open(path if data is None else io.BytesIO(data), formats=ACCEPTED_FORMATS)
-        except UnidentifiedImageError:
-            raise _identify_refusal(path, data) from None
+    _register_heif_if_needed(path, data)
+    with converted(path):
+        with guarded(path):
+            try:
+                im = Image.open(path if data is None else io.BytesIO(data), formats=_open_formats())
+            except UnidentifiedImageError:
+                raise _identify_refusal(path, data) from None
+            try:
+                _check_header(im, path, max_pixels)
+                # Read the EXIF now, under the lock (a damaged one warns): Pillow keeps
+                # it, so the orientation reads after the lock is released parse nothing.
+                header_orientation(im)
+            except BaseException:
+                im.close()
+                raise
         with im:
             assert isinstance(im, ImageFile.ImageFile)
-            width, height = im.size
-            if width * height > max_pixels:
-                raise MediaError(
-                    _msg_too_many_pixels(path, width, height, max_pixels), path=str(path)
-                )
-            if min(width, height) < MIN_SHORT_SIDE:
-                raise MediaError(_msg_too_small(path, width, height), path=str(path))
             yield im
+
+
+def _check_header(im: Image.Image, path: Path, max_pixels: int) -> None:
+    """Pillow's bomb limit (``Image.open`` checked it too, as a warning made an error by
+    ``guarded``: checked here again so no decode depends on the warnings filter), our
+    pixel cap and the minimum size, all on the header."""
+    width, height = im.size
+    bomb = Image.MAX_IMAGE_PIXELS
+    if bomb is not None and width * height > bomb:
+        raise MediaError(_msg_bomb(path), path=str(path))
+    if width * height > max_pixels:
+        raise MediaError(_msg_too_many_pixels(path, width, height, max_pixels), path=str(path))
+    if min(width, height) < MIN_SHORT_SIDE:
+        raise MediaError(_msg_too_small(path, width, height), path=str(path))
 
 
 def orientation(im: Image.Image) -> int:
@@ -422,10 +502,15 @@ def decode(im: ImageFile.ImageFile, fraction: float, path: Path) -> Image.Image:
     2048 px is never held at full size; other formats are decoded, then box-reduced by
     an integer factor at once, before any per-pixel work.
     """
+    with pixel_guard(im, path):
+        return _decode(im, fraction, path)
+
+
+def _decode(im: ImageFile.ImageFile, fraction: float, path: Path) -> Image.Image:
     icc = im.info.get("icc_profile")
     scale = _scale_for(fraction)
     if im.format in ("JPEG", "MPO"):
-        orient = orientation(im)
+        orient = orientation(im)  # read by open_image already: Pillow kept it
         if scale > 1:
             im.draft("RGB", (im.size[0] // scale, im.size[1] // scale))
         im.load()
@@ -518,7 +603,10 @@ def check_image(path: Path | str, *, max_pixels: int, data: bytes | None = None)
                 width, height = upright_size((found.width, found.height), found.orientation)
                 return ImageInfo(width=width, height=height, format="JPEG")
     # Anything else: Pillow reads the header (and says why a photo is refused).
-    with open_image(Path(path), max_pixels=max_pixels, data=data) as im:
+    with (
+        open_image(Path(path), max_pixels=max_pixels, data=data) as im,
+        pixel_guard(im, Path(path)),
+    ):
         fmt = normalized_format(im)
         width, height = upright_size(im.size, header_orientation(im))
         if fmt == "JPEG":

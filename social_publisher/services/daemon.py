@@ -199,20 +199,36 @@ def default_ingest() -> IngestFn:
     return run
 
 
+class MediaRender:
+    """``media.render_image`` bound to the cache folder and the pixel limit, and
+    ``render_many`` (``media.render_images``): a post's photos rendered concurrently."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        one: Callable[..., Sequence[Any]],
+        many: Callable[..., Sequence[Any]],
+    ) -> None:
+        self.cache_dir = settings.media_cache_dir
+        self.max_pixels = settings.media_max_pixels
+        self._one, self._many = one, many
+
+    def __call__(self, source: Path) -> Sequence[Any]:
+        return self._one(source, cache_dir=self.cache_dir, max_pixels=self.max_pixels)
+
+    def render_many(self, sources: Sequence[Path]) -> Sequence[Any]:
+        return self._many(sources, cache_dir=self.cache_dir, max_pixels=self.max_pixels)
+
+
 def default_render(settings: Settings) -> RenderFn | None:
-    """``media.render_image`` bound to the cache folder and the pixel limit."""
+    """``media.render_image`` (and ``render_images``) bound to the cache folder and the
+    pixel limit."""
     try:
-        from ..media import render_image  # type: ignore[attr-defined,unused-ignore]
+        from ..media import render_image, render_images  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         log.warning("media.render_image is missing: posts with photos cannot be published")
         return None
-
-    def render(source: Path) -> Sequence[Any]:
-        return render_image(
-            source, cache_dir=settings.media_cache_dir, max_pixels=settings.media_max_pixels
-        )
-
-    return render
+    return MediaRender(settings, render_image, render_images)
 
 
 def zalo_token_store(

@@ -149,6 +149,17 @@ class Rendition(Protocol):
 RenderFn = Callable[[Path], Sequence[Rendition]]
 
 
+@runtime_checkable
+class RendersMany(Protocol):
+    """A render that also takes all of a post's photos in one call, rendering them
+    concurrently (``media.render_images``): one entry per source, in order, its
+    renditions or the MediaError that refused it."""
+
+    def render_many(
+        self, sources: Sequence[Path]
+    ) -> Sequence[Sequence[Rendition] | MediaError]: ...
+
+
 class ContentChanged(Exception):
     """A photo on disk no longer matches the approved version: wait for the next scan."""
 
@@ -408,8 +419,10 @@ class Publisher:
         if with_images and (version.images or version.cover):
             folder = self.settings.queue_dir / post.folder
             wanted = "facebook" if pub.channel == "facebook" else "zalo"
-            for item in version.images or []:
-                images.append(self._rendition(folder, item, wanted))
+            needs: list[tuple[Mapping[str, Any], str]] = [
+                (item, wanted) for item in version.images or []
+            ]
+            count = len(needs)
             if pub.channel == "zalo":
                 cover_name = version.cover or (
                     version.images[0]["name"] if version.images else None
@@ -419,7 +432,9 @@ class Publisher:
                         (i for i in version.images or [] if i.get("name") == cover_name),
                         {"name": cover_name},
                     )
-                    cover = self._rendition(folder, meta, "zalo_cover")
+                    needs.append((meta, "zalo_cover"))
+            made = self._renditions(folder, needs)
+            images, cover = made[:count], (made[count] if len(made) > count else None)
         if with_images and pub.channel == "zalo" and cover is None and not images:
             cover = self._default_cover()  # a Zalo article needs a cover; a text post has none
         publish_at = version.publish_at or pub.due_at or self._now()
@@ -459,16 +474,52 @@ class Publisher:
                 )
         return None
 
-    def _rendition(self, folder: Path, item: Mapping[str, Any], wanted: str) -> OutgoingImage:
+    def _renditions(
+        self, folder: Path, needs: Sequence[tuple[Mapping[str, Any], str]]
+    ) -> list[OutgoingImage]:
+        """``_rendition`` of each (image, wanted rendition), in order. When the render
+        takes a post's photos at once, they are rendered in one concurrent call; the
+        error raised is the one the one-by-one order meets first, as without it."""
+        if not needs or not isinstance(self.render, RendersMany):
+            return [self._rendition(folder, item, wanted) for item, wanted in needs]
+        sources: list[Path] = []
+        gone: ContentChanged | None = None
+        for item, _ in needs:  # one by one would not render past a changed photo
+            try:
+                sources.append(self._checked_source(folder, item))
+            except ContentChanged as exc:
+                gone = exc
+                break
+        unique = list(dict.fromkeys(sources))
+        rendered = dict(zip(unique, self.render.render_many(unique), strict=True)) if unique else {}
+        images = []
+        for source, (_, wanted) in zip(sources, needs, strict=False):
+            result = rendered[source]
+            if isinstance(result, MediaError):
+                raise result
+            images.append(self._pick(source, result, wanted))
+        if gone is not None:
+            raise gone
+        return images
+
+    def _checked_source(self, folder: Path, item: Mapping[str, Any]) -> Path:
+        """The photo's path, still there and still the bytes that were approved."""
         source = folder / str(item["name"])
         if not source.is_file():
             raise ContentChanged(f"{source} is gone")
         expected = item.get("sha256")
         if expected and _file_sha256(source) != expected:
             raise ContentChanged(f"{source} changed since it was approved")
+        return source
+
+    def _rendition(self, folder: Path, item: Mapping[str, Any], wanted: str) -> OutgoingImage:
+        source = self._checked_source(folder, item)
         if self.render is None:
             raise MediaError("Chưa có bộ xử lý ảnh (media) nên không thể chuẩn bị ảnh để đăng.")
-        for rendition in self.render(source):
+        return self._pick(source, self.render(source), wanted)
+
+    def _pick(self, source: Path, renditions: Sequence[Rendition], wanted: str) -> OutgoingImage:
+        for rendition in renditions:
             if rendition.channel == wanted:
                 return OutgoingImage(
                     path=Path(rendition.path),
