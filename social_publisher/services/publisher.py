@@ -22,7 +22,6 @@ same way once the lease has expired, or at once for the single SQLite daemon.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import threading
@@ -58,6 +57,7 @@ from ..errors import (
     TransientError,
     redact,
 )
+from ..media.cache import file_sha256
 from ..store import Attempt, ChannelHealth, Database, Post, PostVersion, Publication
 from ..store import PubState as S
 from .planner import (
@@ -206,14 +206,6 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SocialPublisherError):
         return exc.message
     return redact(f"{type(exc).__name__}: {exc}")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Publisher:
@@ -508,7 +500,7 @@ class Publisher:
         if not source.is_file():
             raise ContentChanged(f"{source} is gone")
         expected = item.get("sha256")
-        if expected and _file_sha256(source) != expected:
+        if expected and file_sha256(source) != expected:
             raise ContentChanged(f"{source} changed since it was approved")
         return source
 
