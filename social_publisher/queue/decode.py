@@ -22,6 +22,9 @@ _SOFT_BREAKS = {"\x0b": "\n", "\x0c": "\n"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 #: text with no control character at all but tab and LF (no CR, DOS EOF, soft break)
 _CLEAN = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]*")
+#: the same controls as UTF-8 bytes: C0 (but tab and LF) and DEL are single bytes, and
+#: C1 (U+0080-U+009F) starts with 0xC2, which Vietnamese text seldom has
+_C0_BYTES = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 
 
 class DecodeError(ValueError):
@@ -62,7 +65,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if len(data) > MAX_TEXT_BYTES:
         raise DecodeError(too_big_message(len(data)))
     text, encoding = _raw_decode(data)
-    if _CLEAN.fullmatch(text) is None:  # most files: nothing below has anything to do
+    # most files have no control character: nothing below has anything to do
+    if not _clean_utf8(data, encoding) and _CLEAN.fullmatch(text) is None:
         if "\x00" in text:
             raise DecodeError(_JUNK)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -73,6 +77,16 @@ def decode_text(data: bytes) -> tuple[str, str]:
         if _CONTROL.search(text):
             raise DecodeError(_JUNK)
     return unicodedata.normalize("NFC", text), encoding
+
+
+def _clean_utf8(data: bytes, encoding: str) -> bool:
+    """What ``_CLEAN`` says of UTF-8 text, read from its bytes (cheaper than the regex);
+    False when it cannot tell, and the regex decides."""
+    return (
+        encoding.startswith("utf-8")
+        and b"\xc2" not in data
+        and len(data.translate(None, _C0_BYTES)) == len(data)
+    )
 
 
 def too_big_message(size: int) -> str:

@@ -75,6 +75,10 @@ class HeaderField(NamedTuple):
     line: int
 
 
+#: ``HeaderField(...)`` without its Python-level ``__new__`` (one per header line, per post)
+_header_field = tuple.__new__
+
+
 @dataclass
 class ParsedText:
     """The header fields (by canonical name), the body, and the problems found."""
@@ -108,10 +112,12 @@ def parse_text(text: str, file: str) -> ParsedText:
     """Split ``text`` into header fields and body; ``file`` names it in problems."""
     parsed = ParsedText()
     lines = text.split("\n")
+    count = len(lines)
     index = 0
-    while index < len(lines) and not lines[index].strip():
+    # ``not line or line.isspace()`` is ``not line.strip()`` without the copy
+    while index < count and (not lines[index] or lines[index].isspace()):
         index += 1
-    if index == len(lines):
+    if index == count:
         parsed.errors.append(
             Problem(
                 file,
@@ -121,13 +127,17 @@ def parse_text(text: str, file: str) -> ParsedText:
         )
         return parsed
 
+    fields = parsed.fields
     bad_line_reported = False
-    while index < len(lines) and lines[index].strip():
-        number = index + 1
+    while index < count:
         raw = lines[index]
+        if not raw or raw.isspace():
+            break  # the blank line that ends the header
         index += 1
+        number = index  # 1-based
         key, colon, value = raw.partition(":")
-        if not colon or not key.strip():
+        key = key.strip()
+        if not colon or not key:
             if not bad_line_reported:
                 parsed.errors.append(
                     Problem(
@@ -141,7 +151,7 @@ def parse_text(text: str, file: str) -> ParsedText:
                 bad_line_reported = True
                 parsed.bad_line = True
             continue
-        key, value = key.strip(), value.strip()
+        value = value.strip()
         alias = _ALIASES.get(fold(key))
         if alias is None:
             suggestion = suggest_key(key)
@@ -162,7 +172,7 @@ def parse_text(text: str, file: str) -> ParsedText:
             )
             continue
         name = alias[0]
-        earlier = parsed.fields.get(name)
+        earlier = fields.get(name)
         if earlier is not None:
             parsed.errors.append(
                 Problem(
@@ -173,12 +183,12 @@ def parse_text(text: str, file: str) -> ParsedText:
                 )
             )
             continue
-        parsed.fields[name] = HeaderField(name, key, value, number)
+        fields[name] = _header_field(HeaderField, (name, key, value, number))
 
     # ``index`` is at the blank separator line (or past the end); the body follows it.
-    while index < len(lines) and not lines[index].strip():
+    while index < count and (not lines[index] or lines[index].isspace()):
         index += 1
-    if index < len(lines):
+    if index < count:
         parsed.body_line = index + 1
         parsed.body = "\n".join(lines[index:]).rstrip()
     return parsed
@@ -211,9 +221,8 @@ def parse_publish_at(value: str, tz: tzinfo) -> tuple[datetime | None, str | Non
     text = value.strip()
     match = _DMY.fullmatch(text)
     if match:
-        found = match.groups("0")  # the seconds are optional
-        day, month, year = int(found[0]), int(found[1]), int(found[2])
-        hour, minute, second = int(found[3]), int(found[4]), int(found[5])
+        # the seconds are optional
+        day, month, year, hour, minute, second = map(int, match.groups("0"))
         try:
             return datetime(year, month, day, hour, minute, second, tzinfo=tz), None
         except ValueError:
@@ -244,6 +253,18 @@ _CHANNEL_HINTS = {"fb": "facebook", "face book": "facebook", "zalo oa": "zalo", 
 
 def parse_channels(value: str) -> tuple[tuple[str, ...], list[str]]:
     """Channels in canonical order, and one Vietnamese reason per unknown entry."""
+    channels, bad = _channels(value)
+    return channels, list(bad)
+
+
+@lru_cache(maxsize=256)
+def _channels(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """:func:`parse_channels`, remembered: nearly every post writes the same few values."""
+    channels, bad = _parse_channels(value)
+    return channels, tuple(bad)
+
+
+def _parse_channels(value: str) -> tuple[tuple[str, ...], list[str]]:
     wanted: set[str] = set()
     bad: list[str] = []
     items = split_list(value)
@@ -292,6 +313,12 @@ _LIST_SEPARATOR = re.compile(r"[,;]")
 
 def split_list(value: str) -> list[str]:
     return [item for item in map(str.strip, _LIST_SEPARATOR.split(value)) if item]
+
+
+@lru_cache(maxsize=256)
+def _unique_list(value: str) -> tuple[str, ...]:
+    """The items of a list value, each once (``Chia sẻ`` repeats from post to post)."""
+    return tuple(dict.fromkeys(split_list(value)))
 
 
 def valid_link(value: str) -> bool:
@@ -396,7 +423,7 @@ def interpret(text: str, file: str, tz: tzinfo) -> PostText:
 
     channels = value("channels")
     if channels is not None:
-        post.channels, reasons = parse_channels(channels)
+        post.channels, reasons = _channels(channels)
         for reason in reasons:
             error(reason, "channels")
 
@@ -433,7 +460,7 @@ def interpret(text: str, file: str, tz: tzinfo) -> PostText:
     post.description = value("description") or None
     share_with = value("share_with")
     if share_with:
-        post.share_with = list(dict.fromkeys(split_list(share_with)))
+        post.share_with = list(_unique_list(share_with))
 
     broadcast = value("zalo_broadcast")
     if broadcast:

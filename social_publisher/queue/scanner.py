@@ -16,18 +16,20 @@ Why it is shaped like this:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import logging
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..errors import MediaError, Problem, QueueError
@@ -62,13 +64,12 @@ def _json_encoder(item_separator: str, key_separator: str) -> Callable[[Any], st
     return lambda o: "".join(encode(o, 0))
 
 
-#: the content hash's JSON: json.dumps(..., ensure_ascii=False, separators=(",", ":"))
+#: the content hash's JSON, and the cache record's:
+#: json.dumps(..., ensure_ascii=False, separators=(",", ":"))
 _compact_json = _json_encoder(",", ":")
-#: how scan results are cached: json.dumps(..., ensure_ascii=False)
-_cache_json = _json_encoder(", ", ": ")
 
 #: bump when parsing or validation changes, so cached results are re-read
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 TEXT_FILE_NAMES = ("bai-viet.txt", "post.txt", "post.md")
 _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
@@ -131,7 +132,7 @@ class ScanOptions:
     #: names the image check in use, so a different check re-validates every folder
     image_check_id: str = "none"
 
-    @property
+    @functools.cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -148,7 +149,43 @@ class ScanOptions:
         )
 
 
-@dataclass(frozen=True)
+_T = TypeVar("_T")
+
+
+def _quick_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass a faster ``__init__``: same signature, same result.
+
+    The generated one stores each field through ``object.__setattr__``, looked up per
+    field; storing through each slot's descriptor costs half as much, which a cold scan
+    notices: it builds a post, its images and its state for every folder.
+    """
+    params: list[str] = []
+    lines: list[str] = []
+    env: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.default_factory is not dataclasses.MISSING or f.kw_only is True:
+            raise TypeError(f"{cls.__name__}.{f.name}: not supported by _quick_init")
+        env[f"set_{f.name}"] = getattr(cls, f.name).__set__  # the slot's descriptor
+        if f.default is not dataclasses.MISSING:
+            env[f"default_{f.name}"] = f.default
+            params.append(f"{f.name}=default_{f.name}" if f.init else "")
+        elif f.init:
+            params.append(f.name)
+        else:
+            raise TypeError(
+                f"{cls.__name__}.{f.name}: a field left out of __init__ needs a default"
+            )
+        lines.append(f"    set_{f.name}(self, {f.name if f.init else f'default_{f.name}'})")
+    arguments = ", ".join(p for p in params if p)
+    exec(f"def __init__(self, {arguments}) -> None:\n" + "\n".join(lines), env)
+    init = env["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class ImageRef:
     """One image as read: its name inside the folder (posix), sha256 and size in bytes."""
 
@@ -160,7 +197,12 @@ class ImageRef:
         return {"name": self.name, "sha256": self.sha256, "bytes": self.size}
 
 
-@dataclass(frozen=True)
+#: version of the content-hash payload (the first item of the list that is hashed)
+CONTENT_VERSION = 1
+
+
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class ScannedPost:
     """One post folder as read from disk, with every problem found; no time-dependent state."""
 
@@ -185,71 +227,153 @@ class ScannedPost:
     publish_at_line: int | None = None
     #: False when the result depends on a passing condition (a locked file, a crash)
     cacheable: bool = True
+    #: the hashed payload as JSON text, set with the hash and handed to the cache record
+    #: (which embeds it instead of encoding title and body a second time), then dropped
+    _content_json: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def label(self) -> str:
         """How problems name the text file: ``folder/bai-viet.txt`` (or the folder)."""
         return f"{self.folder}/{self.source_file}" if self.source_file else self.folder
 
+    def content(self) -> list[Any]:
+        """What the content hash covers, in its fixed order (see :func:`content_hash`)."""
+        return [
+            CONTENT_VERSION,
+            self.title,
+            self.body,
+            self.publish_at.astimezone(UTC).isoformat() if self.publish_at else None,
+            self.channels,
+            self.approved_by,
+            [(img.name, img.sha256) for img in self.images],
+            (self.cover.name, self.cover.sha256) if self.cover else None,
+            self.link,
+            self.author,
+            self.description,
+            self.share_with,
+            self.zalo_broadcast,
+            self.withdrawn,
+        ]
+
+    def _more(self) -> list[Any]:
+        """What the cache record keeps besides the folder and the content (kept as the
+        hashed JSON text): compact, as thousands of records are written at once."""
+        cover = self.cover
+        return [
+            self.source_file,
+            self.publish_at.isoformat() if self.publish_at else None,  # its own offset
+            self.publish_at_line,
+            [img.size for img in self.images],
+            cover.size if cover is not None else None,
+            self.content_hash,
+            [(p.file, p.message, p.line) for p in self.errors] if self.errors else [],
+            [(p.file, p.message, p.line) for p in self.warnings] if self.warnings else [],
+        ]
+
     def to_dict(self) -> dict[str, Any]:
+        """The cache record: ``folder``, ``content`` (the list the content hash covers)
+        and ``more``: source file, publishing time with its offset, its line, image
+        sizes, cover size, content hash, errors and warnings as (file, message, line).
+
+        :func:`cache_record` writes the same record as JSON text without building this
+        dict (``json.loads(cache_record(post)) == post.to_dict()``).
+        """
+        cover = self.cover
         return {
             "folder": self.folder,
-            "source_file": self.source_file,
-            "title": self.title,
-            "body": self.body,
-            "publish_at": self.publish_at.isoformat() if self.publish_at else None,
-            "channels": list(self.channels),
-            "approved_by": self.approved_by,
-            "images": [img.as_dict() for img in self.images],
-            "cover": self.cover.as_dict() if self.cover else None,
-            "link": self.link,
-            "author": self.author,
-            "description": self.description,
-            "share_with": list(self.share_with),
-            "zalo_broadcast": self.zalo_broadcast,
-            "withdrawn": self.withdrawn,
-            "content_hash": self.content_hash,
-            "errors": [p.as_dict() for p in self.errors],
-            "warnings": [p.as_dict() for p in self.warnings],
-            "publish_at_line": self.publish_at_line,
+            "content": [
+                CONTENT_VERSION,
+                self.title,
+                self.body,
+                self.publish_at.astimezone(UTC).isoformat() if self.publish_at else None,
+                list(self.channels),
+                self.approved_by,
+                [[img.name, img.sha256] for img in self.images],
+                [cover.name, cover.sha256] if cover is not None else None,
+                self.link,
+                self.author,
+                self.description,
+                list(self.share_with),
+                self.zalo_broadcast,
+                self.withdrawn,
+            ],
+            "more": [
+                self.source_file,
+                self.publish_at.isoformat() if self.publish_at else None,
+                self.publish_at_line,
+                [img.size for img in self.images],
+                cover.size if cover is not None else None,
+                self.content_hash,
+                [[p.file, p.message, p.line] for p in self.errors],
+                [[p.file, p.message, p.line] for p in self.warnings],
+            ],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScannedPost:
-        def image(raw: dict[str, Any]) -> ImageRef:
-            return ImageRef(raw["name"], raw["sha256"], int(raw["bytes"]))
-
-        def problems(raw: list[dict[str, Any]]) -> tuple[Problem, ...]:
-            return tuple(Problem(p["file"], p["message"], p["line"]) for p in raw)
-
-        when = data["publish_at"]
+        """Rebuild a post from its cache record; raises KeyError, TypeError or ValueError
+        when it is not one (an older format, damage): the folder is read again then."""
+        (
+            version,
+            title,
+            body,
+            _utc,
+            channels,
+            approved_by,
+            images,
+            cover,
+            link,
+            author,
+            description,
+            share_with,
+            broadcast,
+            withdrawn,
+        ) = data["content"]
+        if version != CONTENT_VERSION:
+            raise ValueError(f"content version {version!r}")
+        source_file, when, line, sizes, cover_size, digest, errors, warnings = data["more"]
         return cls(
             folder=data["folder"],
-            source_file=data["source_file"],
-            title=data["title"],
-            body=data["body"],
+            source_file=source_file,
+            title=title,
+            body=body,
             publish_at=datetime.fromisoformat(when) if when else None,
-            channels=tuple(data["channels"]),
-            approved_by=data["approved_by"],
-            images=tuple(image(i) for i in data["images"]),
-            cover=image(data["cover"]) if data["cover"] else None,
-            link=data["link"],
-            author=data["author"],
-            description=data["description"],
-            share_with=tuple(data["share_with"]),
-            zalo_broadcast=bool(data["zalo_broadcast"]),
-            withdrawn=bool(data["withdrawn"]),
-            content_hash=data["content_hash"],
-            errors=problems(data["errors"]),
-            warnings=problems(data["warnings"]),
-            publish_at_line=data["publish_at_line"],
+            channels=tuple(channels),
+            approved_by=approved_by,
+            images=tuple(
+                ImageRef(name, sha, int(size))
+                for (name, sha), size in zip(images, sizes, strict=True)
+            ),
+            cover=ImageRef(cover[0], cover[1], int(cover_size)) if cover else None,
+            link=link,
+            author=author,
+            description=description,
+            share_with=tuple(share_with),
+            zalo_broadcast=bool(broadcast),
+            withdrawn=bool(withdrawn),
+            content_hash=digest,
+            errors=tuple(Problem(file, message, at) for file, message, at in errors),
+            warnings=tuple(Problem(file, message, at) for file, message, at in warnings),
+            publish_at_line=line,
         )
+
+
+def cache_record(post: ScannedPost) -> str:
+    """The post's cache record as JSON text (see :meth:`ScannedPost.to_dict`).
+
+    It embeds the content JSON already hashed: encoding title and body once per
+    folder instead of twice is a measurable part of a cold scan.
+    """
+    content = post._content_json or _compact_json(post.content())
+    rest = _compact_json({"folder": post.folder, "more": post._more()})
+    return f'{{"content":{content},{rest[1:]}'
 
 
 # ---------------------------------------------------------------- the cache
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class CachedScan:
     """One folder's cached scan; ``result`` may stay JSON text until it is needed."""
 
@@ -306,7 +430,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _has_surrogates(name: str) -> bool:
     """Undecodable bytes in a file name (Python keeps them as lone surrogates)."""
-    return _SURROGATE.search(name) is not None
+    return not name.isascii() and _SURROGATE.search(name) is not None
 
 
 def _printable(name: str) -> str:
@@ -363,19 +487,26 @@ def _signature(path: str, seed: bytes, max_depth: int = 3) -> tuple[str, list[os
 
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+#: the first read's size: post texts and small photos are read whole by it
+_FIRST_READ = 1 << 16
 
 
 def _read_file(path: str) -> bytes:
     """Every byte the scanner reads from disk goes through here.
 
-    ``os.read`` of the size ``fstat`` gives costs a few microseconds less per file than
-    ``open().read()``, which a cold scan of thousands of folders notices. Reading stops
-    only at an empty read (end of file), so a file that grows meanwhile is read whole.
+    ``os.read`` costs a few microseconds less per file than ``open().read()``, which a
+    cold scan of thousands of folders notices; so does ``fstat`` (a ``stat_result``
+    per file), which is only asked when the first read fills its buffer: then the file
+    is read again from the start with the size it gives. Reading stops only at an empty
+    read (end of file), so a file that grows meanwhile is read whole.
     """
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
+        data = os.read(fd, _FIRST_READ)
+        if len(data) == _FIRST_READ:  # a big file: one read of its whole size
+            size = os.fstat(fd).st_size
+            os.lseek(fd, 0, os.SEEK_SET)
+            data = os.read(fd, size + 1)
         if not data:
             return data
         parts = [data]
@@ -813,36 +944,27 @@ def content_hash(post: ScannedPost, raw_text: str | None = None) -> str:
     publish_at (UTC), channels, approver, images and cover as (name, sha256),
     link, author, description, share_with, broadcast, withdrawn.
     """
-    payload: list[Any] = [
-        1,
-        post.title,
-        post.body,
-        post.publish_at.astimezone(UTC).isoformat() if post.publish_at else None,
-        post.channels,
-        post.approved_by,
-        [(img.name, img.sha256) for img in post.images],
-        (post.cover.name, post.cover.sha256) if post.cover else None,
-        post.link,
-        post.author,
-        post.description,
-        post.share_with,
-        post.zalo_broadcast,
-        post.withdrawn,
-    ]
+    return _hash(post, _compact_json(post.content()), raw_text)
+
+
+def _hash(post: ScannedPost, content: str, raw_text: str | None) -> str:
     if post.errors:
-        payload += [raw_text, [str(p) for p in post.errors]]
-    encoded = _compact_json(payload)
-    return hashlib.sha256(encoded.encode("utf-8", "surrogateescape")).hexdigest()
+        # the same text as encoding the longer list: "[a,b]" + ",c,d]" -> "[a,b,c,d]"
+        extra = _compact_json([raw_text, [str(p) for p in post.errors]])
+        content = f"{content[:-1]},{extra[1:]}"
+    return hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _sealed(post: ScannedPost, raw: str | None) -> ScannedPost:
     """Set the content hash on a freshly built post (it is computed from the post itself)."""
-    object.__setattr__(post, "content_hash", content_hash(post, raw))
+    content = _compact_json(post.content())
+    object.__setattr__(post, "content_hash", _hash(post, content, raw))
+    object.__setattr__(post, "_content_json", content)
     return post
 
 
 def read_folder(
-    queue_dir: Path,
+    queue_dir: Path | str,
     name: str,
     options: ScanOptions,
     image_check: ImageCheck | None = None,
@@ -913,6 +1035,8 @@ def read_folder(
 
 def _in_order(problems: list[Problem]) -> tuple[Problem, ...]:
     """Whole-file problems first, then by line, as staff read the file top to bottom."""
+    if len(problems) < 2:
+        return tuple(problems)
     return tuple(sorted(problems, key=lambda p: (p.line is not None, p.line or 0)))
 
 
@@ -956,31 +1080,72 @@ def missing_queue_problem(queue_dir: Path) -> Problem:
     )
 
 
-def scan_queue(
-    queue_dir: Path,
-    options: ScanOptions,
-    *,
-    cache: ScanCache | None = None,
-    image_check: ImageCheck | None = None,
-) -> QueueScan:
-    """Scan every post folder under ``queue_dir``; raises only if the folder itself is missing."""
+def list_queue(queue_dir: Path) -> tuple[Path, list[str]]:
+    """The queue's resolved root and its post folder names, sorted.
+
+    Raises :class:`~social_publisher.errors.QueueError` if the queue folder is missing.
+    """
     if not queue_dir.is_dir():
         raise QueueError([missing_queue_problem(queue_dir)])
     root = queue_dir.resolve()
     with os.scandir(root) as entries:
         names = [e.name for e in entries if not _ignored(e.name) and e.is_dir()]
     names.sort()
+    return root, names
+
+
+def scan_queue(
+    queue_dir: Path,
+    options: ScanOptions,
+    *,
+    cache: ScanCache | None = None,
+    image_check: ImageCheck | None = None,
+    names: Sequence[str] | None = None,
+) -> QueueScan:
+    """Scan every post folder under ``queue_dir`` (or only ``names``, from :func:`list_queue`:
+    ingest works through a big queue in parts); raises only if the folder itself is missing.
+    """
+    if names is None:
+        root, names = list_queue(queue_dir)
+    elif queue_dir.is_dir():
+        root = queue_dir.resolve()
+    else:
+        raise QueueError([missing_queue_problem(queue_dir)])
     posts: list[ScannedPost] = []
     read: list[str] = []
     keys: list[str] = []
+    _scan_all(root, names, options, cache, image_check, posts, read, keys)
+    return QueueScan(root=root, posts=posts, read=read, keys=keys)
+
+
+def _scan_all(
+    root: Path,
+    names: Sequence[str],
+    options: ScanOptions,
+    cache: ScanCache | None,
+    image_check: ImageCheck | None,
+    posts: list[ScannedPost],
+    read: list[str],
+    keys: list[str],
+) -> None:
     prefix = cache_key(root, "")
     base = os.path.join(root, "")  # the root with one separator after it
     seed = options.fingerprint().encode("utf-8")
+    # Every signature first, then the folders to read: each loop runs the same few
+    # functions over and over, which a cold scan of thousands of folders notices. A
+    # folder whose signature fails here is tried again (and reported) below.
+    signatures: dict[str, tuple[str, list[os.DirEntry[str]]]] = {}
+    for name in names:
+        try:
+            signatures[name] = _signature(base + name, seed)
+        except Exception:  # the folder's own guard below reports it
+            continue
     for name in names:
         key = prefix + name
         keys.append(key)
         try:
-            post = _scan_one(root, base + name, name, key, seed, options, cache, image_check, read)
+            signature = signatures.pop(name, None) or _signature(base + name, seed)
+            post = _scan_one(base, name, key, signature, options, cache, image_check, read)
         except Exception as exc:  # one folder never stops the others
             log.warning("queue folder %r could not be read: %s: %s", name, type(exc).__name__, exc)
             log.debug("queue folder %r traceback", name, exc_info=True)
@@ -988,21 +1153,19 @@ def scan_queue(
             if cache is not None:
                 cache.delete(key)
         posts.append(post)
-    return QueueScan(root=root, posts=posts, read=read, keys=keys)
 
 
 def _scan_one(
-    root: Path,
-    path: str,
+    base: str,
     name: str,
     key: str,
-    seed: bytes,
+    found: tuple[str, list[os.DirEntry[str]]],
     options: ScanOptions,
     cache: ScanCache | None,
     image_check: ImageCheck | None,
     read: list[str],
 ) -> ScannedPost:
-    signature, entries = _signature(path, seed)
+    signature, entries = found
     if cache is not None:
         cached = cache.get(key)
         if cached is not None and cached.signature == signature:
@@ -1013,16 +1176,16 @@ def _scan_one(
                 )
             except (KeyError, TypeError, ValueError):
                 pass  # an older or damaged entry: read the folder again
-    post = read_folder(root, name, options, image_check, entries)
+    post = read_folder(base, name, options, image_check, entries)
     read.append(name)
     if cache is not None:
         if post.cacheable:
             # as JSON text right away: the cache keeps one string per folder instead of a
             # tree of dicts and lists the garbage collector would walk for the whole scan
-            result = _cache_json(post.to_dict())
-            cache.put(key, CachedScan(signature, post.content_hash, result))
+            cache.put(key, CachedScan(signature, post.content_hash, cache_record(post)))
         else:
             cache.delete(key)
+    object.__setattr__(post, "_content_json", "")  # the scan result need not keep it
     return post
 
 
@@ -1037,7 +1200,8 @@ class Previous:
     publish_at: datetime | None
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class CheckedPost:
     """A scanned post with its state decided at ``now``."""
 

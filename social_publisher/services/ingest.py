@@ -40,13 +40,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, delete, select, type_coerce
+from sqlalchemy import Table, Text, bindparam, delete, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -61,12 +62,12 @@ from ..queue import (
     ImageCheck,
     MemoryScanCache,
     Previous,
-    QueueScan,
     ScannedPost,
     ScanOptions,
     State,
     evaluate,
     evaluate_all,
+    list_queue,
     scan_queue,
 )
 from ..store import AuditEvent, Database, Post, PostState, PostVersion
@@ -75,6 +76,9 @@ from ..store import ScanCache as ScanCacheRow
 log = logging.getLogger("social_publisher.ingest")
 
 ACTOR = "queue"
+_POSTS = cast(Table, Post.__table__)
+#: keys per ``IN (...)`` list and rows per batch
+_IN_BATCH = 500
 #: ``Post.override`` value set by ``publish-now`` (services.planner uses the same string)
 OVERRIDE_PUBLISH = "publish"
 
@@ -127,28 +131,38 @@ def scan_options(settings: Settings, image_check_id: str) -> ScanOptions:
 class DbScanCache:
     """The ``scan_cache`` table behind the queue's :class:`ScanCache` protocol.
 
-    All rows of one queue root are read in one query and written back in one
-    batch, so a warm scan of thousands of folders costs two round trips.
+    The rows of one queue root are read in one query (or those of a part of the
+    queue: ingest works through it in parts) and written back in one batch, so a
+    warm scan of thousands of folders costs two round trips.
     """
 
     def __init__(self, root: Path) -> None:
         self.prefix = f"{root.as_posix()}/"
         self.entries: dict[str, CachedScan] = {}
-        self.dirty: set[str] = set()
+        #: keys to write, in the order they were put (the scan's: sorted)
+        self.dirty: dict[str, None] = {}
         self.deleted: set[str] = set()
 
-    def load(self, session: Session) -> DbScanCache:
+    def load(self, session: Session, keys: Sequence[str] | None = None) -> DbScanCache:
+        """Read this root's rows, or only those of ``keys``."""
         # Core, not ORM, and the JSON left as text: the scanner decodes only what it uses.
-        rows = session.connection().execute(
-            select(
-                ScanCacheRow.folder,
-                ScanCacheRow.signature,
-                ScanCacheRow.content_hash,
-                type_coerce(ScanCacheRow.result, Text),
-            ).where(ScanCacheRow.folder.startswith(self.prefix, autoescape=True))
+        columns = select(
+            ScanCacheRow.folder,
+            ScanCacheRow.signature,
+            ScanCacheRow.content_hash,
+            type_coerce(ScanCacheRow.result, Text),
         )
-        for folder, signature, digest, result in rows.all():
-            self.entries[folder] = CachedScan(signature, digest, result or {})
+        if keys is None:
+            queries = [columns.where(ScanCacheRow.folder.startswith(self.prefix, autoescape=True))]
+        else:
+            queries = [
+                columns.where(ScanCacheRow.folder.in_(keys[start : start + _IN_BATCH]))
+                for start in range(0, len(keys), _IN_BATCH)
+            ]
+        connection = session.connection()
+        for query in queries:
+            for folder, signature, digest, result in connection.execute(query).all():
+                self.entries[folder] = CachedScan(signature, digest, result or {})
         return self
 
     def get(self, key: str) -> CachedScan | None:
@@ -156,23 +170,38 @@ class DbScanCache:
 
     def put(self, key: str, entry: CachedScan) -> None:
         self.entries[key] = entry
-        self.dirty.add(key)
+        self.dirty[key] = None
         self.deleted.discard(key)
 
     def delete(self, key: str) -> None:
         if self.entries.pop(key, None) is not None:
             self.deleted.add(key)
-        self.dirty.discard(key)
+        self.dirty.pop(key, None)
 
     def prune(self, present: Iterable[str]) -> None:
         """Forget folders of this root that are no longer in the queue."""
         for key in set(self.entries) - set(present):
             self.delete(key)
 
+    def prune_stored(self, session: Session, present: set[str]) -> None:
+        """Like :meth:`prune`, for rows that were not loaded: asks the table for the keys."""
+        stored = session.scalars(
+            select(ScanCacheRow.folder).where(
+                ScanCacheRow.folder.startswith(self.prefix, autoescape=True)
+            )
+        )
+        self.deleted.update(key for key in stored if key not in present)
+
+    def forget(self) -> None:
+        """Drop the rows held (after :meth:`saved`): ingest holds one part at a time."""
+        self.entries.clear()
+
     def flush(self, session: Session, now: datetime) -> None:
+        """Write the changes in ``session``; call :meth:`saved` once it is committed (a
+        transaction that fails and is tried again writes them again)."""
         gone = sorted(self.deleted)
-        for start in range(0, len(gone), 500):
-            chunk = gone[start : start + 500]
+        for start in range(0, len(gone), _IN_BATCH):
+            chunk = gone[start : start + _IN_BATCH]
             session.execute(delete(ScanCacheRow).where(ScanCacheRow.folder.in_(chunk)))
         if self.dirty:
             dialect = session.get_bind().dialect.name
@@ -180,15 +209,23 @@ class DbScanCache:
                 self._flush_sqlite(session, now)
             else:
                 self._flush_core(session, now, dialect)
+
+    def saved(self) -> None:
+        """The changes are committed: nothing is left to write."""
         self.dirty.clear()
         self.deleted.clear()
 
     def _flush_sqlite(self, session: Session, now: datetime) -> None:
-        """One executemany on the raw connection: a cold scan writes thousands of rows."""
+        """One executemany on the raw connection: a cold scan writes thousands of rows.
+
+        In the order the scan put them (sorted by folder): SQLite has one writer, so
+        no lock order to keep, and the folder index is filled in order.
+        """
         stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # UTCDateTime's format
+        entries = self.entries
         rows = []
-        for key in sorted(self.dirty):
-            entry = self.entries[key]
+        for key in self.dirty:
+            entry = entries[key]
             result = entry.result
             text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
             rows.append((key, entry.signature, entry.content_hash, text, stamp))
@@ -209,7 +246,7 @@ class DbScanCache:
                 "result": _as_dict(self.entries[key].result),
                 "updated_at": now,
             }
-            for key in sorted(self.dirty)
+            for key in sorted(self.dirty)  # one lock order for concurrent writers
         ]
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(ScanCacheRow)
@@ -222,8 +259,8 @@ class DbScanCache:
                 "updated_at": statement.excluded.updated_at,
             },
         )
-        for start in range(0, len(rows), 500):
-            session.execute(statement, rows[start : start + 500])
+        for start in range(0, len(rows), _IN_BATCH):
+            session.execute(statement, rows[start : start + _IN_BATCH])
 
 
 def _as_dict(result: dict[str, Any] | str) -> dict[str, Any]:
@@ -299,6 +336,7 @@ def check_queue(
         try:
             with db.session() as session:
                 cache.flush(session, now)
+            cache.saved()
         except (IntegrityError, OperationalError) as exc:  # a busy DB must not fail check
             log.warning("scan cache not saved: %s", type(exc).__name__)
     posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
@@ -329,6 +367,17 @@ class IngestReport:
     @property
     def errors(self) -> list[CheckedPost]:
         return [p for p in self.posts if p.state == State.ERROR]
+
+    def merge(self, other: IngestReport, read: Iterable[str] = ()) -> None:
+        """Add what one part of the pass found (ingest works in parts)."""
+        self.posts += other.posts
+        self.added += other.added
+        self.edited += other.edited
+        self.withdrawn += other.withdrawn
+        self.removed += other.removed
+        self.read += other.read
+        self.read.extend(read)
+        self.changed_post_ids += other.changed_post_ids
 
 
 def _version(scanned: ScannedPost) -> PostVersion:
@@ -366,27 +415,10 @@ def _details(scanned: ScannedPost, checked: CheckedPost, **extra: Any) -> dict[s
     return details
 
 
-def _apply(
-    session: Session,
-    post: Post,
-    scanned: ScannedPost,
-    checked: CheckedPost,
-    now: datetime,
-) -> None:
-    """Point ``post`` at the version with the scanned content (an earlier one, or a new one)."""
-    version = None
-    if post.id is not None:  # staff may undo an edit: reuse that version, never duplicate it
-        version = session.scalars(
-            select(PostVersion).where(
-                PostVersion.post_id == post.id, PostVersion.content_hash == scanned.content_hash
-            )
-        ).one_or_none()
-    if version is None:
-        version = _version(scanned)
-        version.post = post
+def _fields(post: Post, scanned: ScannedPost, checked: CheckedPost, now: datetime) -> None:
+    """Bring the post's own columns up to the scanned content (its version is set apart)."""
     if post.publish_at != scanned.publish_at and post.override == OVERRIDE_PUBLISH:
         post.override = None  # "publish now" was decided for the old time; a withdrawal stays
-    post.current_version = version
     post.title = scanned.title or post.title or scanned.folder
     post.publish_at = scanned.publish_at
     post.channels = list(scanned.channels)
@@ -406,32 +438,52 @@ class _Known:
     current_hash: str | None
 
 
+@dataclass(frozen=True)
+class _Change:
+    """A post whose content moved this pass, with its audit event."""
+
+    post: Post
+    scanned: ScannedPost
+    checked: CheckedPost
+    event: str
+    extra: dict[str, Any]
+    #: False for a post first seen now (it has no earlier version to go back to)
+    known: bool = True
+
+
+def _known(session: Session, folders: Sequence[str]) -> dict[str, _Known]:
+    known: dict[str, _Known] = {}
+    connection = session.connection()  # Core: columns only, no ORM bookkeeping
+    for start in range(0, len(folders), _IN_BATCH):
+        rows = connection.execute(
+            select(Post.folder, Post.id, Post.state, Post.publish_at, PostVersion.content_hash)
+            .outerjoin(PostVersion, Post.current_version_id == PostVersion.id)
+            .where(Post.folder.in_(folders[start : start + _IN_BATCH]))
+        )
+        for folder, pid, state, when, digest in rows:
+            known[folder] = _Known(pid, state, when, digest)
+    return known
+
+
 def _sync(
     session: Session,
-    scan: QueueScan,
-    settings: Settings,
+    posts: Sequence[ScannedPost],
     now: datetime,
+    grace: timedelta,
+    tz: ZoneInfo,
     report: IngestReport,
 ) -> None:
-    grace = timedelta(hours=settings.overdue_grace_hours)
-    tz = settings.tz
-    rows = session.execute(
-        select(
-            Post.folder, Post.id, Post.state, Post.publish_at, PostVersion.content_hash
-        ).outerjoin(PostVersion, Post.current_version_id == PostVersion.id)
-    ).all()
-    known = {folder: _Known(pid, state, when, digest) for folder, pid, state, when, digest in rows}
-    #: (post, event, details) for audit rows written once the new posts have ids
-    events: list[tuple[Post, str, dict[str, Any]]] = []
-
-    for scanned in scan.posts:
-        seen = known.pop(scanned.folder, None)
+    """Record one part of the queue: new posts, and posts whose content changed."""
+    known = _known(session, [scanned.folder for scanned in posts])
+    changes: list[_Change] = []
+    for scanned in posts:
+        seen = known.get(scanned.folder)
         if seen is None:
             checked = evaluate(scanned, now=now, grace=grace, tz=tz)
             post = Post(folder=scanned.folder, first_seen_at=now)
+            _fields(post, scanned, checked, now)
             session.add(post)
-            _apply(session, post, scanned, checked, now)
-            events.append((post, "post_added", _details(scanned, checked)))
+            changes.append(_Change(post, scanned, checked, "post_added", {}, known=False))
             report.added.append(scanned.folder)
             report.posts.append(checked)
             continue
@@ -445,7 +497,7 @@ def _sync(
             # nothing new, or a file locked by an editor / a crash: keep what was recorded
             continue
         post = session.get_one(Post, seen.id)
-        _apply(session, post, scanned, checked, now)
+        _fields(post, scanned, checked, now)
         if was_removed:
             event = "post_added"
             extra: dict[str, Any] = {"restored": True, "old_hash": seen.current_hash}
@@ -462,23 +514,88 @@ def _sync(
                 "old_state": seen.state,
             }
             report.edited.append(scanned.folder)
-        events.append((post, event, _details(scanned, checked, **extra)))
+        changes.append(_Change(post, scanned, checked, event, extra))
+    if changes:
+        _point_at_versions(session, changes, now)
+        _audit(session, changes, now, report)
 
-    for folder, seen in known.items():
-        if seen.state == PostState.REMOVED:
-            continue
-        post = session.get_one(Post, seen.id)
+
+def _point_at_versions(session: Session, changes: list[_Change], now: datetime) -> None:
+    """Point each changed post at the version with its content: an earlier one (staff may
+    undo an edit: it is reused, never duplicated) or a new one.
+
+    By ids, not through the ``versions`` / ``current_version`` relationships: those
+    would tie each post and its versions into a reference cycle that outlives the
+    session until a full garbage collection, and a first ingest makes thousands. The
+    pointers are set by one UPDATE that also sets ``updated_at`` (left out, its
+    ``onupdate`` would put the wall clock there instead of ``now``).
+    """
+    session.flush()  # new posts get their ids
+    pointers: list[tuple[int, int | PostVersion]] = []
+    for change in changes:
+        post, scanned = change.post, change.scanned
+        version_id = None
+        if change.known:
+            version_id = session.scalars(
+                select(PostVersion.id).where(
+                    PostVersion.post_id == post.id,
+                    PostVersion.content_hash == scanned.content_hash,
+                )
+            ).one_or_none()
+        if version_id is None:
+            version = _version(scanned)
+            version.post_id = post.id
+            session.add(version)
+            pointers.append((post.id, version))
+        else:
+            pointers.append((post.id, version_id))
+    session.flush()  # new versions get their ids
+    session.execute(
+        update(_POSTS)
+        .where(_POSTS.c.id == bindparam("post"))
+        .values(current_version_id=bindparam("version"), updated_at=bindparam("at")),
+        [
+            {"post": pid, "version": v if isinstance(v, int) else v.id, "at": now}
+            for pid, v in pointers
+        ],
+    )
+
+
+def _audit(session: Session, changes: list[_Change], now: datetime, report: IngestReport) -> None:
+    for change in changes:
+        post = change.post
+        details = _details(change.scanned, change.checked, **change.extra)
+        session.add(
+            AuditEvent(at=now, actor=ACTOR, event=change.event, post_id=post.id, details=details)
+        )
+        report.changed_post_ids.append(post.id)
+
+
+def _sync_removed(session: Session, present: set[str], now: datetime, report: IngestReport) -> None:
+    """Folders no longer in the queue: their posts are marked removed."""
+    rows = session.execute(
+        select(Post.folder, Post.id, Post.state, PostVersion.content_hash)
+        .outerjoin(PostVersion, Post.current_version_id == PostVersion.id)
+        .where(Post.state != PostState.REMOVED.value)
+        .order_by(Post.id)
+    ).all()
+    gone = [row for row in rows if row[0] not in present]
+    for folder, pid, state, digest in gone:
+        post = session.get_one(Post, pid)
         post.state = PostState.REMOVED.value
         post.removed_at = now
         post.updated_at = now
-        details = {"folder": folder, "hash": seen.current_hash, "old_state": seen.state}
-        events.append((post, "post_removed", details))
+        details = {"folder": folder, "hash": digest, "old_state": state}
+        session.add(
+            AuditEvent(at=now, actor=ACTOR, event="post_removed", post_id=pid, details=details)
+        )
         report.removed.append(folder)
+        report.changed_post_ids.append(pid)
 
-    session.flush()  # new posts and versions are inserted in batches; now they have ids
-    for post, event, details in events:
-        session.add(AuditEvent(at=now, actor=ACTOR, event=event, post_id=post.id, details=details))
-        report.changed_post_ids.append(post.id)
+
+#: folders recorded per transaction: a first ingest of a big queue holds the scan
+#: results, posts and versions of one part at a time, not the whole queue's
+INGEST_PART = 200
 
 
 def ingest(
@@ -491,6 +608,10 @@ def ingest(
 ) -> IngestReport:
     """Scan the queue and bring posts and versions in the database up to date.
 
+    The queue is read and recorded in parts of :data:`INGEST_PART` folders, each in
+    its own transaction (tried again if another process writes at the same time);
+    then the posts whose folder is gone are marked removed.
+
     Raises :class:`~social_publisher.errors.QueueError` when the queue folder
     itself is missing (nothing is marked removed then: an unplugged drive is
     not a withdrawal). ``image_check`` defaults to ``media.check_image``.
@@ -500,24 +621,75 @@ def ingest(
     queue_dir = queue_dir or settings.queue_dir
     check, check_id = _resolve_check(settings, image_check)
     options = scan_options(settings, check_id)
-    cache = DbScanCache(queue_dir.resolve())
-    with db.session() as session:
-        cache.load(session)
-    scan = scan_queue(queue_dir, options, cache=cache, image_check=check)
-    cache.prune(scan.keys)
+    grace = timedelta(hours=settings.overdue_grace_hours)
+    tz = settings.tz
+    root, names = list_queue(queue_dir)
+    cache = DbScanCache(root)
+    report = IngestReport()
+    present: set[str] = set()  # folders as recorded
+    keys: set[str] = set()  # scan-cache keys
+    for start in range(0, len(names), INGEST_PART):
+        part = names[start : start + INGEST_PART]
+        with db.session() as session:
+            cache.load(session, [cache.prefix + name for name in part])
+        scan = scan_queue(queue_dir, options, cache=cache, image_check=check, names=part)
+        present.update(scanned.folder for scanned in scan.posts)
+        keys.update(scan.keys)
+        record = functools.partial(
+            _record, posts=scan.posts, cache=cache, now=now, grace=grace, tz=tz
+        )
+        report.merge(_write(db, record), read=scan.read)
+        cache.saved()
+        cache.forget()
+        del scan, record  # this part's scan results live on in the report only
+    report.merge(_write(db, functools.partial(_finish, present, keys, cache, now)))
+    cache.saved()
+    _log(report)
+    return report
 
+
+def _record(
+    session: Session,
+    report: IngestReport,
+    *,
+    posts: list[ScannedPost],
+    cache: DbScanCache,
+    now: datetime,
+    grace: timedelta,
+    tz: ZoneInfo,
+) -> None:
+    """One part of the queue, in one transaction: its posts, then its scan-cache rows."""
+    _sync(session, posts, now, grace, tz, report)
+    cache.flush(session, now)
+
+
+def _finish(
+    present: set[str],
+    keys: set[str],
+    cache: DbScanCache,
+    now: datetime,
+    session: Session,
+    report: IngestReport,
+) -> None:
+    """After every part: posts whose folder is gone, and their scan-cache rows."""
+    _sync_removed(session, present, now, report)
+    cache.prune_stored(session, keys)
+    cache.flush(session, now)
+
+
+def _write(db: Database, write: Callable[[Session, IngestReport], None]) -> IngestReport:
+    """Run ``write`` in a transaction, tried again (with a fresh report) if another
+    process ingests the same folders at the same time."""
     last: Exception | None = None
-    for _attempt in range(3):  # another process may ingest the same folders at once
-        report = IngestReport(read=list(scan.read))
+    for _attempt in range(3):
+        report = IngestReport()
         try:
             with db.session() as session:
-                _sync(session, scan, settings, now, report)
-                cache.flush(session, now)
+                write(session, report)
         except (IntegrityError, OperationalError) as exc:
             last = exc
             log.info("ingest raced another writer (%s); trying again", type(exc).__name__)
             continue
-        _log(report)
         return report
     raise StoreError(
         f"Không ghi được hàng đợi vào cơ sở dữ liệu ({type(last).__name__}). Thử lại sau ít phút."
