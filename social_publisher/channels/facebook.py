@@ -289,6 +289,8 @@ class FacebookChannel:
 
     name = "facebook"
     in_schedule_window = staticmethod(in_schedule_window)
+    #: the furthest ahead Facebook's scheduler takes a post (lets callers filter in SQL)
+    schedule_max_lead = SCHEDULE_MAX_LEAD
     match_share = staticmethod(match_share)
 
     def __init__(

@@ -978,12 +978,20 @@ class Publisher:
         candidates = [n for n, c in self.channels.items() if isinstance(c, SchedulesNatively)]
         if not candidates:
             return result
+        # Posts beyond every channel's horizon are not candidates: on an idle daemon with a
+        # long queue, loading each one only to find it out of the window was most of a pass.
+        leads: list[timedelta | None] = [
+            getattr(self.channels[n], "schedule_max_lead", None) for n in candidates
+        ]
+        known = [lead for lead in leads if lead is not None]
+        horizon = [Publication.due_at <= now + max(known)] if len(known) == len(leads) else []
         with self.db.session() as session:
             ids = self._ids(
                 session,
                 Publication.state == S.PENDING,
                 Publication.channel.in_(candidates),
                 Publication.due_at > now,
+                *horizon,
                 Publication.attempt_count < self.settings.retry_max_attempts,
                 or_(Publication.next_attempt_at.is_(None), Publication.next_attempt_at <= now),
                 only_post=only_post,
