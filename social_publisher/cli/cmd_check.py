@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,26 +58,6 @@ def _database(ctx: Context) -> Database | None:
         return None
 
 
-@contextmanager
-def quiet_library_logs() -> Iterator[None]:
-    """Keep engineers' log records (and their tracebacks) off the staff's screen.
-
-    When no logging is configured, Python prints WARNING records with their
-    traceback to stderr (``logging.lastResort``); ``check`` reports every
-    problem itself, in Vietnamese, so those records are dropped here instead.
-    """
-    if logging.getLogger().handlers:
-        yield
-        return
-    package = logging.getLogger("social_publisher")
-    guard = logging.NullHandler()
-    package.addHandler(guard)
-    try:
-        yield
-    finally:
-        package.removeHandler(guard)
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.settings
     queue_dir: Path = args.queue or settings.queue_dir
@@ -88,8 +65,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.error(missing_queue_problem(queue_dir).message)
         return 1
     try:
-        with quiet_library_logs():
-            report = check_queue(_database(ctx), settings, now=clock(), queue_dir=queue_dir)
+        report = check_queue(_database(ctx), settings, now=clock(), queue_dir=queue_dir)
     except QueueError as exc:
         for problem in exc.problems:
             ctx.error(problem.message)

@@ -31,7 +31,7 @@ from ..queue import STATE_LABELS, format_local
 from ..services.ingest import ingest
 from ..services.zalo_tokens import token_warnings
 from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
-from .cmd_check import quiet_library_logs, table
+from .cmd_check import table
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -225,8 +225,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     now = clock()
     queue_warnings: list[str] = []
     try:
-        with quiet_library_logs():
-            ingest(db, settings, now=now)
+        ingest(db, settings, now=now)
     except QueueError as exc:
         queue_warnings = [p.message for p in exc.problems]
     report = collect(db, settings, now)
