@@ -16,16 +16,19 @@ Why it is shaped like this:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
+import gc
 import hashlib
 import json
 import logging
 import os
 import re
+import traceback
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..errors import MediaError, Problem, QueueError
+from . import parallel
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text, too_big_message
 from .parser import PostText, display, first_sentence, fold, interpret
 
@@ -1066,6 +1070,8 @@ class QueueScan:
     posts: list[ScannedPost]
     read: list[str]
     keys: list[str]
+    #: processes that read folders (1: this one; more: a cold scan spread over workers)
+    workers: int = 1
 
 
 def cache_key(root: Path, name: str) -> str:
@@ -1101,9 +1107,15 @@ def scan_queue(
     cache: ScanCache | None = None,
     image_check: ImageCheck | None = None,
     names: Sequence[str] | None = None,
+    workers: int | None = None,
 ) -> QueueScan:
     """Scan every post folder under ``queue_dir`` (or only ``names``, from :func:`list_queue`:
     ingest works through a big queue in parts); raises only if the folder itself is missing.
+
+    ``workers``: processes to read folders in (this one included); by default more
+    than one only when at least :data:`PARALLEL_MIN` folders are not in the cache; never
+    more than one where forking is not safe (see :mod:`.parallel`). The result is the
+    same either way.
     """
     if names is None:
         root, names = list_queue(queue_dir)
@@ -1111,48 +1123,190 @@ def scan_queue(
         root = queue_dir.resolve()
     else:
         raise QueueError([missing_queue_problem(queue_dir)])
-    posts: list[ScannedPost] = []
-    read: list[str] = []
-    keys: list[str] = []
-    _scan_all(root, names, options, cache, image_check, posts, read, keys)
-    return QueueScan(root=root, posts=posts, read=read, keys=keys)
-
-
-def _scan_all(
-    root: Path,
-    names: Sequence[str],
-    options: ScanOptions,
-    cache: ScanCache | None,
-    image_check: ImageCheck | None,
-    posts: list[ScannedPost],
-    read: list[str],
-    keys: list[str],
-) -> None:
     prefix = cache_key(root, "")
-    base = os.path.join(root, "")  # the root with one separator after it
+    keys = [prefix + name for name in names]
+    if workers is None:
+        unknown = len(names) if cache is None else sum(cache.get(k) is None for k in keys)
+        workers = parallel.worker_count(unknown, PARALLEL_MIN, PARALLEL_CHUNK)
+    elif not parallel.can_fork():
+        workers = 1
     seed = options.fingerprint().encode("utf-8")
-    # Every signature first, then the folders to read: each loop runs the same few
-    # functions over and over, which a cold scan of thousands of folders notices. A
-    # folder whose signature fails here is tried again (and reported) below.
-    signatures: dict[str, tuple[str, list[os.DirEntry[str]]]] = {}
-    for name in names:
+    # the root with one separator after it: folder paths are built by concatenation
+    job = _Job(os.path.join(root, ""), names, keys, seed, options, cache, image_check)
+    with _collector_paused():
+        parts, workers = _run(job, workers)
+    posts = [post for part_posts, _ in parts for post in part_posts]
+    read = [name for _, part_read in parts for name in part_read]
+    return QueueScan(root=root, posts=posts, read=read, keys=keys, workers=workers)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a scan runs.
+
+    A scan makes no reference cycles worth collecting, but it builds thousands of
+    posts that the collector would walk again and again as they pile up (a tenth of
+    a cold scan's time); collection resumes when the scan is over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+#: folders to read before a scan is shared with worker processes (below this the forks
+#: cost more than they save), and folders per chunk a process takes at a time
+PARALLEL_MIN = 400
+PARALLEL_CHUNK = 50
+
+#: one chunk's posts, in order, and the names of the folders that were read
+_Part = tuple[list[ScannedPost], list[str]]
+
+
+def _run(job: _Job, workers: int) -> tuple[list[_Part], int]:
+    """The scan's parts in order, and how many processes read them."""
+    if workers > 1:
         try:
-            signatures[name] = _signature(base + name, seed)
-        except Exception:  # the folder's own guard below reports it
-            continue
-    for name in names:
-        key = prefix + name
-        keys.append(key)
+            parts = parallel.share(
+                len(job.names),
+                PARALLEL_CHUNK,
+                workers,
+                here=job.here,
+                work=job,
+                settle=job.settle,
+            )
+        except OSError as exc:  # no process could be started: read everything here
+            log.warning("queue scan workers not started (%s); reading in one process", exc)
+        else:
+            return parts, workers
+    return [job.here(0, len(job.names))], 1
+
+
+def _crash(name: str, key: str, exc: BaseException, cache: ScanCache | None) -> ScannedPost:
+    log.warning("queue folder %r could not be read: %s: %s", name, type(exc).__name__, exc)
+    log.debug("queue folder %r traceback", name, exc_info=exc)
+    if cache is not None:
+        cache.delete(key)
+    return _crashed(name, exc)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A folder a worker could not read: the post saying so, and what to log (the
+    scanning process logs it, as it does for the folders it reads itself)."""
+
+    post: ScannedPost
+    summary: str
+    traceback: str
+
+
+#: what a worker sends back for one folder: ``None`` (the cached scan is current),
+#: ``(signature, content_hash, record)`` (read, to be cached), a post that must not be
+#: cached, or a folder that could not be read
+_Outcome = tuple[str, str, str] | ScannedPost | _Failed | None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One scan: :meth:`here` scans a range of folders in this process; a forked worker
+    calls the job itself on a range, and :meth:`settle` turns what it sent into the
+    same result here. The cache is only read in workers; every change is made here."""
+
+    base: str
+    names: Sequence[str]
+    keys: Sequence[str]
+    seed: bytes
+    options: ScanOptions
+    cache: ScanCache | None
+    image_check: ImageCheck | None
+
+    def here(self, start: int, stop: int) -> _Part:
+        base, seed, names = self.base, self.seed, self.names[start:stop]
+        # Every signature first, then the folders to read: each loop runs the same few
+        # functions over and over, which a cold scan of thousands of folders notices. A
+        # folder whose signature fails here is tried again (and reported) below.
+        signatures: dict[str, tuple[str, list[os.DirEntry[str]]]] = {}
+        for name in names:
+            try:
+                signatures[name] = _signature(base + name, seed)
+            except Exception:  # the folder's own guard below reports it
+                continue
+        posts: list[ScannedPost] = []
+        read: list[str] = []
+        options, cache, check = self.options, self.cache, self.image_check
+        for name, key in zip(names, self.keys[start:stop], strict=True):
+            try:
+                signature = signatures.pop(name, None) or _signature(base + name, seed)
+                post = _scan_one(base, name, key, signature, options, cache, check, read)
+            except Exception as exc:  # one folder never stops the others
+                post = _crash(name, key, exc, cache)
+            posts.append(post)
+        return posts, read
+
+    def __call__(self, start: int, stop: int) -> list[_Outcome]:
+        out: list[_Outcome] = []
+        cache = self.cache
+        for name, key in zip(self.names[start:stop], self.keys[start:stop], strict=True):
+            try:
+                signature, entries = _signature(self.base + name, self.seed)
+                cached = cache.get(key) if cache is not None else None
+                if cached is not None and cached.signature == signature:
+                    out.append(None)
+                    continue
+                post = read_folder(self.base, name, self.options, self.image_check, entries)
+                if post.cacheable:  # the record is the post, and travels as one string
+                    out.append((signature, post.content_hash, cache_record(post)))
+                else:
+                    object.__setattr__(post, "_content_json", "")
+                    out.append(post)
+            except Exception as exc:
+                summary = f"{type(exc).__name__}: {exc}"
+                trace = "".join(traceback.format_exception(exc))
+                out.append(_Failed(_crashed(name, exc), summary, trace))
+        return out
+
+    def settle(self, start: int, stop: int, outcomes: list[_Outcome]) -> _Part:
+        posts: list[ScannedPost] = []
+        read: list[str] = []
+        for i, outcome in zip(range(start, stop), outcomes, strict=True):
+            posts.append(self._settle_one(i, outcome, read))
+        return posts, read
+
+    def _settle_one(self, i: int, outcome: _Outcome, read: list[str]) -> ScannedPost:
+        name, key, cache = self.names[i], self.keys[i], self.cache
         try:
-            signature = signatures.pop(name, None) or _signature(base + name, seed)
-            post = _scan_one(base, name, key, signature, options, cache, image_check, read)
-        except Exception as exc:  # one folder never stops the others
-            log.warning("queue folder %r could not be read: %s: %s", name, type(exc).__name__, exc)
-            log.debug("queue folder %r traceback", name, exc_info=True)
-            post = _crashed(name, exc)
+            if outcome is None:  # unchanged: this process's cache has the same entry
+                cached = cache.get(key) if cache is not None else None
+                if cached is None:
+                    raise KeyError(key)  # gone meanwhile: read the folder below
+                result = cached.result
+                return ScannedPost.from_dict(
+                    json.loads(result) if isinstance(result, str) else result
+                )
+            if isinstance(outcome, tuple):
+                signature, digest, record = outcome
+                read.append(name)
+                if cache is not None:
+                    cache.put(key, CachedScan(signature, digest, record))
+                return ScannedPost.from_dict(json.loads(record))
+            if isinstance(outcome, ScannedPost):
+                read.append(name)
+                if cache is not None:
+                    cache.delete(key)
+                return outcome
+            log.warning("queue folder %r could not be read: %s", name, outcome.summary)
+            log.debug("queue folder %r traceback:\n%s", name, outcome.traceback)
             if cache is not None:
                 cache.delete(key)
-        posts.append(post)
+            return outcome.post
+        except Exception:  # a damaged cache entry: read the folder here
+            posts, names_read = self.here(i, i + 1)
+            read.extend(names_read)
+            return posts[0]
 
 
 def _scan_one(

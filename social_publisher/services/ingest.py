@@ -79,6 +79,8 @@ ACTOR = "queue"
 _POSTS = cast(Table, Post.__table__)
 #: keys per ``IN (...)`` list and rows per batch
 _IN_BATCH = 500
+#: scan cache rows committed together while a big scan runs (see ``write_during_scan``)
+WRITE_BATCH = 500
 #: ``Post.override`` value set by ``publish-now`` (services.planner uses the same string)
 OVERRIDE_PUBLISH = "publish"
 
@@ -142,6 +144,18 @@ class DbScanCache:
         #: keys to write, in the order they were put (the scan's: sorted)
         self.dirty: dict[str, None] = {}
         self.deleted: set[str] = set()
+        self._writer: tuple[Database, datetime] | None = None
+
+    def write_during_scan(self, db: Database, now: datetime) -> None:
+        """Commit rows in batches of :data:`WRITE_BATCH` as the scan puts them.
+
+        A cold scan shares its folders between processes, but writing thousands of
+        rows at the end would be done by this process alone while the others wait;
+        written as the scan goes, the work is shared too. Each batch is its own short
+        transaction: the database is never locked for the length of a scan. A batch
+        that fails (a busy database) stops this; :meth:`flush` then writes the rest.
+        """
+        self._writer = (db, now)
 
     def load(self, session: Session, keys: Sequence[str] | None = None) -> DbScanCache:
         """Read this root's rows, or only those of ``keys``."""
@@ -172,6 +186,15 @@ class DbScanCache:
         self.entries[key] = entry
         self.dirty[key] = None
         self.deleted.discard(key)
+        if self._writer is not None and len(self.dirty) >= WRITE_BATCH:
+            db, now = self._writer
+            try:
+                with db.session() as session:
+                    self.flush(session, now)
+                self.saved()
+            except (IntegrityError, OperationalError) as exc:
+                log.warning("scan cache not saved during the scan: %s", type(exc).__name__)
+                self._writer = None
 
     def delete(self, key: str) -> None:
         if self.entries.pop(key, None) is not None:
@@ -191,6 +214,9 @@ class DbScanCache:
             )
         )
         self.deleted.update(key for key in stored if key not in present)
+
+    def stop_writing(self) -> None:
+        self._writer = None
 
     def forget(self) -> None:
         """Drop the rows held (after :meth:`saved`): ingest holds one part at a time."""
@@ -330,7 +356,11 @@ def check_queue(
     with db.session() as session:
         cache.load(session)
         known = _previous(session) if _same_dir(queue_dir, settings.queue_dir) else {}
-    scan = scan_queue(queue_dir, options, cache=cache, image_check=check)
+    cache.write_during_scan(db, now)
+    try:
+        scan = scan_queue(queue_dir, options, cache=cache, image_check=check)
+    finally:
+        cache.stop_writing()
     cache.prune(scan.keys)
     if cache.dirty or cache.deleted:
         try:
