@@ -49,6 +49,12 @@ class Context:
         database.ensure_current()
         return database
 
+    def close(self) -> None:
+        """Close the database's connections (an open SQLite file at exit is a warning)."""
+        database = self.__dict__.pop("db", None)
+        if database is not None:
+            database.dispose()
+
     def print(self, *parts: object, end: str = "\n") -> None:
         print(*parts, file=self.out, end=end)
 
@@ -116,6 +122,8 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
             f"Chi tiết đã ghi vào {where}: gửi tệp này cho bộ phận kỹ thuật."
         )
         return 1
+    finally:
+        ctx.close()
 
 
 def _log_crash(ctx: Context, command: str) -> str:

@@ -94,13 +94,15 @@ def test_sigterm_stops_gracefully(env, tmp_path):
         "TICK_SECONDS": "1",
     }
     err_file = tmp_path / "err.txt"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "social_publisher", "--env-file", str(tmp_path / "none.env"), "run"],
-        env=run_env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=err_file.open("wb"),
-    )
+    env_file = str(tmp_path / "none.env")
+    with err_file.open("wb") as err:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "social_publisher", "--env-file", env_file, "run"],
+            env=run_env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and "Đã khởi động" not in err_file.read_text(

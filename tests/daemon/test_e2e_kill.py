@@ -137,13 +137,11 @@ def test_kill_restart_exactly_once(tmp_path: Path) -> None:
         ]
 
         def start(n: int) -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
-                cmd,
-                cwd=tmp_path,
-                env=env,
-                stdout=(outputs / f"out-{n}.txt").open("wb"),
-                stderr=(outputs / f"err-{n}.txt").open("wb"),
-            )
+            with (
+                (outputs / f"out-{n}.txt").open("wb") as out,
+                (outputs / f"err-{n}.txt").open("wb") as err,
+            ):  # the child keeps its own copies of both
+                return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=err)
 
         started = time.monotonic()
         procs = [start(0)]

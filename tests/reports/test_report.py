@@ -257,7 +257,8 @@ def test_empty_month_is_a_valid_empty_report(
     assert _rows(wb["Theo bài viết"]) == []
     plan = {r[0]: r for r in _rows(wb["Kế hoạch"])}
     assert plan["Tỷ lệ đơn vị chia sẻ bài (%)"][4] == "Chưa có bài đến hạn chia sẻ"
-    assert Image.open(out.chart).format == "PNG"
+    with Image.open(out.chart) as chart:
+        assert chart.format == "PNG"
     assert out.data.notes[0].startswith("Dùng danh sách đơn vị đã lưu vì tệp có lỗi")
 
 
