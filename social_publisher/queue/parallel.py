@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: most processes a scan uses (past this the disk, not the CPU, sets the pace)
 MAX_PROCESSES = 8
+#: longest wait for the chunk counter's lock (held for a microsecond, unless its holder died)
+_LOCK_SECONDS = 5.0
 #: how much a worker may send ahead before it waits for this process to read
 _PIPE_BYTES = 1 << 20
 
@@ -59,11 +61,21 @@ def worker_count(jobs: int, minimum: int, chunk: int) -> int:
 
 
 def _take(counter: Synchronized[int], chunks: int) -> int | None:
-    with counter.get_lock():
+    """The next chunk's index, or None when all are taken.
+
+    A worker killed while it held the lock would leave it locked for good: after a
+    while the caller stops taking chunks, and this process does the rest at the end.
+    """
+    lock = counter.get_lock()
+    if not lock.acquire(timeout=_LOCK_SECONDS):
+        return None
+    try:
         index = counter.value
         if index >= chunks:
             return None
         counter.value = index + 1
+    finally:
+        lock.release()
     return index
 
 

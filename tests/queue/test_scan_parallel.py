@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -274,3 +275,36 @@ def test_check_spreads_a_big_cold_queue_and_writes_the_cache_as_it_goes(
     again = check_queue(db, settings, now=NOW)
     assert again.read == [] and shared == [1]  # warm: nothing to read, no workers
     db.dispose()
+
+
+def test_a_worker_killed_holding_the_chunk_lock_does_not_hang_the_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parent = os.getpid()
+    real_take = parallel._take
+    locked = multiprocessing.get_context("fork").Event()
+    taken: list[int | None] = []
+
+    def take(counter: Any, chunks: int) -> int | None:
+        if os.getpid() != parent:  # the worker dies with the lock held
+            counter.get_lock().acquire()
+            locked.set()
+            os._exit(9)
+        taken.append(real_take(counter, chunks))
+        return taken[-1]
+
+    def here(start: int, stop: int) -> tuple[int, int]:
+        if start == 0:
+            assert locked.wait(10)
+        return start, stop
+
+    monkeypatch.setattr(parallel, "_take", take)
+    monkeypatch.setattr(parallel, "_LOCK_SECONDS", 0.2)
+    results = parallel.share(
+        40, 4, 2, here=here, work=lambda a, b: None, settle=lambda a, b, v: pytest.fail()
+    )
+    assert results == [(s, s + 4) for s in range(0, 40, 4)]
+    # the lock timed out (on the first take if the worker was quicker to it); every chunk
+    # left was done here
+    assert taken in ([0, None], [None])
+    assert multiprocessing.active_children() == []
