@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..config import Settings
 from ..errors import AuthError, ChannelError, Problem
+from ..queue.parser import parse_publish_at
 from ..store import Database, Meta, Post, PostVersion, Publication, PubState, Share
 from .agencies import (
     AgencyInfo,
@@ -492,26 +493,12 @@ _IMPORT_COLUMNS = {
     "time": ("time", "thoi_gian", "thoi_diem"),
     "post": ("post", "bai_viet", "bai"),
 }
-_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y %H:%M")
 
 
 def parse_local_time(text: str, tz: ZoneInfo) -> datetime | None:
-    """``dd/mm/yyyy HH:MM`` (local) or ISO 8601 (local unless it carries an offset)."""
-    text = text.strip()
-    for fmt in _TIME_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=tz)
-        except ValueError:
-            pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return None  # a date alone cannot say whether the share was on time
-    return parsed
+    """A share time as staff write it: the queue's own forms (``dd/mm/yyyy HH:MM`` in
+    ``tz``, or ISO 8601 with a time); a date alone cannot say whether it was on time."""
+    return parse_publish_at(text, tz)[0]
 
 
 @dataclass(frozen=True)

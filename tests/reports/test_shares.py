@@ -342,3 +342,25 @@ def test_cli_shares_status_bad_month_is_usage_error(
     code, out, err = _cli(["shares", "status", "--month", "10-2024"], env, monkeypatch)
     assert (code, out) == (2, "")
     assert err.startswith("Lỗi: tháng “10-2024” không hợp lệ")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10/12/2026 07:30", "2026-12-10T07:30:00+07:00"),
+        ("10/12/2026 07:30:15", "2026-12-10T07:30:15+07:00"),
+        ("10-12-2026 07:30", "2026-12-10T07:30:00+07:00"),
+        (" 2026-12-10T07:30 ", "2026-12-10T07:30:00+07:00"),
+        ("2026-12-10T00:30:00Z", "2026-12-10T00:30:00+00:00"),
+        ("2026-12-10", None),  # a date alone cannot say whether the share was on time
+        ("31/02/2026 07:30", None),
+        ("hôm qua", None),
+    ],
+)
+def test_share_times_read_like_the_queue(text: str, expected: str | None) -> None:
+    from zoneinfo import ZoneInfo
+
+    from social_publisher.services.shares import parse_local_time
+
+    when = parse_local_time(text, ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert (when.isoformat() if when else None) == expected
