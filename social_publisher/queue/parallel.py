@@ -136,16 +136,17 @@ def share(
             start, stop = bounds[index]
             results[index] = settle(start, stop, value)
 
+    finished = False
     try:
         for _ in range(max(0, processes - 1)):
             reader, writer = context.Pipe(duplex=False)
+            readers.append(reader)
             process = context.Process(target=_worker, args=(writer, counter, bounds, work))
-            process.daemon = True  # never outlives this process
+            process.daemon = True  # terminated if this process exits first
             try:
                 process.start()
             finally:
                 writer.close()  # the worker holds its copy; EOF comes when it exits
-            readers.append(reader)
             workers.append(process)
         while (index := _take(counter, len(bounds))) is not None:
             start, stop = bounds[index]
@@ -154,11 +155,12 @@ def share(
                 receive(0)
         while readers:
             receive(None)
+        finished = True
     finally:
         for conn in readers:
             conn.close()
         for process in workers:
-            if process.is_alive():
+            if not finished:  # an error or Ctrl-C here: the workers' results are not wanted
                 process.terminate()
             process.join()
     missing = len(bounds) - len(results)

@@ -308,3 +308,12 @@ def test_a_worker_killed_holding_the_chunk_lock_does_not_hang_the_scan(
     # left was done here
     assert taken in ([0, None], [None])
     assert multiprocessing.active_children() == []
+
+
+def test_an_error_here_stops_the_workers_and_is_raised() -> None:
+    def here(start: int, stop: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while this process reads its chunk
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.share(10_000, 1, 2, here=here, work=lambda a, b: None, settle=lambda *a: None)
+    assert multiprocessing.active_children() == []
