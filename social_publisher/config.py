@@ -116,6 +116,8 @@ class Settings:
 
     media_cache_dir: Path = Path("data/media_cache")
     media_max_pixels: int = 80_000_000
+    #: rendition cache entries unused this many days are removed (0: kept for ever)
+    media_cache_days: int = 60
 
     report_dir: Path = Path("reports")
     plan_posts_per_month_facebook: int = 8
@@ -231,6 +233,7 @@ def load_settings(
         log_dir=Path(_str(merged, "LOG_DIR", "logs")),
         media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
         media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),
+        media_cache_days=_int(merged, "MEDIA_CACHE_DAYS", 60),
         report_dir=Path(_str(merged, "REPORT_DIR", "reports")),
         plan_posts_per_month_facebook=_int(merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8),
         plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4),

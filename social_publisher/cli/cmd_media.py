@@ -4,6 +4,8 @@ Staff (and the lead's demo) use it to see what will be published before it is: e
 photo gets ``<stem>.facebook.jpg``, ``<stem>.zalo.jpg`` and ``<stem>.zalo_cover.jpg`` in
 DIR. One bad photo is reported and the others still go through; exit 1 if any was
 refused.
+
+``media prune [--days N]``: what the daemon does daily, now (to free disk space).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from ..errors import MediaError
 from ..media import Rendition, render_image
-from ..media.cache import atomic_write_bytes
+from ..media.cache import atomic_write_bytes, prune, size_label
 from . import Context
 
 log = logging.getLogger("social_publisher.cli.media")
@@ -26,13 +28,6 @@ _LABELS = {
     "zalo": "Zalo (ảnh trong bài)",
     "zalo_cover": "Zalo (ảnh bìa)",
 }
-
-
-def _size_label(n: int) -> str:
-    """Vietnamese number format: decimal comma."""
-    if n >= 1_000_000:
-        return f"{n / 1e6:.1f} MB".replace(".", ",")
-    return f"{max(1, round(n / 1000))} KB"
 
 
 def _unique_stem(stem: str, used: set[str]) -> str:
@@ -129,9 +124,41 @@ def _print_result(ctx: Context, result: dict[str, Any], path: Path) -> None:
     for r in result["renditions"]:
         label = _LABELS.get(r["channel"], r["channel"])
         ctx.print(
-            f"  {label}: {r['width']}×{r['height']} điểm ảnh, {_size_label(r['bytes'])}"
+            f"  {label}: {r['width']}×{r['height']} điểm ảnh, {size_label(r['bytes'])}"
             f" → {r['path']}"
         )
+
+
+def run_prune(args: argparse.Namespace, ctx: Context) -> int:
+    settings = ctx.settings
+    days = settings.media_cache_days if args.days is None else args.days
+    if days <= 0:
+        ctx.print(
+            "MEDIA_CACHE_DAYS=0: ảnh đã xử lý được giữ mãi, không xóa gì. "
+            "Dùng --days N để xóa ảnh không dùng đến trong N ngày."
+        )
+        return 0
+    pruned = prune(settings.media_cache_dir, keep_days=days)
+    if pruned.entries or pruned.files:
+        ctx.print(
+            f"Đã xóa {pruned.entries} ảnh đã xử lý không dùng đến trong {days} ngày "
+            f"({size_label(pruned.bytes)}) khỏi {settings.media_cache_dir}."
+        )
+    else:
+        ctx.print(
+            f"Không có ảnh đã xử lý nào bỏ không quá {days} ngày trong {settings.media_cache_dir}."
+        )
+    return 0
+
+
+def _days(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{raw}' không hợp lệ: cần số ngày từ 1 trở lên")
+    return value
 
 
 def register(sub: Any) -> None:
@@ -160,3 +187,15 @@ def register(sub: Any) -> None:
     )
     render.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
     render.set_defaults(handler=run_render)
+    prune_cmd = media_sub.add_parser(
+        "prune",
+        help="xóa ảnh đã xử lý không dùng đến (trình chạy nền làm việc này mỗi ngày)",
+        description=(
+            "Xóa khỏi MEDIA_CACHE_DIR các ảnh đã xử lý không dùng đến trong MEDIA_CACHE_DAYS "
+            "ngày (hoặc --days). Khi cần, ảnh được xử lý lại từ ảnh gốc trong hàng đợi."
+        ),
+    )
+    prune_cmd.add_argument(
+        "--days", type=_days, metavar="N", help="số ngày (mặc định: MEDIA_CACHE_DAYS)"
+    )
+    prune_cmd.set_defaults(handler=run_prune)

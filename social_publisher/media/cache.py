@@ -7,6 +7,11 @@ SHA-256, the source's dimensions) is written after the JPEG, so its presence mea
 JPEG is complete; on a hit the JPEG is hashed again and must match, so a damaged or
 tampered cache file is re-rendered instead of published.
 
+Entries are kept while they are used: a hit touches the record, and :func:`prune`
+(the daemon, daily; ``media prune``) removes entries unused for ``MEDIA_CACHE_DAYS``.
+Nothing else holds a rendition's path: the publisher renders (or finds) a post's
+images when it publishes, so a pruned entry is simply rendered again.
+
 Every write is a temporary file in the same directory, then ``os.replace``d into
 place: a crash leaves either the old file, the new one, or a ``.tmp`` leftover that no
 reader looks at (swept after an hour). Cache writes are not fsynced: after a power cut
@@ -86,6 +91,7 @@ def lookup(cache_dir: Path, source_sha: str, spec: RenditionSpec) -> CachedFile 
     """The cached rendition, or None when absent, incomplete, or not what was written."""
     jpg, meta_path = entry_paths(cache_dir, source_sha, spec)
     try:
+        os.utime(meta_path)  # in use: :func:`prune` keeps it (touched before it is checked)
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         entry = CachedFile(
             path=jpg,
@@ -155,3 +161,88 @@ def sweep_stale_temp(folder: Path, *, now: float | None = None) -> None:
         with contextlib.suppress(OSError):
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
+
+
+def size_label(n: int) -> str:
+    """A size as staff read it: Vietnamese decimal comma (``1,5 MB``, ``120 KB``)."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB".replace(".", ",")
+    return f"{max(1, round(n / 1000))} KB"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What :func:`prune` removed."""
+
+    entries: int
+    files: int
+    bytes: int
+
+
+def prune(cache_dir: Path, *, keep_days: int, now: float | None = None) -> Pruned:
+    """Remove the entries not used for ``keep_days`` days (by their record's time, which
+    every hit renews), files without a record as old, and the folders left empty.
+
+    Safe beside a running daemon: an entry is found, touched, then checked, so one in
+    use is never old; one removed meanwhile is a miss, rendered again.
+    """
+    cutoff = (time.time() if now is None else now) - keep_days * 86_400
+    entries = files = freed = 0
+    try:
+        shards = [d for d in Path(cache_dir).iterdir() if d.is_dir() and len(d.name) == 2]
+    except OSError:
+        return Pruned(0, 0, 0)
+    for shard in shards:
+        for folder in _subdirs(shard):
+            for path in _old_files(folder, cutoff):
+                with contextlib.suppress(OSError):
+                    size = path.stat().st_size
+                    path.unlink()
+                    files += 1
+                    freed += size
+                    entries += path.suffix == ".json"
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        with contextlib.suppress(OSError):
+            shard.rmdir()
+    if files:
+        log.info("media cache: removed %d entries (%d files, %d bytes)", entries, files, freed)
+    return Pruned(entries, files, freed)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return [d for d in folder.iterdir() if d.is_dir()]
+    except OSError:
+        return []
+
+
+def _old_files(folder: Path, cutoff: float) -> list[Path]:
+    """A folder's files to remove: each old record with its JPEG, then any JPEG, temp or
+    other file left without a record (a crash between the two writes) once it is old."""
+    try:
+        names = {p.name: p for p in folder.iterdir() if p.is_file()}
+    except OSError:
+        return []
+
+    def old(path: Path) -> bool:
+        try:
+            return path.stat().st_mtime < cutoff
+        except OSError:
+            return False
+
+    doomed: list[Path] = []
+    for name, path in names.items():
+        if name.endswith(".json"):
+            if old(path):
+                doomed.append(path)
+                jpg = names.get(name[: -len(".json")] + ".jpg")
+                if jpg is not None:
+                    doomed.append(jpg)
+        elif (not name.endswith(".jpg") or (name[: -len(".jpg")] + ".json") not in names) and old(
+            path
+        ):
+            doomed.append(path)
+    # the record first: a JPEG without its record is a miss, never a half entry
+    doomed.sort(key=lambda p: not p.name.endswith(".json"))
+    return doomed

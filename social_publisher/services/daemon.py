@@ -453,6 +453,31 @@ class Daemon:
         except Exception:
             log.exception("unexpected error writing the monthly report")
 
+    def prune_media_cache(self) -> None:
+        """Daily: drop renditions unused for MEDIA_CACHE_DAYS, between passes (a pass may be
+        about to upload one it just found)."""
+        settings = self.ctx.settings
+        if settings.media_cache_days <= 0:
+            return
+        try:
+            from ..media.cache import prune, size_label
+
+            with self._pass_lock:
+                pruned = prune(
+                    settings.media_cache_dir,
+                    keep_days=settings.media_cache_days,
+                    now=self.clock().timestamp(),
+                )
+            if pruned.entries:
+                log.info(
+                    "Đã xóa %d ảnh đã xử lý không dùng đến trong %d ngày (%s).",
+                    pruned.entries,
+                    settings.media_cache_days,
+                    size_label(pruned.bytes),
+                )
+        except Exception:
+            log.exception("unexpected error pruning the media cache")
+
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
@@ -482,6 +507,13 @@ class Daemon:
                 id="engagement",
                 executor="jobs",
                 next_run_time=now + timedelta(minutes=2),
+            )
+            self.scheduler.add_job(
+                self.prune_media_cache,
+                IntervalTrigger(hours=24),  # not a fixed hour: office PCs sleep at night
+                id="media_cache",
+                executor="jobs",
+                next_run_time=now + timedelta(minutes=10),
             )
             self.scheduler.add_job(
                 self.monthly_report,

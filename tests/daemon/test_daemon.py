@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -196,3 +197,49 @@ def test_side_jobs_are_scheduled_and_guarded(db, dsettings, tmp_path):
     assert any(dsettings.report_dir.iterdir())
     daemon.refresh_zalo_token()  # Zalo off: nothing to do, no error
     daemon.collect_engagement()
+
+
+def test_daily_media_cache_prune_runs_between_passes(db, dsettings, tmp_path):
+    import dataclasses
+
+    from PIL import Image
+
+    from social_publisher.media import render_image
+
+    photo = tmp_path / "anh.jpg"
+    Image.new("RGB", (900, 600), (30, 120, 200)).save(photo, "JPEG")
+    settings = dataclasses.replace(dsettings, media_cache_dir=tmp_path / "cache")
+    made = render_image(photo, cache_dir=settings.media_cache_dir, max_pixels=10**8)
+    ctx = build_context(settings, db, channels={}, ingest=False, render=False, worker="w")
+    clock_now = [datetime.now(UTC)]
+    daemon = Daemon(ctx, clock=lambda: clock_now[0], background_jobs=True)
+    daemon.start()
+    try:
+        job = daemon.scheduler.get_job("media_cache")
+        assert job is not None and job.trigger.interval == timedelta(days=1)
+    finally:
+        daemon.shutdown()
+    daemon.prune_media_cache()  # nothing is 60 days old yet
+    assert all(r.path.is_file() for r in made)
+    clock_now[0] += timedelta(days=61)
+    daemon._pass_lock.acquire()  # a pass is running: the prune waits for it
+    pruner = threading.Thread(target=daemon.prune_media_cache)
+    pruner.start()
+    pruner.join(0.2)
+    assert pruner.is_alive() and all(r.path.is_file() for r in made)
+    daemon._pass_lock.release()
+    pruner.join(10)
+    assert not any(r.path.exists() for r in made)
+    off = Daemon(
+        build_context(
+            dataclasses.replace(settings, media_cache_days=0),
+            db,
+            channels={},
+            ingest=False,
+            render=False,
+            worker="w",
+        )
+    )
+    render_image(photo, cache_dir=settings.media_cache_dir, max_pixels=10**8)
+    off.prune_media_cache()
+    assert all(r.path.is_file() for r in made)
