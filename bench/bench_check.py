@@ -216,7 +216,11 @@ def main() -> int:
         lean = best_of("(b') check cold, image check off (for info)", lean_runs, folders)
         alone = best_of("(b1) check cold in one process (for info)", alone_runs, folders)
         states = sorted({p.state.value for p in report.posts})
-        print(f"  {files} files, {size / 1e6:.1f} MB; {len(report.posts)} posts, states {states}")
+        print(
+            f"  {files} files, {size / 1e6:.1f} MB; {len(report.posts)} posts, states {states}; "
+            f"(b) read them in {report.workers} process(es) (fewer when other programs "
+            "keep CPUs busy)"
+        )
 
         print(
             "goals (wall clock; the cpu-time ratio in brackets counts every process; "

@@ -306,6 +306,8 @@ class CheckReport:
     root: Path
     posts: list[CheckedPost]
     read: list[str]
+    #: processes that read the folders (see ``queue.scan_queue``)
+    workers: int = 1
 
     @property
     def has_errors(self) -> bool:
@@ -350,7 +352,7 @@ def check_queue(
     if db is None:
         scan = scan_queue(queue_dir, options, cache=MemoryScanCache(), image_check=check)
         posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz)
-        return CheckReport(scan.root, posts, scan.read)
+        return CheckReport(scan.root, posts, scan.read, scan.workers)
 
     cache = DbScanCache(queue_dir.resolve())
     with db.session() as session:
@@ -370,7 +372,7 @@ def check_queue(
         except (IntegrityError, OperationalError) as exc:  # a busy DB must not fail check
             log.warning("scan cache not saved: %s", type(exc).__name__)
     posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
-    return CheckReport(scan.root, posts, scan.read)
+    return CheckReport(scan.root, posts, scan.read, scan.workers)
 
 
 # ---------------------------------------------------------------- ingest

@@ -171,9 +171,15 @@ def test_no_workers_when_forking_is_unsafe_or_not_worth_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(parallel, "busy_elsewhere", lambda: 0)
     assert parallel.worker_count(1000, 400, 50) == 4
     assert parallel.worker_count(120, 100, 50) == 3  # no more processes than chunks
     assert parallel.worker_count(399, 400, 50) == 1
+    monkeypatch.setattr(parallel, "busy_elsewhere", lambda: 1)  # another program runs
+    assert parallel.worker_count(1000, 400, 50) == 3
+    monkeypatch.setattr(parallel, "busy_elsewhere", lambda: 5)
+    assert parallel.worker_count(1000, 400, 50) == 1
+    monkeypatch.setattr(parallel, "busy_elsewhere", lambda: 0)
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 1)
     assert parallel.worker_count(1000, 400, 50) == 1
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 4)
@@ -187,6 +193,25 @@ def test_no_workers_when_forking_is_unsafe_or_not_worth_it(
         thread.join()
     monkeypatch.setattr(parallel.sys, "platform", "win32")
     assert parallel.worker_count(1000, 400, 50) == 1
+
+
+def test_other_running_processes_are_read_from_the_kernel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert parallel.busy_elsewhere() >= 0  # this machine's real /proc/loadavg
+    fake = tmp_path / "loadavg"
+    real_open = open
+
+    def fake_open(path: str, *args: Any, **kwargs: Any) -> Any:
+        return real_open(fake if path == "/proc/loadavg" else path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    fake.write_text("1.83 1.11 0.77 3/138 19337\n")
+    assert parallel.busy_elsewhere() == 2
+    fake.write_text("0.00 0.01 0.05 1/120 4242\n")
+    assert parallel.busy_elsewhere() == 0
+    fake.write_text("garbage\n")
+    assert parallel.busy_elsewhere() == 0
 
 
 def test_a_scan_asked_for_workers_stays_in_process_when_forking_is_unsafe(
@@ -239,6 +264,8 @@ def test_check_spreads_a_big_cold_queue_and_writes_the_cache_as_it_goes(
     for n in range(9):
         write_post(f"bai {n}", images={"1.jpg": None})
     monkeypatch.setattr(scanner_module, "PARALLEL_MIN", 5)
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)  # whatever runs beside the test
+    monkeypatch.setattr(parallel, "busy_elsewhere", lambda: 0)
     monkeypatch.setattr(ingest_module, "WRITE_BATCH", 2)
     shared: list[int] = []
     real_share = parallel.share
@@ -266,7 +293,7 @@ def test_check_spreads_a_big_cold_queue_and_writes_the_cache_as_it_goes(
     db.upgrade()
     with caplog.at_level(logging.WARNING, logger="social_publisher.ingest"):
         report = check_queue(db, settings, now=NOW)
-    assert shared == [1] and len(report.read) == 9
+    assert shared == [1] and len(report.read) == 9 and report.workers == 2
     assert [p.post.folder for p in report.posts] == [f"bai {n}" for n in range(9)]
     assert flushes[:2] == [2, 2] and len(flushes) == 3  # one batch, a failed one, the rest
     assert "scan cache not saved during the scan: OperationalError" in caplog.text
