@@ -336,11 +336,19 @@ _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)]|$)")
 
 
 def first_sentence(body: str, limit: int = DESCRIPTION_DEFAULT_MAX) -> str:
-    """The Zalo description when staff give none: the body's first sentence, cut to fit."""
-    paragraph = body.strip().split("\n\n", 1)[0]
-    paragraph = " ".join(paragraph.split())
+    """The Zalo description when staff give none: the body's first sentence, cut to fit.
+
+    Whitespace runs count as one space. The sentence end is found before they are
+    collapsed, and only the sentence is collapsed (a long body is not split into words
+    to keep a few): the same result, since ``\\s`` and ``str.split`` agree on what
+    whitespace is, and a sentence end is followed by whitespace (or the end) either way.
+    """
+    paragraph = body.strip()
+    end = paragraph.find("\n\n")  # the first paragraph, without splitting the others off
+    if end >= 0:
+        paragraph = paragraph[:end]
     match = _SENTENCE_END.search(paragraph)
-    sentence = paragraph[: match.end()] if match else paragraph
+    sentence = " ".join((paragraph[: match.end()] if match else paragraph).split())
     if len(sentence) <= limit:
         return sentence
     cut = sentence[: limit - 1]
