@@ -173,6 +173,14 @@ def dirs(tmp_path: Path) -> Paths:
     return paths
 
 
+@pytest.fixture
+def photo(dirs: Paths) -> Path:
+    """A 1600×1200 JPEG, ``anh.jpg``, in the input folder."""
+    path = dirs.root / "anh.jpg"
+    scene((1600, 1200)).save(path, "JPEG", quality=90)
+    return path
+
+
 @pytest.fixture(scope="session")
 def h() -> SimpleNamespace:
     """The helpers above, for test modules (importlib mode: tests cannot import conftest)."""

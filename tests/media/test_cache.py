@@ -20,13 +20,6 @@ from social_publisher.media.specs import RenditionSpec
 MAX = 80_000_000
 
 
-@pytest.fixture
-def photo(dirs: SimpleNamespace, h: SimpleNamespace) -> Path:
-    path = dirs.root / "anh.jpg"
-    h.scene((1600, 1200)).save(path, "JPEG", quality=90)
-    return path
-
-
 def no_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("must come from the cache")

@@ -18,13 +18,6 @@ MAX = 80_000_000
 DAY = 86_400
 
 
-@pytest.fixture
-def photo(dirs: SimpleNamespace, h: SimpleNamespace) -> Path:
-    path = dirs.root / "anh.jpg"
-    h.scene((1200, 900)).save(path, "JPEG", quality=90)
-    return path
-
-
 def age(path: Path, days: float) -> None:
     when = time.time() - days * DAY
     os.utime(path, (when, when))
