@@ -1186,22 +1186,31 @@ def _run(job: _Job, workers: int) -> tuple[list[_Part], int]:
     return [job.here(0, len(job.names))], 1
 
 
-def _crash(name: str, key: str, exc: BaseException, cache: ScanCache | None) -> ScannedPost:
-    log.warning("queue folder %r could not be read: %s: %s", name, type(exc).__name__, exc)
-    log.debug("queue folder %r traceback", name, exc_info=exc)
-    if cache is not None:
-        cache.delete(key)
-    return _crashed(name, exc)
-
-
 @dataclass(frozen=True)
 class _Failed:
-    """A folder a worker could not read: the post saying so, and what to log (the
-    scanning process logs it, as it does for the folders it reads itself)."""
+    """A folder that could not be read: the post saying so, and what to log (always
+    logged by the scanning process, whichever process read the folder)."""
 
     post: ScannedPost
     summary: str
     traceback: str
+
+    @classmethod
+    def of(cls, name: str, exc: BaseException) -> _Failed:
+        trace = "".join(traceback.format_exception(exc))
+        return cls(_crashed(name, exc), f"{type(exc).__name__}: {exc}", trace)
+
+    def settle(self, name: str, key: str, cache: ScanCache | None) -> ScannedPost:
+        log.warning("queue folder %r could not be read: %s", name, self.summary)
+        log.debug("queue folder %r traceback:\n%s", name, self.traceback)
+        if cache is not None:
+            cache.delete(key)  # tried again next time
+        return self.post
+
+
+def _from_record(result: str | dict[str, Any]) -> ScannedPost:
+    """A post from its cache record (JSON text, or already decoded)."""
+    return ScannedPost.from_dict(json.loads(result) if isinstance(result, str) else result)
 
 
 #: what a worker sends back for one folder: ``None`` (the cached scan is current),
@@ -1243,7 +1252,7 @@ class _Job:
                 signature = signatures.pop(name, None) or _signature(base + name, seed)
                 post = _scan_one(base, name, key, signature, options, cache, check, read)
             except Exception as exc:  # one folder never stops the others
-                post = _crash(name, key, exc, cache)
+                post = _Failed.of(name, exc).settle(name, key, cache)
             posts.append(post)
         return posts, read
 
@@ -1264,9 +1273,7 @@ class _Job:
                     object.__setattr__(post, "_content_json", "")
                     out.append(post)
             except Exception as exc:
-                summary = f"{type(exc).__name__}: {exc}"
-                trace = "".join(traceback.format_exception(exc))
-                out.append(_Failed(_crashed(name, exc), summary, trace))
+                out.append(_Failed.of(name, exc))
         return out
 
     def settle(self, start: int, stop: int, outcomes: list[_Outcome]) -> _Part:
@@ -1283,26 +1290,19 @@ class _Job:
                 cached = cache.get(key) if cache is not None else None
                 if cached is None:
                     raise KeyError(key)  # gone meanwhile: read the folder below
-                result = cached.result
-                return ScannedPost.from_dict(
-                    json.loads(result) if isinstance(result, str) else result
-                )
+                return _from_record(cached.result)
             if isinstance(outcome, tuple):
                 signature, digest, record = outcome
                 read.append(name)
                 if cache is not None:
                     cache.put(key, CachedScan(signature, digest, record))
-                return ScannedPost.from_dict(json.loads(record))
+                return _from_record(record)
             if isinstance(outcome, ScannedPost):
                 read.append(name)
                 if cache is not None:
                     cache.delete(key)
                 return outcome
-            log.warning("queue folder %r could not be read: %s", name, outcome.summary)
-            log.debug("queue folder %r traceback:\n%s", name, outcome.traceback)
-            if cache is not None:
-                cache.delete(key)
-            return outcome.post
+            return outcome.settle(name, key, cache)
         except Exception:  # a damaged cache entry: read the folder here
             posts, names_read = self.here(i, i + 1)
             read.extend(names_read)
@@ -1324,10 +1324,7 @@ def _scan_one(
         cached = cache.get(key)
         if cached is not None and cached.signature == signature:
             try:
-                result = cached.result
-                return ScannedPost.from_dict(
-                    json.loads(result) if isinstance(result, str) else result
-                )
+                return _from_record(cached.result)
             except (KeyError, TypeError, ValueError):
                 pass  # an older or damaged entry: read the folder again
     post = read_folder(base, name, options, image_check, entries)
