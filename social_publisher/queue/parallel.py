@@ -20,14 +20,15 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection, wait
-from multiprocessing.sharedctypes import Synchronized
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # multiprocessing loads only when a scan is shared (the daemon never does)
+    from multiprocessing.connection import Connection
+    from multiprocessing.sharedctypes import Synchronized
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ def share(
     done here at the end, so every chunk has its result. Raises only what ``here`` or
     ``settle`` raise, or ``OSError`` if no worker could be started.
     """
+    import multiprocessing
+    from multiprocessing.connection import Connection, wait
+
     bounds = [(start, min(start + chunk, total)) for start in range(0, total, chunk)]
     results: dict[int, _T] = {}
     context = multiprocessing.get_context("fork")
