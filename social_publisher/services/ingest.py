@@ -48,7 +48,6 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, Text, bindparam, delete, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -234,7 +233,7 @@ class DbScanCache:
             if dialect == "sqlite":
                 self._flush_sqlite(session, now)
             else:
-                self._flush_core(session, now, dialect)
+                self._flush_postgresql(session, now)
 
     def saved(self) -> None:
         """The changes are committed: nothing is left to write."""
@@ -263,7 +262,7 @@ class DbScanCache:
             rows,
         )
 
-    def _flush_core(self, session: Session, now: datetime, dialect: str) -> None:
+    def _flush_postgresql(self, session: Session, now: datetime) -> None:
         rows = [
             {
                 "folder": key,
@@ -274,7 +273,10 @@ class DbScanCache:
             }
             for key in sorted(self.dirty)  # one lock order for concurrent writers
         ]
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # imported here: an SQLite office never loads the PostgreSQL dialect (2 MB of an idle
+        # daemon's memory)
+        from sqlalchemy.dialects.postgresql import insert
+
         statement = insert(ScanCacheRow)
         statement = statement.on_conflict_do_update(
             index_elements=[ScanCacheRow.folder],
