@@ -6,6 +6,7 @@ versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.
 
 from __future__ import annotations
 
+from .dates import ACCEPTED_FORMS, DateReading, format_datetime, read_datetime
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text
 from .parser import CHANNELS, FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
 from .scanner import (
@@ -35,6 +36,7 @@ from .scanner import (
 )
 
 __all__ = [
+    "ACCEPTED_FORMS",
     "CHANNELS",
     "FIELDS",
     "IMAGE_EXTENSIONS",
@@ -44,6 +46,7 @@ __all__ = [
     "BytesImageCheck",
     "CachedScan",
     "CheckedPost",
+    "DateReading",
     "DecodeError",
     "ImageCheck",
     "ImageRef",
@@ -60,12 +63,14 @@ __all__ = [
     "evaluate_all",
     "fold",
     "folder_signature",
+    "format_datetime",
     "format_local",
     "interpret",
     "list_queue",
     "missing_queue_problem",
     "parse_publish_at",
     "parse_text",
+    "read_datetime",
     "read_folder",
     "scan_queue",
 ]

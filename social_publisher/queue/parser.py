@@ -10,7 +10,6 @@ the line and the fix; parsing never raises on bad input.
 
 from __future__ import annotations
 
-import calendar
 import difflib
 import re
 import unicodedata
@@ -21,9 +20,9 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..errors import Problem
+from .dates import DATE_FORMAT_HINT, read_datetime
 
 CHANNELS = ("facebook", "zalo")
-DATE_FORMAT_HINT = "dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30"
 #: longest approver / author name the record keeps (a name, not a paragraph)
 NAME_MAX = 200
 
@@ -197,55 +196,13 @@ def parse_text(text: str, file: str) -> ParsedText:
 # ---------------------------------------------------------------- values
 
 
-_DMY = re.compile(
-    r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})"
-    r"\s*(?:,\s*|\s+)(\d{1,2})\s*[:hH]\s*(\d{2})(?:\s*:\s*(\d{2}))?"
-)
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _impossible(day: int, month: int, year: int, hour: int, minute: int, second: int) -> str:
-    if not 1 <= month <= 12:
-        return f"không có tháng {month}"
-    if not 1 <= day <= calendar.monthrange(year, month)[1]:
-        return f"tháng {month}/{year} không có ngày {day}"
-    if hour > 23:
-        return f"không có {hour} giờ (giờ từ 0 đến 23)"
-    if minute > 59 or second > 59:
-        return f"không có phút {minute if minute > 59 else second} (phút từ 00 đến 59)"
-    return "ngày giờ không tồn tại"
-
-
 def parse_publish_at(value: str, tz: tzinfo) -> tuple[datetime | None, str | None]:
-    """``(aware datetime, None)``, or ``(None, Vietnamese reason)``."""
-    text = value.strip()
-    match = _DMY.fullmatch(text)
-    if match:
-        # the seconds are optional
-        day, month, year, hour, minute, second = map(int, match.groups("0"))
-        try:
-            return datetime(year, month, day, hour, minute, second, tzinfo=tz), None
-        except ValueError:
-            reason = _impossible(day, month, year, hour, minute, second)
-            return None, (
-                f"Thời gian đăng '{text}' không có thật ({reason}). Ghi theo dạng "
-                f"{DATE_FORMAT_HINT}."
-            )
-    if _ISO.match(text):
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None, (
-                f"Thời gian đăng '{text}' không có thật hoặc sai dạng ISO 8601. Ghi theo dạng "
-                f"{DATE_FORMAT_HINT} (hoặc ISO 8601 như 2026-12-10T07:30:00+07:00)."
-            )
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=tz)
-        return parsed, None
-    return None, (
-        f"Thời gian đăng '{text}' không đúng định dạng. Ghi theo dạng {DATE_FORMAT_HINT} "
-        "(ngày/tháng/năm, rồi giờ:phút)."
-    )
+    """``(aware datetime, None)``, or ``(None, Vietnamese reason)``: :func:`.dates.read_datetime`
+    with the message staff see for ``Thời gian đăng``."""
+    reading = read_datetime(value, tz)
+    if reading.value is not None:
+        return reading.value, None
+    return None, f"Thời gian đăng '{value.strip()}' {reading.problem}"
 
 
 _CHANNEL_HINTS = {"fb": "facebook", "face book": "facebook", "zalo oa": "zalo", "oa": "zalo"}

@@ -73,7 +73,7 @@ def _json_encoder(item_separator: str, key_separator: str) -> Callable[[Any], st
 _compact_json = _json_encoder(",", ":")
 
 #: bump when parsing or validation changes, so cached results are re-read
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 TEXT_FILE_NAMES = ("bai-viet.txt", "post.txt", "post.md")
 _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}

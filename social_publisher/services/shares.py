@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..config import Settings
 from ..errors import AuthError, ChannelError, Problem
-from ..queue.parser import parse_publish_at
+from ..queue.dates import read_datetime
 from ..store import Database, Meta, Post, PostVersion, Publication, PubState, Share
 from .agencies import (
     AgencyInfo,
@@ -496,9 +496,10 @@ _IMPORT_COLUMNS = {
 
 
 def parse_local_time(text: str, tz: ZoneInfo) -> datetime | None:
-    """A share time as staff write it: the queue's own forms (``dd/mm/yyyy HH:MM`` in
-    ``tz``, or ISO 8601 with a time); a date alone cannot say whether it was on time."""
-    return parse_publish_at(text, tz)[0]
+    """A share time as staff write it: the queue's own reader and forms (``5/10/2024 14h``,
+    ``14h30 ngày 5/10/2024``… in ``tz``, or ISO 8601 with a time); a date alone cannot say
+    whether it was on time."""
+    return read_datetime(text, tz).value
 
 
 @dataclass(frozen=True)
@@ -681,12 +682,10 @@ def _check_row(
         return problem
     if not raw_time:
         return "thiếu thời điểm chia sẻ (cột time), dạng dd/mm/yyyy HH:MM, ví dụ 10/10/2024 08:15."
-    when = parse_local_time(raw_time, tz)
-    if when is None:
-        return (
-            f"thời điểm “{raw_time}” không đúng dạng; ghi dd/mm/yyyy HH:MM "
-            "(ví dụ 10/10/2024 08:15) hoặc ISO 8601 (2024-10-10T08:15)."
-        )
+    reading = read_datetime(raw_time, tz)
+    when = reading.value
+    if when is None:  # what is wrong, and the closest reading when there is one
+        return f"thời điểm “{raw_time}” {reading.problem}"
     if when > now + timedelta(minutes=5):
         return f"thời điểm “{raw_time}” ở tương lai; kiểm tra lại ngày giờ chia sẻ."
     post: PostRef | None

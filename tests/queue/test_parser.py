@@ -160,6 +160,7 @@ def test_local_times_use_the_configured_timezone() -> None:
         (
             "12/13/2026 07:30",
             "Thời gian đăng '12/13/2026 07:30' không có thật (không có tháng 13). "
+            "Có phải ý bạn là 13/12/2026 07:30? "
             "Ghi theo dạng dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30.",
         ),
         (
@@ -180,8 +181,8 @@ def test_local_times_use_the_configured_timezone() -> None:
         ),
         (
             "10/12/2026",
-            "Thời gian đăng '10/12/2026' không đúng định dạng. Ghi theo dạng dd/mm/yyyy HH:MM, "
-            "ví dụ 10/12/2026 07:30 (ngày/tháng/năm, rồi giờ:phút).",
+            "Thời gian đăng '10/12/2026' chỉ có ngày, thiếu giờ. Ghi thêm giờ, ví dụ "
+            "10/12/2026 07:30.",
         ),
         (
             "sáng mai",
