@@ -59,6 +59,13 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
 
 
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A list of names separated by commas or semicolons, each once, spaces tidied."""
+    raw = env.get(name, "").replace(";", ",")
+    names = (" ".join(part.split()) for part in raw.split(","))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -106,6 +113,8 @@ class Settings:
     agencies_file: Path = Path("agencies.csv")
     default_share_with: str = "tat-ca"
     default_author: str = "Phòng VHTT thị xã Đức Phổ"
+    #: who may approve posts (``Người duyệt``), as staff write the names; empty: anyone
+    approvers: tuple[str, ...] = ()
 
     tick_seconds: int = 30
     retry_base_seconds: int = 60
@@ -225,6 +234,7 @@ def load_settings(
         agencies_file=Path(_str(merged, "AGENCIES_FILE", "agencies.csv")),
         default_share_with=_str(merged, "DEFAULT_SHARE_WITH", "tat-ca"),
         default_author=_str(merged, "DEFAULT_AUTHOR", Settings.default_author),
+        approvers=_names(merged, "APPROVERS"),
         tick_seconds=_int(merged, "TICK_SECONDS", 30, minimum=1),
         retry_base_seconds=_int(merged, "RETRY_BASE_SECONDS", 60, minimum=0),
         retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0),

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import QueueError
+from ..errors import Problem, QueueError
 from ..queue import STATE_LABELS, CheckedPost, State, format_local, missing_queue_problem
 from ..services.ingest import check_queue
 
@@ -71,14 +72,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.error(problem.message)
         return 1
     if args.json:
-        ctx.print(render_json(report.posts, settings.tz))
+        ctx.print(render_json(report.posts, settings.tz, report.notes))
     else:
-        ctx.print(render_text(report.posts, settings.tz, queue_dir), end="")
+        ctx.print(render_text(report.posts, settings.tz, queue_dir, report.notes), end="")
     return 1 if report.has_errors else 0
 
 
-def render_json(posts: list[CheckedPost], tz: ZoneInfo) -> str:
-    return json.dumps({"posts": [p.as_check_json(tz) for p in posts]}, ensure_ascii=False, indent=2)
+def render_json(posts: list[CheckedPost], tz: ZoneInfo, notes: Sequence[Problem] = ()) -> str:
+    data: dict[str, Any] = {"posts": [p.as_check_json(tz) for p in posts]}
+    if notes:  # about the whole queue (an agencies file that could not be read)
+        data["notes"] = [p.as_dict() for p in notes]
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -96,7 +100,9 @@ def summary(states: list[State]) -> str:
     return f"{len(states)} bài" + (": " + ", ".join(parts) if parts else "")
 
 
-def render_text(posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path) -> str:
+def render_text(
+    posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path, notes: Sequence[Problem] = ()
+) -> str:
     if not posts:
         return f"Chưa có bài nào trong thư mục hàng đợi '{queue_dir}'.\n0 bài\n"
     rows = [
@@ -109,13 +115,13 @@ def render_text(posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path) -> str:
         for p in posts
     ]
     lines = table(["Thư mục", "Trạng thái", "Giờ đăng", "Kênh"], rows)
-    problems: list[str] = []
+    problems = [f"  {_where(p.file, p.line)}: cảnh báo: {p.message}" for p in notes]
     for post in posts:
         problems.extend(f"  {p}" for p in post.errors)
         problems.extend(f"  {_where(p.file, p.line)}: cảnh báo: {p.message}" for p in post.warnings)
     if problems:
         lines += ["", "Lỗi và cảnh báo:", *problems]
-    warning_count = sum(len(p.warnings) for p in posts)
+    warning_count = sum(len(p.warnings) for p in posts) + len(notes)
     tail = summary([p.state for p in posts])
     if warning_count:
         tail += f"; {warning_count} cảnh báo"

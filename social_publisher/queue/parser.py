@@ -101,6 +101,23 @@ class ParsedText:
         return found.line if found else None
 
 
+_APPROVAL_KEYS = ("người duyệt", "approved by")
+
+
+def approval_key_ok(written: str) -> bool:
+    """``Người duyệt`` spelt right (any case or spacing), typed with no accents at all
+    (``Nguoi duyet``: a PC without a Vietnamese keyboard), or ``approved_by``.
+
+    Other keys may carry wrong accents, but this one is the approval itself: a key that
+    only looks like it (``Ngưoi duyêt``) is a mistake to fix, never an approval.
+    """
+    spaced = " ".join(re.sub(r"[_\-.]+", " ", written.casefold()).split())
+    if spaced in _APPROVAL_KEYS:
+        return True
+    plain = unicodedata.normalize("NFD", written)
+    return plain.isascii() and fold(written) == "nguoi duyet"
+
+
 def suggest_key(written: str) -> str | None:
     """The known key closest to a misspelled one, as staff would write it."""
     close = difflib.get_close_matches(fold(written), list(_ALIASES), n=1, cutoff=0.6)
@@ -171,6 +188,18 @@ def parse_text(text: str, file: str) -> ParsedText:
             )
             continue
         name = alias[0]
+        if name == "approved_by" and not approval_key_ok(key):
+            parsed.suggested.add(name)
+            parsed.errors.append(
+                Problem(
+                    file,
+                    f"Mục '{key}' gần giống 'Người duyệt' nhưng sai dấu, nên không được tính là "
+                    "bài đã duyệt. Có phải ý bạn là 'Người duyệt'? Sửa lại tên mục (gõ đủ dấu "
+                    "'Người duyệt', hoặc không dấu 'Nguoi duyet').",
+                    number,
+                )
+            )
+            continue
         earlier = fields.get(name)
         if earlier is not None:
             parsed.errors.append(
@@ -341,6 +370,33 @@ class PostText:
     warnings: list[Problem] = field(default_factory=list)
 
 
+#: what staff write in ``Người duyệt`` when nobody approved yet: never an approval
+_NOT_A_NAME = frozenset(
+    {"chua", "chua duyet", "chua co", "cho duyet", "dang duyet", "khong", "khong co", "ko"}
+    | {"?", "??", "…"}
+)
+
+
+@dataclass(frozen=True)
+class ApproverCheck:
+    """How a ``Người duyệt`` name compares with the approvers list (``APPROVERS``)."""
+
+    #: the name as the list spells it (None: not on the list)
+    known: str | None
+    #: the closest name on the list, for an unknown one
+    closest: str | None = None
+
+
+def check_approver(name: str, approvers: tuple[str, ...]) -> ApproverCheck:
+    """Match ``name`` against the list without case, accents or extra spaces."""
+    keys = {fold(known): known for known in approvers}
+    found = keys.get(fold(name))
+    if found is not None:
+        return ApproverCheck(found)
+    close = difflib.get_close_matches(fold(name), list(keys), n=1, cutoff=0.7)
+    return ApproverCheck(None, keys[close[0]] if close else None)
+
+
 def interpret(text: str, file: str, tz: tzinfo) -> PostText:
     """Parse and check every header value of one post file."""
     parsed = parse_text(text, file)
@@ -393,7 +449,15 @@ def interpret(text: str, file: str, tz: tzinfo) -> PostText:
             error(reason, "channels")
 
     post.approved_by = value("approved_by") or None
-    if post.approved_by and len(post.approved_by) > NAME_MAX:
+    if post.approved_by and fold(post.approved_by) in _NOT_A_NAME:
+        error(
+            f"Người duyệt ghi '{post.approved_by}': đây không phải họ tên người duyệt. Bài chưa "
+            "được duyệt thì xóa dòng này (bài là bản nháp); đã duyệt thì ghi họ và tên người "
+            "duyệt.",
+            "approved_by",
+        )
+        post.approved_by = None
+    elif post.approved_by and len(post.approved_by) > NAME_MAX:
         error(
             f"Tên người duyệt dài {len(post.approved_by)} ký tự (tối đa {NAME_MAX}). Chỉ ghi họ "
             "và tên người duyệt.",

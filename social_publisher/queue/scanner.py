@@ -38,7 +38,8 @@ from zoneinfo import ZoneInfo
 from ..errors import MediaError, Problem, QueueError
 from . import parallel
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text, too_big_message
-from .parser import PostText, display, first_sentence, fold, interpret
+from .parser import PostText, check_approver, display, first_sentence, fold, interpret
+from .share_list import ShareDirectory, depends_on_agencies, read_without_directory
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,12 @@ class ScanOptions:
     default_share_with: tuple[str, ...] = ()
     #: names the image check in use, so a different check re-validates every folder
     image_check_id: str = "none"
+    #: APPROVERS: the names an approval is expected from (empty: any name)
+    approvers: tuple[str, ...] = ()
+    #: the agencies file as ``Chia sẻ`` reads it (None: none could be read). Not part of
+    #: the fingerprint: only folders whose list names agencies depend on it, and their cache
+    #: entries say so (see :func:`_agencies_signature`)
+    agencies: ShareDirectory | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def tz(self) -> ZoneInfo:
@@ -148,6 +155,7 @@ class ScanOptions:
                 self.default_author,
                 list(self.default_share_with),
                 self.image_check_id,
+                list(self.approvers),
             ],
             ensure_ascii=False,
         )
@@ -941,6 +949,100 @@ def _limits(
         )
 
 
+# ---------------------------------------------------------------- checks that need settings
+
+
+def _share_list(work: _Folder, text: PostText, options: ScanOptions, label: str) -> tuple[str, ...]:
+    """``Chia sẻ`` as ids, groups or keywords (the settings' default when not written); an
+    entry the agencies file does not know is an error naming the closest id."""
+    if text.share_with is None:
+        return options.default_share_with
+    directory = options.agencies
+    if directory is None:
+        return read_without_directory(text.share_with).entries
+    read = directory.read(text.share_with)
+    line = text.lines.get("share_with")
+    work.errors.extend(Problem(label, problem, line) for problem in read.problems)
+    return read.entries
+
+
+def _approver(work: _Folder, text: PostText, options: ScanOptions, label: str) -> str | None:
+    """The approver as the APPROVERS list spells the name.
+
+    A name not on the list is a warning and still an approval: the header records who
+    approved, it is not a log-in (the web console's approval is), and a list an administrator
+    forgot to update must not stop a post due at 07:30; ``check`` shows the warning before.
+    """
+    name = text.approved_by
+    if not name or not options.approvers:
+        return name
+    found = check_approver(name, options.approvers)
+    if found.known is not None:
+        return found.known
+    hint = f"Có phải ý bạn là '{found.closest}'? " if found.closest else ""
+    work.warnings.append(
+        Problem(
+            label,
+            f"Người duyệt '{name}' không có trong danh sách người duyệt (APPROVERS). {hint}Bài "
+            "vẫn được tính là đã duyệt, ghi đúng tên như trong tệp. Nếu gõ sai tên thì sửa lại; "
+            "nếu đúng là người duyệt mới thì nhờ bộ phận kỹ thuật thêm tên vào APPROVERS.",
+            text.lines.get("approved_by"),
+        )
+    )
+    return name
+
+
+#: video files a post folder may hold (compared without case)
+VIDEO_EXTENSIONS = (
+    ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".3gp", ".3g2", ".wmv", ".flv", ".mpg",
+    ".mpeg", ".mts", ".m2ts", ".vob", ".ogv",
+)  # fmt: skip
+
+
+def _unsupported_video(work: _Folder) -> None:
+    """Until video is supported, a video file holds the post with an error.
+
+    Video support (issue 19) replaces this function. Held rather than published without the
+    clip: a folder with a video was most likely meant to go out with it, and text alone would
+    be a different post from the one approved; staff who want it without the video move the
+    file out of the folder, and the post goes out at its time.
+    """
+    videos = [name for name in work.files if name.casefold().endswith(VIDEO_EXTENSIONS)]
+    for name in sorted(videos, key=_natural_key):
+        work.errors.append(
+            Problem(
+                work.label(name),
+                f"Tệp '{name}' là video: video chưa được hỗ trợ; bài sẽ đăng không có video. "
+                "Bài được giữ lại để không đăng thiếu video ngoài ý muốn: muốn đăng bài không "
+                "có video thì chuyển tệp này ra khỏi thư mục bài.",
+            )
+        )
+
+
+def _agencies_signature(signature: str, options: ScanOptions) -> str:
+    """The signature of a folder whose ``Chia sẻ`` names agencies: it also covers the
+    agencies file, so a change of the file re-reads exactly those folders."""
+    digest = options.agencies.digest if options.agencies is not None else "none"
+    size = min(64, max(1, len(signature) // 2))  # as long as the folder's own signature
+    return hashlib.blake2b(f"{signature}\0{digest}".encode(), digest_size=size).hexdigest()
+
+
+def _stored_signature(signature: str, post: ScannedPost, options: ScanOptions) -> str:
+    if depends_on_agencies(post.share_with):
+        return _agencies_signature(signature, options)
+    return signature
+
+
+def _current(cached: CachedScan | None, signature: str, options: ScanOptions) -> bool:
+    """Whether a cached scan still holds: same files, and (for a folder that depends on it)
+    the same agencies file."""
+    if cached is None:
+        return False
+    return cached.signature == signature or (
+        cached.signature == _agencies_signature(signature, options)
+    )
+
+
 def content_hash(post: ScannedPost, raw_text: str | None = None) -> str:
     """sha256 of what goes out; a post with errors also hashes its raw text and problems.
 
@@ -1003,6 +1105,9 @@ def read_folder(
     parsed = interpret(text, label, options.tz)
     work.errors.extend(parsed.errors)
     work.warnings.extend(parsed.warnings)
+    _unsupported_video(work)
+    share_with = _share_list(work, parsed, options, label)
+    approved_by = _approver(work, parsed, options, label)
     refs, _ = _images(work, parsed, label)
     cover = _cover(work, parsed, refs, label)
     description = parsed.description
@@ -1018,15 +1123,13 @@ def read_folder(
         body=parsed.body,
         publish_at=parsed.publish_at,
         channels=channels,
-        approved_by=parsed.approved_by,
+        approved_by=approved_by,
         images=tuple(refs),
         cover=cover,
         link=parsed.link,
         author=author,
         description=description,
-        share_with=tuple(
-            parsed.share_with if parsed.share_with is not None else options.default_share_with
-        ),
+        share_with=share_with,
         zalo_broadcast=parsed.zalo_broadcast,
         withdrawn=parsed.withdrawn,
         publish_at_line=parsed.lines.get("publish_at"),
@@ -1263,12 +1366,13 @@ class _Job:
             try:
                 signature, entries = _signature(self.base + name, self.seed)
                 cached = cache.get(key) if cache is not None else None
-                if cached is not None and cached.signature == signature:
+                if _current(cached, signature, self.options):
                     out.append(None)
                     continue
                 post = read_folder(self.base, name, self.options, self.image_check, entries)
                 if post.cacheable:  # the record is the post, and travels as one string
-                    out.append((signature, post.content_hash, cache_record(post)))
+                    stored = _stored_signature(signature, post, self.options)
+                    out.append((stored, post.content_hash, cache_record(post)))
                 else:
                     object.__setattr__(post, "_content_json", "")
                     out.append(post)
@@ -1322,7 +1426,8 @@ def _scan_one(
     signature, entries = found
     if cache is not None:
         cached = cache.get(key)
-        if cached is not None and cached.signature == signature:
+        if _current(cached, signature, options):
+            assert cached is not None
             try:
                 return _from_record(cached.result)
             except (KeyError, TypeError, ValueError):
@@ -1333,7 +1438,8 @@ def _scan_one(
         if post.cacheable:
             # as JSON text right away: the cache keeps one string per folder instead of a
             # tree of dicts and lists the garbage collector would walk for the whole scan
-            cache.put(key, CachedScan(signature, post.content_hash, cache_record(post)))
+            stored = _stored_signature(signature, post, options)
+            cache.put(key, CachedScan(stored, post.content_hash, cache_record(post)))
         else:
             cache.delete(key)
     object.__setattr__(post, "_content_json", "")  # the scan result need not keep it

@@ -28,19 +28,14 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..errors import ConfigError, Problem
+from ..queue.share_list import ALL_AGENCIES as ALL_AGENCIES
+from ..queue.share_list import GROUPS as GROUPS
+from ..queue.share_list import NOBODY as NOBODY
+from ..queue.share_list import AgencyEntry, ShareDirectory
 from ..store import Agency, Database, Meta
 
-#: group id → how staff call it (Vietnamese)
-GROUPS: dict[str, str] = {
-    "xa-phuong": "UBND xã, phường",
-    "phong-ban": "Phòng, ban thị xã",
-    "doan-the": "Mặt trận, đoàn thể",
-    "trung-tam": "Trung tâm, đơn vị sự nghiệp",
-    "khac": "Đơn vị khác",
-}
-#: ``Chia sẻ: tat-ca`` = every active agency; ``khong`` = nobody
-ALL_AGENCIES = "tat-ca"
-NOBODY = "khong"
+# GROUPS, ALL_AGENCIES and NOBODY (the groups and keywords of ``Chia sẻ``) live with the
+# queue, which reads ``Chia sẻ`` at ``check`` time
 
 COLUMNS = ("id", "name", "group", "fb_page_id", "fb_page_url", "zalo_oa_id", "token_setting")
 REQUIRED_COLUMNS = ("id", "name", "group")
@@ -275,6 +270,44 @@ def parse_agencies(path: Path) -> list[AgencyRow]:
     if problems:
         raise FileProblems(problems)
     return rows
+
+
+# ------------------------------------------------------------------ for the queue
+
+
+@dataclass(frozen=True)
+class DirectoryLoad:
+    """The agencies file as ``Chia sẻ`` reads it, or why it could not be read."""
+
+    directory: ShareDirectory | None
+    #: Vietnamese, without a trailing full stop: "không tìm thấy tệp …" (None: read)
+    failure: str | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+#: the last file read, by (path, mtime, size): the daemon scans every pass
+_DIRECTORIES: dict[str, tuple[tuple[int, int], ShareDirectory]] = {}
+
+
+def share_directory(settings: Settings) -> DirectoryLoad:
+    """AGENCIES_FILE for ``check`` and ingest; read again only when the file changed."""
+    path = settings.agencies_file
+    shown = str(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return DirectoryLoad(None, f"không tìm thấy tệp {shown} (AGENCIES_FILE)")
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    known = _DIRECTORIES.get(shown)
+    if known is not None and known[0] == stamp:
+        return DirectoryLoad(known[1])
+    try:
+        rows = parse_agencies(path)
+    except FileProblems as exc:
+        return DirectoryLoad(None, f"tệp {shown} (AGENCIES_FILE) có lỗi", tuple(exc.problems))
+    directory = ShareDirectory((AgencyEntry(r.id, r.name, r.group) for r in rows), shown)
+    _DIRECTORIES[shown] = (stamp, directory)
+    return DirectoryLoad(directory)
 
 
 # ------------------------------------------------------------------ sync to DB

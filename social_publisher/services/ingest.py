@@ -52,7 +52,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..errors import StoreError
+from ..errors import Problem, StoreError
 from ..media import check_image
 from ..queue import (
     BytesImageCheck,
@@ -69,8 +69,10 @@ from ..queue import (
     list_queue,
     scan_queue,
 )
+from ..queue.share_list import ShareDirectory, depends_on_agencies
 from ..store import AuditEvent, Database, Post, PostState, PostVersion
 from ..store import ScanCache as ScanCacheRow
+from .agencies import DirectoryLoad, share_directory
 
 log = logging.getLogger("social_publisher.ingest")
 
@@ -116,14 +118,51 @@ def _resolve_check(settings: Settings, image_check: ImageCheck | None) -> tuple[
     return image_check, _check_id(image_check)
 
 
-def scan_options(settings: Settings, image_check_id: str) -> ScanOptions:
+def scan_options(
+    settings: Settings, image_check_id: str, agencies: ShareDirectory | None = None
+) -> ScanOptions:
     share = tuple(s.strip() for s in settings.default_share_with.split(",") if s.strip())
+    if agencies is not None:  # DEFAULT_SHARE_WITH may name agencies as staff write them too
+        share = agencies.read(share).entries
     return ScanOptions(
         timezone=settings.timezone,
         default_author=settings.default_author or None,
         default_share_with=share,
         image_check_id=image_check_id,
+        approvers=settings.approvers,
+        agencies=agencies,
     )
+
+
+def share_notes(
+    settings: Settings, loaded: DirectoryLoad, posts: Sequence[ScannedPost]
+) -> list[Problem]:
+    """What ``check`` says once about ``Chia sẻ`` beyond each post: an agencies file that
+    could not be read (when some post needed it), and a DEFAULT_SHARE_WITH it does not know."""
+    shown = str(settings.agencies_file)
+    default = [s.strip() for s in settings.default_share_with.split(",") if s.strip()]
+    if loaded.directory is not None:
+        return [
+            Problem("DEFAULT_SHARE_WITH", f"Cấu hình DEFAULT_SHARE_WITH: {problem}")
+            for problem in loaded.directory.read(default).problems
+        ]
+    unchecked = [p.folder for p in posts if depends_on_agencies(p.share_with)]
+    if not unchecked:
+        return []
+    names = ", ".join(unchecked[:5]) + (
+        f" và {len(unchecked) - 5} bài khác" if len(unchecked) > 5 else ""
+    )
+    fix = (
+        "Chạy 'social-publisher init' để tạo tệp mẫu, hoặc sửa AGENCIES_FILE trong tệp .env."
+        if not loaded.problems
+        else "Sửa các lỗi của tệp được liệt kê dưới đây."
+    )
+    note = Problem(
+        shown,
+        f"Mục Chia sẻ của {len(unchecked)} bài chưa được kiểm tra ({names}) vì "
+        f"{loaded.failure}. {fix}",
+    )
+    return [note, *loaded.problems]
 
 
 # ---------------------------------------------------------------- the scan cache in the DB
@@ -310,6 +349,8 @@ class CheckReport:
     read: list[str]
     #: processes that read the folders (see ``queue.scan_queue``)
     workers: int = 1
+    #: warnings about the whole queue rather than one post (an unreadable agencies file)
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
@@ -349,12 +390,14 @@ def check_queue(
     """
     queue_dir = queue_dir or settings.queue_dir
     check, check_id = _resolve_check(settings, image_check)
-    options = scan_options(settings, check_id)
+    agencies = share_directory(settings)
+    options = scan_options(settings, check_id, agencies.directory)
     grace = timedelta(hours=settings.overdue_grace_hours)
     if db is None:
         scan = scan_queue(queue_dir, options, cache=MemoryScanCache(), image_check=check)
         posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz)
-        return CheckReport(scan.root, posts, scan.read, scan.workers)
+        notes = share_notes(settings, agencies, scan.posts)
+        return CheckReport(scan.root, posts, scan.read, scan.workers, notes)
 
     cache = DbScanCache(queue_dir.resolve())
     with db.session() as session:
@@ -374,7 +417,8 @@ def check_queue(
         except (IntegrityError, OperationalError) as exc:  # a busy DB must not fail check
             log.warning("scan cache not saved: %s", type(exc).__name__)
     posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
-    return CheckReport(scan.root, posts, scan.read, scan.workers)
+    notes = share_notes(settings, agencies, scan.posts)
+    return CheckReport(scan.root, posts, scan.read, scan.workers, notes)
 
 
 # ---------------------------------------------------------------- ingest
@@ -654,7 +698,7 @@ def ingest(
         raise ValueError("ingest needs an aware 'now'")
     queue_dir = queue_dir or settings.queue_dir
     check, check_id = _resolve_check(settings, image_check)
-    options = scan_options(settings, check_id)
+    options = scan_options(settings, check_id, share_directory(settings).directory)
     grace = timedelta(hours=settings.overdue_grace_hours)
     tz = settings.tz
     root, names = list_queue(queue_dir)
