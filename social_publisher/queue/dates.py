@@ -158,7 +158,19 @@ class _Parts:
     no_year: bool = False
 
 
+#: the form nearly every post uses, read without the grammar (the same reading: a scan of
+#: thousands of folders reads one per folder)
+_USUAL = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2})[:h](\d{2})")
+
+
 def _read(text: str, tz: tzinfo) -> DateReading:
+    usual = _USUAL.fullmatch(text.strip())
+    if usual is not None and text.isascii():
+        day, month, year, hour, minute = map(int, usual.groups())
+        try:
+            return DateReading(datetime(year, month, day, hour, minute, tzinfo=tz))
+        except ValueError:
+            pass  # the grammar says why
     written = unicodedata.normalize("NFC", text).strip()
     if len(written) > _MAX_LENGTH:
         return DateReading(None, f"không đúng định dạng. {_GENERAL_HINT}")

@@ -102,6 +102,7 @@ class ParsedText:
 
 
 _APPROVAL_KEYS = ("người duyệt", "approved by")
+_USUAL_APPROVAL_KEYS = frozenset(("Người duyệt", "approved_by"))
 
 
 def approval_key_ok(written: str) -> bool:
@@ -111,6 +112,8 @@ def approval_key_ok(written: str) -> bool:
     Other keys may carry wrong accents, but this one is the approval itself: a key that
     only looks like it (``Ngưoi duyêt``) is a mistake to fix, never an approval.
     """
+    if written in _USUAL_APPROVAL_KEYS:
+        return True
     spaced = " ".join(re.sub(r"[_\-.]+", " ", written.casefold()).split())
     if spaced in _APPROVAL_KEYS:
         return True

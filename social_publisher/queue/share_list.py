@@ -15,6 +15,7 @@ re-reads exactly those folders.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -109,6 +110,7 @@ class ShareDirectory:
                 if alias not in _FIXED_ALIASES:
                     aliases.setdefault(alias, set()).add(agency.id)
         self._aliases = {alias: tuple(sorted(ids)) for alias, ids in aliases.items()}
+        self._read: dict[tuple[str, ...], ShareList] = {}
         rows = sorted((a.id, a.name, a.group) for a in self.agencies.values())
         #: changes whenever a verdict on a ``Chia sẻ`` entry could change
         self.digest = hashlib.blake2b(
@@ -117,6 +119,13 @@ class ShareDirectory:
 
     def read(self, written: Sequence[str]) -> ShareList:
         """Each entry to its id, group, ``tat-ca`` or ``khong``; problems for the rest."""
+        key = tuple(written)
+        known = self._read.get(key)
+        if known is None:  # most posts write one of a few lists
+            known = self._read[key] = self._read_list(key)
+        return known
+
+    def _read_list(self, written: Sequence[str]) -> ShareList:
         entries: list[str] = []
         problems: list[str] = []
         for item in written:
@@ -173,6 +182,11 @@ class ShareDirectory:
 def read_without_directory(written: Sequence[str]) -> ShareList:
     """Without an agencies file only the fixed entries can be read; the rest stay as written
     (``check`` says once that the file is missing, not once per post)."""
+    return _without_directory(tuple(written))
+
+
+@functools.lru_cache(maxsize=256)
+def _without_directory(written: tuple[str, ...]) -> ShareList:
     entries = [_FIXED_ALIASES.get(name_key(item), item) for item in written]
     return ShareList(tuple(dict.fromkeys(entries)))
 

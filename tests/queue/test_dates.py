@@ -325,7 +325,7 @@ def test_arbitrary_text_never_makes_the_reader_raise(text: str) -> None:
     _check_reading(text)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(_grammar_soup)
 def test_text_made_of_the_grammar_s_own_words_never_makes_it_raise(text: str) -> None:
     _check_reading(text)
