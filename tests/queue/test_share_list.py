@@ -278,3 +278,31 @@ def test_the_cache_stays_right_when_workers_read_the_folders(
     again = scan_queue(queue, changed, cache=cache, workers=2)
     assert sorted(again.read) == [f"bai-{i:02d}" for i in range(1, 60, 2)]
     assert all(bool(p.errors) == (int(p.folder[-2:]) % 2 == 1) for p in again.posts)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_database_scan_cache_keeps_the_agencies_dependency(
+    backend: str,
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    write_post: Callable[..., Path],
+) -> None:
+    from social_publisher.services.ingest import check_queue
+
+    database: Database = request.getfixturevalue("db" if backend == "sqlite" else "pg_db")
+    shutil.copyfile(REPO_AGENCIES, settings.agencies_file)
+    write_post("ten", HEAD + "Chia sẻ: Phổ Văn\n\nNội dung.")
+    write_post("mac-dinh")
+    first = check_queue(database, settings, now=NOW, image_check=lambda p: None)
+    assert sorted(first.read) == ["mac-dinh", "ten"]
+    assert check_queue(database, settings, now=NOW, image_check=lambda p: None).read == []
+    text = settings.agencies_file.read_text(encoding="utf-8-sig")
+    settings.agencies_file.write_text(text.replace("Phổ Văn", "Phổ Văn Mới"), "utf-8")
+    again = check_queue(database, settings, now=NOW, image_check=lambda p: None)
+    assert again.read == ["ten"]
+    assert [p.state.value for p in again.posts] == ["ready", "error"]  # "Phổ Văn" is gone
+    assert "Có phải ý bạn là 'phuong-pho-van' (UBND phường Phổ Văn Mới)?" in str(
+        again.posts[1].errors
+    )
