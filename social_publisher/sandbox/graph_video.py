@@ -262,7 +262,9 @@ class GraphVideoHalf:
             try:
                 size = int(req.param("file_size") or "")
             except ValueError:
-                raise GraphError(100, "(#100) file_size is required for upload_phase=start") from None
+                raise GraphError(
+                    100, "(#100) file_size is required for upload_phase=start"
+                ) from None
             if size < 1024:
                 raise GraphError(100, "(#100) The video file is too small", subcode=1363022)
             video = self._new_video("feed", page_id)
@@ -417,7 +419,11 @@ class GraphVideoHalf:
             if (low and v.finished_at < low) or (high and v.finished_at > high):
                 continue
             items.append(
-                {"id": v.id, "description": v.description, "updated_time": graph_time(v.finished_at)}
+                {
+                    "id": v.id,
+                    "description": v.description,
+                    "updated_time": graph_time(v.finished_at),
+                }
             )
         return {"data": items}
 
@@ -437,9 +443,7 @@ class GraphVideoHalf:
             return
         g = self.graph
         message = "\n\n".join(p for p in (video.title, video.description) if p)
-        post: _Post = g._new_post(
-            video.page_id, message, None, "video", now, video.published, []
-        )
+        post: _Post = g._new_post(video.page_id, message, None, "video", now, video.published, [])
         post.scheduled_for = video.scheduled_for
         if video.scheduled_for is not None:
             post.created_time = video.scheduled_for
@@ -465,7 +469,9 @@ class GraphVideoHalf:
                 "bytes_transfered": len(video.data),
             },
             "processing_phase": {
-                "status": "complete" if video.ready else ("in_progress" if finished else "not_started")
+                "status": "complete"
+                if video.ready
+                else ("in_progress" if finished else "not_started")
             },
             "publishing_phase": {
                 "status": "complete" if video.ready else "not_started",
@@ -482,7 +488,9 @@ class GraphVideoHalf:
             # the post id's number only: clients must compose {page}_{number} themselves
             body["post_id"] = video.post_id.split("_", 1)[1]
             body["permalink_url"] = (
-                f"/{video.page_id}/videos/{video.id}/" if video.kind == "feed" else f"/reel/{video.id}"
+                f"/{video.page_id}/videos/{video.id}/"
+                if video.kind == "feed"
+                else f"/reel/{video.id}"
             )
         return body
 

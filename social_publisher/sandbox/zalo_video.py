@@ -124,7 +124,9 @@ class ZaloVideoHalf:
             if fault is not None and fault.before_processing:
                 raise ZaloError(fault.code or -201)
             self.zalo._authenticate(req)
-            response = SandboxResponse.json({"data": handler(req), "error": 0, "message": "Success"})
+            response = SandboxResponse.json(
+                {"data": handler(req), "error": 0, "message": "Success"}
+            )
         except ZaloError as err:
             response = SandboxResponse.json({"error": err.code, "message": err.message})
         if fault is not None and fault.kind == "drop":
