@@ -332,7 +332,7 @@ class FacebookVideoClient:
             f"{self.graph_url}/{self.page_id}/video_reels",
             params={
                 "since": int(since.timestamp()),
-                "until": int(now.timestamp()),
+                "until": int(now.timestamp()) + 1,  # whole seconds: include this one
                 "fields": "id,description,updated_time",
             },
         )

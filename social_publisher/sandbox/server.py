@@ -289,7 +289,8 @@ class Sandbox:
             prefix, _, rest = key.partition("_")
             if prefix not in per_half or not rest:
                 raise TypeError(
-                    f"unknown sandbox option {key!r} (use graph_*, zalo_*, graphvideo_*, zalovideo_*)"
+                    f"unknown sandbox option {key!r} "
+                    "(use graph_*, zalo_*, graphvideo_* or zalovideo_*)"
                 )
             per_half[prefix][rest] = value
         from .graph import GraphHalf  # graph.py imports this module's request/response types
