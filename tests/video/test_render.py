@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from fractions import Fraction
@@ -213,3 +214,63 @@ def test_a_refused_clip_raises_from_the_worker(
     clip.write_bytes(b"")
     with pytest.raises(MediaError, match="0 byte"):
         render(clip, tmp_path / "cache", limits, worker_limits)
+
+
+def test_media_render_takes_a_video(
+    make_clip: ClipMaker, tmp_path: Path, env: dict[str, str]
+) -> None:
+    import io
+    import json
+
+    from social_publisher.cli import main
+
+    clip = make_clip("Lễ hội.mov", width=320, height=240, seconds=2, rotation=90)
+    env_file = tmp_path / "test.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["--env-file", str(env_file), "media", "render", str(clip), "--out", str(tmp_path / "out"),
+         "--json"], out=out, err=err,
+    )  # fmt: skip
+    assert code == 0, out.getvalue() + err.getvalue()
+    (result,) = json.loads(out.getvalue())
+    assert result["ok"] and result["video"]["rotation"] == 90
+    channels = {r["channel"] for r in result["renditions"]}
+    assert channels == {"facebook", "zalo"}
+    for r in result["renditions"]:
+        assert Path(r["path"]).name.startswith("Lễ hội.") and Path(r["path"]).is_file()
+        assert probe_video(Path(r["path"])).rotation == 0
+    assert {c["channel"] for c in result["cover"]} == {"facebook", "zalo_cover"}
+    assert "100%" in err.getvalue() and "Lễ hội.mov" in err.getvalue()  # progress on stderr
+    # the console form, and a refused clip beside it
+    bad = tmp_path / "rong.mp4"
+    bad.write_bytes(b"")
+    out = io.StringIO()
+    code = main(
+        ["--env-file", str(env_file), "media", "render", str(clip), str(bad), "--out",
+         str(tmp_path / "out")], out=out, err=io.StringIO(),
+    )  # fmt: skip
+    text = out.getvalue()
+    assert code == 1
+    assert "Facebook (video thường)" in text and "0 byte" in text
+    assert text.strip().endswith("Xong: 1/2 tệp đã xử lý, 1 tệp bị từ chối.")
+
+
+def test_prune_treats_video_entries_like_photos(
+    make_clip: ClipMaker, tmp_path: Path, limits: VideoLimits, worker_limits: WorkerLimits
+) -> None:
+    from social_publisher.media.cache import prune
+
+    clip = make_clip("prune.mp4", width=320, height=240, seconds=1, rotation=90)
+    cache = tmp_path / "cache"
+    result = render(clip, cache, limits, worker_limits, channels=(FACEBOOK_FEED,))
+    mp4 = result.renditions[FACEBOOK_FEED].path
+    old = time.time() - 10 * 86_400
+    for path in mp4.parent.iterdir():
+        os.utime(path, (old, old))
+    # a hit renews the record: the MP4 (older than the cutoff itself) is kept with it
+    render(clip, cache, limits, worker_limits, channels=(FACEBOOK_FEED,), cover=False)
+    prune(cache, keep_days=5)
+    assert mp4.is_file() and mp4.with_suffix(".json").is_file()
+    pruned = prune(cache, keep_days=5, now=time.time() + 30 * 86_400)
+    assert pruned.entries >= 2 and not mp4.exists()  # the rendition and the cover frame
