@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_video.py [--seconds 60]`` (needs the ``bench
 ``imageio-ffmpeg``, for the ffmpeg binary, or an ``ffmpeg`` on PATH).
 
 1. Writes a 60 s 1080p30 clip with PyAV (a moving pattern and a tone, H.264 at
-   ``ultrafast`` with a 60 fps source, so it must be transcoded: not a "fits" copy).
+   ``ultrafast``); the job below asks for a transcode (never a "fits" copy).
 2. Transcodes it to the Facebook target through the real worker process
    (``python -m social_publisher.media.video.worker``, the same pickled job the daemon
    sends), and with ``ffmpeg`` given the same settings (libx264 High ``veryfast`` CRF 23,
@@ -37,14 +37,14 @@ from social_publisher.media.video.rules import VideoTarget
 
 def make_source(path: Path, seconds: int) -> None:
     out = av.open(str(path), "w")
-    stream = out.add_stream("libx264", rate=60)
+    stream = out.add_stream("libx264", rate=30)
     stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
     stream.codec_context.options = {"preset": "ultrafast", "crf": "18"}
     audio = out.add_stream("aac", rate=48_000)
     audio.layout = "stereo"
     yy, xx = np.mgrid[0:1080, 0:1920]
     base = (xx // 8 + yy // 8).astype(np.int32)
-    for i in range(seconds * 60):
+    for i in range(seconds * 30):
         luma = ((base + i * 4) % 220 + 16).astype(np.uint8)
         rgb = np.stack([luma, luma[:, ::-1], luma], axis=2)
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -96,9 +96,10 @@ def ffmpeg_binary() -> str:
 
 def idle_rss(extra: str) -> float:
     code = (
-        "import resource, social_publisher.cli, social_publisher.services.daemon, "
+        "import social_publisher.cli, social_publisher.services.daemon, "
         f"social_publisher.services.publisher{extra}\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "status = open('/proc/self/status').read()\n"
+        "print(status.split('VmRSS:')[1].split()[0])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024

@@ -63,7 +63,9 @@ def video_client(settings: Settings, sandbox: Sandbox, settle: float = 0.0) -> Z
     channel = ZaloChannel(
         settings, tokens=Tokens(), clock=sandbox.now, sleep=lambda s: None, settle_window=settle
     )
-    return ZaloVideoClient(channel, poll_interval=1)
+    client = channel.video_client(poll_interval=1)
+    assert isinstance(client, ZaloVideoClient)
+    return client
 
 
 def post(sandbox: Sandbox, title: str = "Video lễ hội Đức Phổ") -> ZaloVideoPost:

@@ -132,6 +132,9 @@ def _video_encoder(out: Any, target: VideoTarget) -> Any:
         options["bufsize"] = str(target.max_bitrate * 2)
     stream.codec_context.options = options
     stream.codec_context.time_base = 1 / rate
+    # frame threads, as the ffmpeg command line uses (PyAV's default, slices, compresses
+    # worse: x264 then codes each frame as independent slices)
+    stream.thread_type = "FRAME"
     return stream
 
 
