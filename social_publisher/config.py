@@ -88,6 +88,8 @@ class Settings:
 
     fb_graph_url: str = "https://graph.facebook.com"
     fb_graph_version: str = "v25.0"
+    #: Graph's video host: feed video uploads go there (Reels use the upload_url Graph gives)
+    fb_graph_video_url: str = "https://graph-video.facebook.com"
     fb_page_id: str = ""
     fb_page_access_token: str = field(default="", repr=False)
     fb_app_id: str = ""
@@ -127,6 +129,15 @@ class Settings:
     media_max_pixels: int = 80_000_000
     #: rendition cache entries unused this many days are removed (0: kept for ever)
     media_cache_days: int = 60
+
+    #: the tool's own caps on a clip (well inside Facebook's; see shared/api/video.md)
+    video_max_seconds: int = 1200
+    video_max_mb: int = 1000
+    #: Zalo's limit on an uploaded video (unconfirmed: community reports say 50 MB)
+    zalo_video_max_mb: int = 50
+    #: a transcode is killed past this many seconds or this much memory (address space)
+    video_transcode_timeout_seconds: int = 3600
+    video_transcode_memory_mb: int = 3072
 
     report_dir: Path = Path("reports")
     plan_posts_per_month_facebook: int = 8
@@ -215,6 +226,9 @@ def load_settings(
         overdue_grace_hours=_float(merged, "OVERDUE_GRACE_HOURS", 24.0),
         fb_graph_url=_str(merged, "FB_GRAPH_URL", Settings.fb_graph_url).rstrip("/"),
         fb_graph_version=_str(merged, "FB_GRAPH_VERSION", Settings.fb_graph_version),
+        fb_graph_video_url=_str(merged, "FB_GRAPH_VIDEO_URL", Settings.fb_graph_video_url).rstrip(
+            "/"
+        ),
         fb_page_id=_str(merged, "FB_PAGE_ID"),
         fb_page_access_token=_str(merged, "FB_PAGE_ACCESS_TOKEN"),
         fb_app_id=_str(merged, "FB_APP_ID"),
@@ -244,6 +258,13 @@ def load_settings(
         media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
         media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),
         media_cache_days=_int(merged, "MEDIA_CACHE_DAYS", 60),
+        video_max_seconds=_int(merged, "VIDEO_MAX_SECONDS", 1200, minimum=3),
+        video_max_mb=_int(merged, "VIDEO_MAX_MB", 1000, minimum=1),
+        zalo_video_max_mb=_int(merged, "ZALO_VIDEO_MAX_MB", 50, minimum=1),
+        video_transcode_timeout_seconds=_int(
+            merged, "VIDEO_TRANSCODE_TIMEOUT_SECONDS", 3600, minimum=10
+        ),
+        video_transcode_memory_mb=_int(merged, "VIDEO_TRANSCODE_MEMORY_MB", 3072, minimum=256),
         report_dir=Path(_str(merged, "REPORT_DIR", "reports")),
         plan_posts_per_month_facebook=_int(merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8),
         plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4),

@@ -328,6 +328,12 @@ class FacebookChannel:
     def close(self) -> None:
         self.http.close()
 
+    def video_client(self, **options: Any) -> Any:
+        """Feed videos and Reels (``channels.facebook_video``), on this channel's clock."""
+        from .facebook_video import FacebookVideoClient
+
+        return FacebookVideoClient(self.settings, clock=self.clock, sleep=self.sleep, **options)
+
     def _require_enabled(self) -> None:
         missing = self.settings.missing_for("facebook")
         if missing:

@@ -589,6 +589,12 @@ class ZaloChannel:
         extra: dict[str, object] = {"processing_token": token} if token else {}
         return RemotePost(remote_id=article_id, url=link, created_time=self.clock(), extra=extra)
 
+    def video_client(self, **options: Any) -> Any:
+        """Video articles (``channels.zalo_video``) through this channel's tokens."""
+        from .zalo_video import ZaloVideoClient
+
+        return ZaloVideoClient(self, **options)
+
     def publish(self, post: OutgoingPost) -> RemotePost:
         """Create then verify (the Channel protocol); see :meth:`verify_article` for outcomes.
 

@@ -311,6 +311,7 @@ class _Post:
             "photo": "added_photos",
             "album": "added_photos",
             "share": "shared_story",
+            "video": "added_video",  # feed videos and reels (sandbox/graph_video.py)
         }[self.kind]
 
 

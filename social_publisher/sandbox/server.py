@@ -55,7 +55,7 @@ from .faults import Faults
 
 log = logging.getLogger("social_publisher.sandbox")
 
-HALF_PREFIXES = ("graph", "zalo")
+HALF_PREFIXES = ("graph", "zalo", "graphvideo", "zalovideo")
 
 
 class DropConnection(Exception):
@@ -288,14 +288,27 @@ class Sandbox:
         for key, value in half_options.items():
             prefix, _, rest = key.partition("_")
             if prefix not in per_half or not rest:
-                raise TypeError(f"unknown sandbox option {key!r} (use graph_* or zalo_*)")
+                raise TypeError(
+                    f"unknown sandbox option {key!r} "
+                    "(use graph_*, zalo_*, graphvideo_* or zalovideo_*)"
+                )
             per_half[prefix][rest] = value
         from .graph import GraphHalf  # graph.py imports this module's request/response types
 
         self.ctx = HalfContext(self.faults, self.now, self.public_dir, lambda: self.url)
         self.graph = GraphHalf(self.ctx, **per_half["graph"])
         self.zalo = _load_zalo(self.ctx, per_half["zalo"])
-        self.halves: list[Any] = [h for h in (self.graph, self.zalo) if h is not None]
+        # the video halves answer their own routes first and share their parent's state
+        from .graph_video import GraphVideoHalf
+        from .zalo_video import ZaloVideoHalf
+
+        self.graph_video = GraphVideoHalf(self.ctx, self.graph, **per_half["graphvideo"])
+        self.zalo_video = (
+            ZaloVideoHalf(self.ctx, self.zalo, **per_half["zalovideo"]) if self.zalo else None
+        )
+        self.halves: list[Any] = [
+            h for h in (self.graph_video, self.graph, self.zalo_video, self.zalo) if h is not None
+        ]
         # One lock per half (its own ``lock`` if it has one): a half may call another over
         # HTTP while handling a request (the Zalo half fetches photo URLs) without deadlock.
         self._half_locks: dict[str, Any] = {

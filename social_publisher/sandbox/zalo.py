@@ -641,7 +641,7 @@ class ZaloHalf:
         cover = article.content.get("cover") or {}
         return {
             "id": article.id,
-            "type": "normal",
+            "type": article.content.get("type", "normal"),
             "title": article.title,
             "status": article.status,
             "total_view": article.views,
@@ -669,8 +669,8 @@ class ZaloHalf:
             self._settle(article, now)
             if not article.removed and article.status in ("show", "hide"):
                 listed.append(article)
-        if req.arg("type") != "normal":
-            listed = []
+        # video articles (sandbox/zalo_video.py) are listed under type=video only
+        listed = [a for a in listed if a.content.get("type", "normal") == req.arg("type")]
         listed.sort(key=lambda a: (a.created, a.seq), reverse=True)
         return {
             "medias": [self._media(a) for a in listed[offset : offset + limit]],
