@@ -80,7 +80,7 @@ class Settings:
     overdue_grace_hours: float = 24.0
 
     fb_graph_url: str = "https://graph.facebook.com"
-    fb_graph_version: str = "v25.0"
+    fb_graph_version: str = "v27.0"
     fb_page_id: str = ""
     fb_page_access_token: str = field(default="", repr=False)
     fb_app_id: str = ""

@@ -209,36 +209,33 @@ def test_collect_with_responses_counts_and_values(
     ]
 
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        query = parse_qs(urlsplit(request.url).query)
-        ids = query["ids"][0].split(",")
-        assert len(ids) <= 50
         assert "unit-token-abcdef" not in request.url  # the token travels in a header
-        if query["fields"][0].startswith("insights"):
-            body = {
-                i: {
-                    "id": i,
-                    "insights": {
-                        "data": [
-                            {"name": "post_media_view", "values": [{"value": 7}]},
-                            {"name": "post_total_media_view_unique", "values": [{"value": 5}]},
-                        ]
-                    },
+        assert "ids" not in parse_qs(urlsplit(request.url).query)  # refused to new apps
+        form = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
+        entries = json.loads(form["batch"][0])
+        assert len(entries) <= 50
+        out = []
+        for entry in entries:
+            path = urlsplit(entry["relative_url"]).path
+            post_id = path.split("/")[0]
+            if path.endswith("/insights"):
+                body: dict[str, Any] = {
+                    "data": [
+                        {"name": "post_media_view", "values": [{"value": 7}]},
+                        {"name": "post_total_media_view_unique", "values": [{"value": 5}]},
+                    ]
                 }
-                for i in ids
-            }
-        else:
-            body = {
-                i: {
-                    "id": i,
-                    "reactions": {"data": [], "summary": {"total_count": int(i[-3:])}},
+            else:
+                body = {
+                    "id": post_id,
+                    "reactions": {"data": [], "summary": {"total_count": int(post_id[-3:])}},
                     "comments": {"data": [], "summary": {"total_count": 2}},
-                    **({"shares": {"count": 1}} if int(i[-3:]) % 2 else {}),
+                    **({"shares": {"count": 1}} if int(post_id[-3:]) % 2 else {}),
                 }
-                for i in ids
-            }
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+            out.append({"code": 200, "body": json.dumps(body)})
+        return 200, {"Content-Type": "application/json"}, json.dumps(out)
 
-    responses.add_callback(responses.GET, re.compile(rf"{GRAPH}/v25\.0/?\?.*"), callback=answer)
+    responses.add_callback(responses.POST, re.compile(rf"{GRAPH}/v27\.0/?$"), callback=answer)
     report = collect(
         db,
         settings,
