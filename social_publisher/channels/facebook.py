@@ -1001,6 +1001,16 @@ class FacebookChannel:
         )
         return [_feed_item(item) for item in items]
 
+    def token_page(self, token: str, *, with_proof: bool = False) -> tuple[str, str]:
+        """(id, name) of the Page an agency's token belongs to (``GET /me``): doctor's check
+        that the token works with the ``appsecret_proof`` choice of its row."""
+        self._require_enabled()
+        register_secret(token)
+        me = self._call(
+            "GET", "me", params={"fields": "id,name"}, token=token, with_proof=with_proof
+        )
+        return str(me.get("id", "")), str(me.get("name", ""))
+
     # ------------------------------------------------------------ doctor
 
     def diagnose(self) -> list[Diagnosis]:

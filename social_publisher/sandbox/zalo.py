@@ -8,7 +8,8 @@ while processing; processing articles absent from ``getslice`` until processed; 
 sandbox FETCHING every ``photo_url`` over HTTP (loopback hosts only; anything else,
 a failed fetch, a non-jpg/png or an image over 1 MB fails the article with -200 at
 verify); ``getslice`` refusing ``limit`` > 10 or a missing ``type``; title/author/
-description refused AT their limits (150/50/300, as real OAs did); a monthly article
+description refused AT their limits (150/50/300, as real OAs did); an article without
+``author`` or ``cover.status`` refused with -201 naming the field; a monthly article
 quota (-223); broadcasts refused at night (-234, Asia/Ho_Chi_Minh by the sandbox clock).
 
 Mounted at the root AND under ``/zalo`` (``env()`` hands out ``<base>/zalo``): on one port
@@ -201,6 +202,8 @@ class ZaloHalf:
     -214 before success, default 1), ``processing_seconds`` (sandbox-clock seconds after
     which an article is processed even if nobody verifies it, default 20),
     ``verify_key`` ("id" or "article_id": the key of the article id in verify's data),
+    ``processing_code`` / ``processing_message`` (what verify answers while processing:
+    -214 by default; which code real Zalo uses is unconfirmed),
     ``require_appsecret_proof``, ``broadcast_error`` (a code every broadcast is refused
     with, e.g. -221), ``broadcast_quota`` (broadcasts a month before -211),
     ``token_delay`` (real seconds the token endpoint takes: widens race windows).
@@ -221,6 +224,8 @@ class ZaloHalf:
         processing_verifies: int = 1,
         processing_seconds: float = 20.0,
         verify_key: str = "id",
+        processing_code: int = -214,
+        processing_message: str | None = None,
         require_appsecret_proof: bool = False,
         broadcast_error: int | None = None,
         broadcast_quota: int | None = None,
@@ -236,6 +241,8 @@ class ZaloHalf:
         self.processing_verifies = processing_verifies
         self.processing_seconds = processing_seconds
         self.verify_key = verify_key
+        self.processing_code = processing_code
+        self.processing_message = processing_message
         self.require_appsecret_proof = require_appsecret_proof
         self.broadcast_error = broadcast_error
         self.broadcast_quota = broadcast_quota
@@ -495,7 +502,7 @@ class ZaloHalf:
             raise ZaloError(-201, "type is invalid (normal or video)")
         for name, limit, required in (
             ("title", TITLE_LIMIT, True),
-            ("author", AUTHOR_LIMIT, False),
+            ("author", AUTHOR_LIMIT, True),  # the real API refuses an article without it
             ("description", DESCRIPTION_LIMIT, True),
         ):
             value = content.get(name)
@@ -510,6 +517,10 @@ class ZaloHalf:
             raise ZaloError(-201, "cover is invalid (cover_type photo with photo_url)")
         if not isinstance(cover.get("photo_url"), str) or not cover["photo_url"]:
             raise ZaloError(-201, "cover.photo_url is required")
+        if "status" not in cover:
+            raise ZaloError(-201, "cover.status is required (show or hide)")
+        if cover["status"] not in ("show", "hide"):
+            raise ZaloError(-201, "cover.status is invalid (show or hide)")
         body = content.get("body")
         if not isinstance(body, list) or not body:
             raise ZaloError(-201, "body is required")
@@ -617,7 +628,7 @@ class ZaloHalf:
         job.verify_calls += 1
         self._settle(article, self.ctx.clock())
         if not job.done:
-            raise ZaloError(-214)
+            raise ZaloError(self.processing_code, self.processing_message)
         if job.failure:
             raise ZaloError(-200, job.failure)
         return {self.verify_key: article.id}

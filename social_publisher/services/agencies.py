@@ -42,7 +42,28 @@ GROUPS: dict[str, str] = {
 ALL_AGENCIES = "tat-ca"
 NOBODY = "khong"
 
-COLUMNS = ("id", "name", "group", "fb_page_id", "fb_page_url", "zalo_oa_id", "token_setting")
+COLUMNS = (
+    "id",
+    "name",
+    "group",
+    "fb_page_id",
+    "fb_page_url",
+    "zalo_oa_id",
+    "token_setting",
+    "token_app",
+)
+#: ``token_app``: the agency's token came from its own app (default: never our
+#: appsecret_proof, Graph refuses it) or through the town's app (FB_APP_ID: our proof)
+TOKEN_APP_OWN = "rieng"
+TOKEN_APP_OURS = "chung"
+_TOKEN_APP_WORDS = {
+    "": None,
+    "rieng": TOKEN_APP_OWN,
+    "own": TOKEN_APP_OWN,
+    "chung": TOKEN_APP_OURS,
+    "ours": TOKEN_APP_OURS,
+    "thi-xa": TOKEN_APP_OURS,
+}
 REQUIRED_COLUMNS = ("id", "name", "group")
 FIRST_SEEN_KEY = "agencies:first_seen"
 #: stands for "known since before the tool kept records" (the first load of the file)
@@ -155,6 +176,8 @@ class AgencyRow:
     fb_page_url: str | None = None
     zalo_oa_id: str | None = None
     token_setting: str | None = None
+    #: ``chung`` (token issued through our app) or None (its own app)
+    token_app: str | None = None
     line: int = 0
 
 
@@ -259,6 +282,14 @@ def parse_agencies(path: Path) -> list[AgencyRow]:
             )
         elif token_setting and not page_id:
             bad("có token_setting nhưng thiếu fb_page_id: ghi mã Trang Facebook của đơn vị.")
+        raw_app = v.get("token_app", "")
+        token_app = _TOKEN_APP_WORDS.get(slug(raw_app), "?")
+        if token_app == "?":
+            bad(
+                f"token_app “{raw_app}” không hợp lệ: ghi {TOKEN_APP_OWN} (mã do ứng dụng riêng "
+                f"của đơn vị cấp, mặc định) hoặc {TOKEN_APP_OURS} (mã cấp qua ứng dụng của thị "
+                "xã, FB_APP_ID), hoặc để trống."
+            )
         if len(problems) == before:
             rows.append(
                 AgencyRow(
@@ -269,6 +300,7 @@ def parse_agencies(path: Path) -> list[AgencyRow]:
                     fb_page_url=page_url or None,
                     zalo_oa_id=v.get("zalo_oa_id") or None,
                     token_setting=token_setting or None,
+                    token_app=token_app if token_app == TOKEN_APP_OURS else None,
                     line=line,
                 )
             )
@@ -311,7 +343,15 @@ class AgencySync:
         return f"Danh sách đơn vị {self.path}: " + "; ".join(parts) + "."
 
 
-_FIELDS = ("name", "group", "fb_page_id", "fb_page_url", "zalo_oa_id", "token_setting")
+_FIELDS = (
+    "name",
+    "group",
+    "fb_page_id",
+    "fb_page_url",
+    "zalo_oa_id",
+    "token_setting",
+    "token_app",
+)
 
 
 def sync_agencies(
@@ -387,6 +427,12 @@ class AgencyInfo:
     first_seen: datetime
     #: when it left the file (None while active)
     left_at: datetime | None
+    #: ``chung``: its token came through our app (send our appsecret_proof); None: its own
+    token_app: str | None = None
+
+    @property
+    def token_of_our_app(self) -> bool:
+        return self.token_app == TOKEN_APP_OURS
 
     def existed_at(self, when: datetime) -> bool:
         if when < self.first_seen:
@@ -413,6 +459,7 @@ def agency_infos(session: Session) -> list[AgencyInfo]:
                 datetime.fromisoformat(first_seen[a.id]) if a.id in first_seen else SINCE_ALWAYS
             ),
             left_at=None if a.active else a.updated_at,
+            token_app=a.token_app,
         )
         for a in session.scalars(select(Agency))
     ]
