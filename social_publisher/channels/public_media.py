@@ -98,6 +98,8 @@ def _address_kind(address: str) -> str | None:
         return "địa chỉ loopback (chỉ chính máy này gọi được)"
     if ip.is_link_local:
         return "địa chỉ link-local (169.254.x.x / fe80::, chỉ trong một đoạn mạng)"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return "địa chỉ dành riêng, không dùng được trên Internet"
     if ip.is_private:
         return "địa chỉ mạng nội bộ (10.x, 172.16–31.x, 192.168.x…)"
     if not ip.is_global:
@@ -167,9 +169,7 @@ def judge_host(settings: Settings, resolver: Resolver | None) -> list[HostVerdic
         else:
             inner = [a for a in addresses if _address_kind(a) is not None]
             if inner:
-                problem = (
-                    f"tên miền {host} trỏ về {', '.join(inner)}: {_address_kind(inner[0])}"
-                )
+                problem = f"tên miền {host} trỏ về {', '.join(inner)}: {_address_kind(inner[0])}"
     if problem is not None:
         out.append(
             HostVerdict(
@@ -369,6 +369,10 @@ class PublicMedia:
             )
             for verdict in judge_host(self.settings, self.resolver)
         ]
+        if any(not d.ok for d in host):
+            # Zalo cannot reach it: a fetch-back from here would prove nothing (and would
+            # send the office PC to a host of the office network)
+            return host
         payload = f"social-publisher probe {secrets.token_hex(16)}\n".encode("ascii")
         probe = f"sp-probe-{secrets.token_hex(8)}.txt"
         try:
@@ -387,5 +391,5 @@ class PublicMedia:
                 True,
                 "Thư mục ảnh công khai được phục vụ đúng tại "
                 f"{self.settings.public_media_base_url}.",
-            )
+            ),
         ]

@@ -641,6 +641,11 @@ class GraphHalf:
         self._apps[app_id] = _App(app_id, secret, require_proof)
         self._token_apps[token] = app_id
 
+    @_locked
+    def set_require_proof(self, on: bool = True, *, app_id: str | None = None) -> None:
+        """Turn "Require App Secret" on or off for our app (or another registered app)."""
+        self._apps[app_id or self.app_id].require_proof = on
+
     def agency_app(self, page_id: str) -> tuple[str, str]:
         """The (id, secret) of the agency's own app that issues its token (``issued_by=own``)."""
         digits = int(hashlib.sha256(page_id.encode()).hexdigest()[:10], 16) % 10**12

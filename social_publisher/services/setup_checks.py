@@ -215,9 +215,7 @@ def status_warnings(settings: Settings, db: Database, now: datetime) -> list[str
         lines.append(settle.message)
     with db.session() as session:
         current = {
-            a.id
-            for a in agency_infos(session)
-            if a.active and a.fb_page_id and a.token_setting
+            a.id for a in agency_infos(session) if a.active and a.fb_page_id and a.token_setting
         }
         for item in unreadable_agencies(session):
             if item.get("agency") in current:
@@ -253,4 +251,3 @@ def record_setup_block(
             reason=exc.advice,
             platform=PLATFORM_NAMES.get(channel, channel),
         )
-

@@ -347,3 +347,52 @@ def test_reset_forgets_articles_but_keeps_the_rotated_pair(sandbox_rig: SandboxR
     assert zalo_state(sandbox_rig)["articles"] == []
     assert sandbox_rig.zalo.refresh_token == rotated
     assert channel.list_articles() == ([], 0)  # the stored access token still works
+
+
+@pytest.mark.parametrize(
+    ("drop", "field"),
+    [("author", "author"), ("cover.status", "cover.status")],
+)
+def test_article_without_author_or_cover_status_is_refused(
+    sandbox_rig: SandboxRig, drop: str, field: str
+) -> None:
+    base = sandbox_rig.settings.zalo_openapi_url
+    headers = {"access_token": ACCESS_TOKEN}
+    article: dict[str, Any] = {
+        "type": "normal",
+        "title": "Tiêu đề",
+        "author": "Phòng VHTT",
+        "description": "Mô tả",
+        "cover": {"cover_type": "photo", "photo_url": "http://127.0.0.1/x.jpg", "status": "show"},
+        "body": [{"type": "text", "content": "x"}],
+    }
+    if drop == "author":
+        del article["author"]
+    else:
+        del article["cover"]["status"]
+    answer = requests.post(f"{base}/v2.0/article/create", json=article, headers=headers, timeout=5)
+    assert answer.status_code == 200
+    assert answer.json()["error"] == -201 and f"{field} is required" in answer.json()["message"]
+    bad = {**article, "author": "A", "cover": {**article["cover"], "status": "maybe"}}
+    answer = requests.post(f"{base}/v2.0/article/create", json=bad, headers=headers, timeout=5)
+    assert "cover.status is invalid" in answer.json()["message"]
+    assert zalo_state(sandbox_rig)["articles"] == []
+
+
+def test_verify_with_an_undocumented_processing_code_keeps_polling(
+    sandbox_rig: SandboxRig, make_post: Callable[..., OutgoingPost], renditions: Any
+) -> None:
+    assert sandbox_rig.sandbox.zalo is not None
+    sandbox_rig.sandbox.zalo.processing_code = -999
+    sandbox_rig.sandbox.zalo.processing_verifies = 3
+    channel = make_channel(sandbox_rig)
+    token = channel.create_article(make_post(cover=renditions()))
+    remote = channel.verify_article(token)  # -999 three times, then the id
+    [article] = zalo_state(sandbox_rig)["articles"]
+    assert remote.remote_id == article["id"]
+    sandbox_rig.sandbox.zalo.processing_verifies = 10**6
+    again = channel.create_article(make_post(title="Bài thứ hai", cover=renditions()))
+    quick = make_channel(sandbox_rig, verify_timeout=3.0)
+    with pytest.raises(ProcessingError) as caught:  # never a plain "failed": keep the token
+        quick.verify_article(again)
+    assert caught.value.code == -999
