@@ -844,10 +844,11 @@ class FacebookChannel:
         learnt: set[str] = set()
         insights: dict[str, dict[str, int | None]] = {}
         live = [i for i in ids if i in nodes]
-        for chunk in _chunks(live, BATCH_SIZE):
-            if not metrics:
-                break
-            metrics = self._fetch_insights(chunk, metrics, insights, learnt)
+        # The first 50 alone (where a refused metric is learnt for one batch), then the rest
+        # in one go, so entries left null anywhere are resent together.
+        for part in (live[:BATCH_SIZE], live[BATCH_SIZE:]):
+            if part and metrics:
+                metrics = self._fetch_insights(part, metrics, insights, learnt)
         results: dict[str, Engagement] = {}
         for post_id in live:
             node = nodes[post_id]
@@ -929,7 +930,7 @@ class FacebookChannel:
         out: dict[str, dict[str, int | None]],
         learnt: set[str],
     ) -> list[str]:
-        """Insights of one chunk (one batch); returns the metrics still worth asking for."""
+        """Insights of these posts (batches of 50); returns the metrics still worth asking for."""
         query = urlencode({"metric": ",".join(metrics)})
         try:
             answers = self._batch_get([f"{post_id}/insights?{query}" for post_id in chunk])

@@ -528,6 +528,8 @@ class GraphHalf:
                 if page.agency
             },
             "usage_percent": {k: self._usage_percent(k) for k in self._usage},
+            # calls charged against each budget in the window (a batch: one per entry)
+            "calls": {k: sum(n for _, n in v) for k, v in self._usage.items()},
             "token_in_query": self.token_in_query,
             "versions": sorted(self.versions_seen),
             "legacy_refused": dict(self.legacy_refused),

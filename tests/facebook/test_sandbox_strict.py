@@ -284,3 +284,29 @@ def test_scheduled_photo_without_post_id_when_asked(clock: FakeClock) -> None:
             assert error_of(photo)["code"] == 100
     with pytest.raises(ValueError):
         Sandbox(graph_photo_post_id="sometimes")
+
+
+@pytest.mark.parametrize(("flag", "ids_status"), [([], 400), (["--legacy-app"], 200)])
+def test_sandbox_command_emulates_an_old_app_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, flag: list[str], ids_status: int
+) -> None:
+    import io
+
+    import social_publisher.sandbox as sandbox_package
+    from social_publisher.cli import main
+
+    seen: dict[str, int] = {}
+
+    def serve_once(host: str, port: int, *, on_ready: Any, **options: Any) -> None:
+        options.pop("faults"), options.pop("public_dir")
+        with Sandbox(**options) as running:
+            on_ready(running)
+            post = running.graph.add_post("Một")
+            seen["ids"] = call(running, "GET", "", params={"ids": post}).status_code
+
+    monkeypatch.setattr(sandbox_package, "serve_forever", serve_once)
+    out = io.StringIO()
+    assert main(["sandbox", "--port", "0", *flag], out=out, err=out) == 0
+    assert seen["ids"] == ids_status
+    assert ("Giả lập ứng dụng Facebook cũ" in out.getvalue()) is bool(flag)
+    assert "FB_GRAPH_VERSION=v27.0" in out.getvalue()
