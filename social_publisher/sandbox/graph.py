@@ -31,7 +31,9 @@ request), ``batch_entry`` (each entry of a batch; an entry also matches its own 
 
 Deliberate strictness beyond Graph's documented behaviour (flagged so nobody mistakes it
 for a platform fact): a scheduled post with ``attached_media`` must say
-``unpublished_content_type=SCHEDULED``; ``limit`` over 100 is refused, not capped.
+``unpublished_content_type=SCHEDULED``; ``limit`` over 100 is refused, not capped; more than
+10 attached photos are refused; the legacy-feature refusals answer code 12 (Meta's answer to
+them is not documented).
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ MAX_PHOTO_BYTES = 4 * 1024 * 1024
 MAX_IDS = 50
 MAX_BATCH = 50
 MAX_LIMIT = 100
+#: photos a post may carry (practical maximum, unconfirmed: the sandbox enforces it)
+MAX_ATTACHED = 10
+#: unused unpublished uploads are deleted after about this long
+UNUSED_UPLOAD_TTL = timedelta(hours=24)
 SCHEDULE_MIN = timedelta(minutes=10)
 SCHEDULE_MAX = timedelta(days=30)
 #: metrics a post answers in 2026; anything else (post_impressions*, ...) is refused with #100
@@ -322,6 +328,8 @@ class _Post:
     parent_id: str | None = None
     share_target_id: str | None = None
     share_url: str | None = None
+    #: the app whose token created it (None: made on facebook.com, e.g. by a test helper)
+    app_id: str | None = None
 
     @property
     def number(self) -> str:
@@ -907,7 +915,7 @@ class GraphHalf:
                 return _Route(
                     "/{id}/insights",
                     frozenset({"read", "insights"}),
-                    lambda r, p: self._insights_edge(head, r),
+                    lambda r, p: self._insights_edge(head, r, p),
                 )
             if edge == "sharedposts" and method == "GET":
                 return _Route("/{id}/sharedposts", read, lambda r, p: self._sharedposts(head))
@@ -1007,12 +1015,19 @@ class GraphHalf:
         return self._usage_headers(principal, key)
 
     def _require_owner(self, principal: _Principal, page_id: str) -> None:
-        if principal.kind != "page" or principal.page_id != page_id:
+        ours = principal.page_id == self.page_id
+        lacking = ours and not {"pages_manage_posts", "pages_read_engagement"} <= set(self.scopes)
+        if principal.kind != "page" or principal.page_id != page_id or lacking:
             raise GraphError(
                 200,
                 "(#200) If posting to a page, requires both pages_read_engagement and "
                 "pages_manage_posts as an admin with sufficient administrative permission",
             )
+
+    def _require_scope(self, principal: _Principal, scope: str) -> None:
+        """Our Page token has the scopes debug_token reports (``scopes``); others have all."""
+        if principal.page_id == self.page_id and scope not in self.scopes:
+            raise GraphError(10, f"(#10) This endpoint requires the '{scope}' permission.")
 
     # ------------------------------------------------------------ helpers
 
@@ -1024,6 +1039,14 @@ class GraphHalf:
 
     def _go_live(self) -> None:
         now = self.ctx.clock()
+        for photo in self._photos.values():
+            if (
+                not photo.published
+                and photo.post_id is None
+                and not photo.deleted
+                and now - photo.created_time > UNUSED_UPLOAD_TTL
+            ):
+                photo.deleted = True  # Facebook drops unused unpublished uploads after ~24 h
         for post in self._posts.values():
             if (
                 not post.deleted
@@ -1355,6 +1378,8 @@ class GraphHalf:
                 "(#10) This endpoint requires the 'pages_read_engagement' permission or the "
                 "'Page Public Content Access' feature.",
             )
+        if page.agency and principal.page_id != page.id:
+            self._require_scope(principal, "pages_read_user_content")
         specs = parse_fields(req.param("fields"))
         with_scheduled = page.id == self.page_id and _wants(
             specs, "is_published", "scheduled_publish_time"
@@ -1451,7 +1476,10 @@ class GraphHalf:
             )
         return {i: self._render_node(i, specs) for i in ids}
 
-    def _insights_edge(self, post_id: str, req: SandboxRequest) -> dict[str, Any]:
+    def _insights_edge(
+        self, post_id: str, req: SandboxRequest, principal: _Principal
+    ) -> dict[str, Any]:
+        self._require_scope(principal, "read_insights")
         post = self._live_post(post_id)
         names = self._metric_names(req.param("metric"))
         return {"data": self._insights(post, names)}
@@ -1583,6 +1611,7 @@ class GraphHalf:
         self._check_posting_rate(page_id)
         kind = "album" if len(media) > 1 else "photo" if media else "link" if link else "status"
         post = self._new_post(page_id, message, link, kind, now, published, media)
+        post.app_id = principal.app_id
         post.scheduled_for = scheduled_for
         post.unpublished_content_type = req.param("unpublished_content_type")
         for photo_id in media:
@@ -1628,6 +1657,12 @@ class GraphHalf:
                     100, f"(#100) param attached_media[{index}] has invalid media_fbid"
                 )
             media.append(fbid)
+        if len(media) > MAX_ATTACHED:
+            raise GraphError(
+                100,
+                f"(#100) A post can have at most {MAX_ATTACHED} attached photos "
+                "(sandbox: the practical maximum, unconfirmed)",
+            )
         return media
 
     def _check_duplicate(self, page_id: str, message: str, now: datetime) -> None:
@@ -1686,6 +1721,7 @@ class GraphHalf:
         if not published and scheduled_for is None:
             return {"id": photo_id}
         post = self._new_post(page_id, caption, None, "photo", now, published, [photo_id])
+        post.app_id = principal.app_id
         post.scheduled_for = scheduled_for
         if self.photo_post_id == "never" or (
             self.photo_post_id == "unscheduled" and scheduled_for is not None
@@ -1709,6 +1745,11 @@ class GraphHalf:
             self._check_schedule(when)
             post.scheduled_for = when
         if message is not None:
+            if post.app_id != principal.app_id:
+                raise GraphError(
+                    200,
+                    "(#200) Permissions error: only posts made by this app can be edited",
+                )
             self._check_message(message)
             post.message = message
             post.updated_time = now

@@ -456,3 +456,21 @@ def test_message_composition_is_what_the_page_shows(sandbox_factory: Start) -> N
     post = make_post("Tiêu đề", "Dòng 1\nDòng 2")
     fb.publish(post)
     assert box.graph.posts()[0]["message"] == compose_message(post) == "Tiêu đề\n\nDòng 1\nDòng 2"
+
+
+def test_diagnose_a_page_token_issued_by_another_app(sandbox_factory: Start) -> None:
+    # FB_APP_ID/FB_APP_SECRET are of our app, the Page token of another one
+    box, _ = sandbox_factory()
+    box.graph.add_agency_page("200000000000021", token="page-token-of-another-app-42")
+    _, fb = sandbox_factory(
+        settings_overrides={
+            "FB_GRAPH_URL": box.url,
+            "FB_PAGE_ID": "200000000000021",
+            "FB_PAGE_ACCESS_TOKEN": "page-token-of-another-app-42",
+        }
+    )
+    page, token = fb.diagnose()
+    assert not page.ok and page.message.startswith("FB_APP_SECRET trong .env không phải")
+    other_app = box.graph.agency_app("200000000000021")[0]
+    assert not token.ok and f"do ứng dụng Facebook {other_app} cấp" in token.message
+    assert "page-token-of-another-app-42" not in page.message + token.message

@@ -310,3 +310,47 @@ def test_sandbox_command_emulates_an_old_app_only_when_asked(
     assert seen["ids"] == ids_status
     assert ("Giả lập ứng dụng Facebook cũ" in out.getvalue()) is bool(flag)
     assert "FB_GRAPH_VERSION=v27.0" in out.getvalue()
+
+
+# ---------------------------------------------------------------- more of the sheet
+
+
+def test_scopes_the_token_lacks_are_enforced(clock: FakeClock) -> None:
+    with Sandbox(clock=clock, graph_scopes=["pages_show_list", "pages_read_engagement"]) as box:
+        post = box.graph.add_post("Một")
+        refused = call(box, "POST", f"{PAGE}/feed", data={"message": "Không có quyền đăng"})
+        assert error_of(refused)["code"] == 200 and box.graph.posts()[1:] == []
+        insights = call(box, "GET", f"{post}/insights", params={"metric": "post_media_view"})
+        assert error_of(insights)["code"] == 10 and "read_insights" in insights.text
+        box.graph.add_agency_page(AGENCY_PAGE)  # readable with our token only with the scope
+        feed = call(box, "GET", f"{AGENCY_PAGE}/feed")
+        assert "pages_read_user_content" in error_of(feed)["message"]
+
+
+def test_unused_uploads_expire_and_ten_photos_at_most(box: Sandbox, clock: FakeClock) -> None:
+    def upload() -> str:
+        answer = call(
+            box, "POST", f"{PAGE}/photos", data={"published": "false"},
+            files={"source": ("a.jpg", JPEG)},
+        )  # fmt: skip
+        return str(answer.json()["id"])
+
+    old = upload()
+    clock.advance(hours=25)
+    media = {"attached_media[0]": json.dumps({"media_fbid": old})}
+    stale = call(box, "POST", f"{PAGE}/feed", data={"message": "Ảnh cũ", **media})
+    assert "invalid media_fbid" in error_of(stale)["message"]
+    eleven = {f"attached_media[{i}]": json.dumps({"media_fbid": upload()}) for i in range(11)}
+    too_many = call(box, "POST", f"{PAGE}/feed", data={"message": "Mười một ảnh", **eleven})
+    assert "at most 10 attached photos" in error_of(too_many)["message"]
+    ten = dict(list(eleven.items())[:10])
+    assert "id" in call(box, "POST", f"{PAGE}/feed", data={"message": "Mười ảnh", **ten}).json()
+
+
+def test_only_posts_of_this_app_can_be_edited(box: Sandbox) -> None:
+    elsewhere = box.graph.add_post("Đăng trên facebook.com")
+    ours = call(box, "POST", f"{PAGE}/feed", data={"message": "Đăng bằng công cụ"}).json()["id"]
+    refused = call(box, "POST", elsewhere, data={"message": "Sửa"})
+    assert error_of(refused)["code"] == 200 and "made by this app" in refused.text
+    assert call(box, "POST", ours, data={"message": "Sửa"}).json() == {"success": True}
+    assert box.graph.post(ours)["message"] == "Sửa"

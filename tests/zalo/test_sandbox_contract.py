@@ -18,6 +18,7 @@ from social_publisher.errors import (
     ProcessingError,
     PublicMediaError,
     QuotaError,
+    RateLimitError,
     TransientError,
 )
 from social_publisher.sandbox.zalo import (
@@ -396,3 +397,28 @@ def test_verify_with_an_undocumented_processing_code_keeps_polling(
     with pytest.raises(ProcessingError) as caught:  # never a plain "failed": keep the token
         quick.verify_article(again)
     assert caught.value.code == -999
+
+
+@pytest.mark.parametrize("sandbox_rig", [{"zalo_rate_limit_per_minute": 3}], indirect=True)
+def test_rate_limit_per_minute_with_its_headers(sandbox_rig: SandboxRig) -> None:
+    channel = make_channel(sandbox_rig)
+    base = sandbox_rig.settings.zalo_openapi_url
+    for remain in ("2", "1", "0"):
+        answer = requests.get(
+            f"{base}/v2.0/article/getslice",
+            params={"offset": 0, "limit": 5, "type": "normal"},
+            headers={"access_token": ACCESS_TOKEN},
+            timeout=5,
+        )
+        assert answer.json()["error"] == 0
+        assert answer.headers["X-RateLimit-Limit"] == "3"
+        assert answer.headers["X-RateLimit-Remain"] == remain
+    with pytest.raises(RateLimitError):
+        channel.list_articles()
+    # the OA API has a bucket of its own, and the next minute starts afresh
+    other = requests.post(
+        f"{base}/v2.0/oa/upload/image", headers={"access_token": ACCESS_TOKEN}, timeout=5
+    )
+    assert other.json()["error"] == -201 and other.headers["X-RateLimit-Remain"] == "2"
+    sandbox_rig.clock.advance(60)
+    assert channel.list_articles() == ([], 0)
