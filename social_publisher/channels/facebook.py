@@ -461,7 +461,8 @@ class FacebookChannel:
             classified = classify_error(payload, response.status_code, retry_after=retry_after)
             refusal = proof_refusal(payload)
             if refusal is not None:
-                raise self._proof_error(classified, ours=token == self._token, proof_sent=refusal)
+                ours = token == self._token or token.startswith(f"{self.settings.fb_app_id}|")
+                raise self._proof_error(classified, ours=ours, proof_sent=refusal)
             raise classified
         return payload
 
