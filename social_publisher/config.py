@@ -87,7 +87,7 @@ class Settings:
     overdue_grace_hours: float = 24.0
 
     fb_graph_url: str = "https://graph.facebook.com"
-    fb_graph_version: str = "v25.0"
+    fb_graph_version: str = "v27.0"
     #: Graph's video host: feed video uploads go there (Reels use the upload_url Graph gives)
     fb_graph_video_url: str = "https://graph-video.facebook.com"
     fb_page_id: str = ""
@@ -103,8 +103,10 @@ class Settings:
     zalo_access_token: str = field(default="", repr=False)
     zalo_monthly_article_quota: int = 0  # 0: unknown, rely on Zalo's -223
     zalo_broadcast_monthly_budget: int = 4
-    #: seconds an unanswered Zalo create may still be processing (not listed yet)
-    zalo_settle_seconds: float = 90.0
+    #: seconds an unanswered Zalo create may still be processing (not listed yet): the
+    #: sheet says seconds to about a minute; ten times that, as long as verify polls a
+    #: token before giving up (a late retry costs minutes, a duplicate costs an article)
+    zalo_settle_seconds: float = 600.0
 
     #: cover for Zalo articles of posts without a photo (None: the packaged default)
     zalo_default_cover: Path | None = None
@@ -241,7 +243,7 @@ def load_settings(
         zalo_access_token=_str(merged, "ZALO_ACCESS_TOKEN"),
         zalo_monthly_article_quota=_int(merged, "ZALO_MONTHLY_ARTICLE_QUOTA", 0),
         zalo_broadcast_monthly_budget=_int(merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4),
-        zalo_settle_seconds=_float(merged, "ZALO_SETTLE_SECONDS", 90.0),
+        zalo_settle_seconds=_float(merged, "ZALO_SETTLE_SECONDS", Settings.zalo_settle_seconds),
         zalo_default_cover=Path(cover) if (cover := _str(merged, "ZALO_DEFAULT_COVER")) else None,
         public_media_dir=Path(public_dir) if public_dir else None,
         public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),

@@ -129,6 +129,20 @@ def classify_error(
     return exc
 
 
+def proof_refusal(payload: Any) -> bool | None:
+    """Graph's two ``appsecret_proof`` refusals (code 100, GraphMethodException): True for
+    "Invalid appsecret_proof provided in the API argument" (a proof made with the secret of
+    an app that did not issue the token), False for "... require an appsecret_proof
+    argument" (the app wants one and none was sent), None for any other answer."""
+    error = graph_error(payload)
+    if error is None or as_int(error.get("code")) != 100:
+        return None
+    message = str(error.get("message") or "").lower()
+    if "appsecret_proof" not in message:
+        return None
+    return "invalid" in message
+
+
 def is_missing_object(exc: ChannelError) -> bool:
     """Graph's "object does not exist" (code 100 subcode 33, or 803 on ``?ids=``)."""
     return (exc.code == 100 and exc.subcode == 33) or exc.code == 803

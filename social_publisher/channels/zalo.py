@@ -58,6 +58,7 @@ from .zalo_errors import (
     is_broadcast_hours,
     next_broadcast_opening,
     next_month_start,
+    still_processing_at_verify,
 )
 
 log = logging.getLogger("social_publisher.zalo")
@@ -538,7 +539,8 @@ class ZaloChannel:
         What the daemon must do with each outcome:
 
         * a :class:`RemotePost`: published; ``remote_id`` is the article id.
-        * :class:`ProcessingError`: still processing after the wait; the article
+        * :class:`ProcessingError`: still processing after the wait (-214, or an answer
+          that may mean it: see :func:`.zalo_errors.still_processing_at_verify`); the article
           exists: keep the token and call ``verify_article(token)`` again after
           ``retry_after``. Never create again.
         * :class:`TransientError` with ``code == -200``: Zalo could not build the
@@ -556,7 +558,15 @@ class ZaloChannel:
                     json_body={"token": token},
                     action="xác nhận bài viết",
                 )
-            except ProcessingError as exc:
+            except ChannelError as exc:
+                if not still_processing_at_verify(exc):
+                    raise
+                if not isinstance(exc, ProcessingError):
+                    log.warning(
+                        "Zalo verify answered code %s (%s): taken as still processing",
+                        exc.code,
+                        exc.platform_message,
+                    )
                 if waited >= self.verify_timeout:
                     raise ProcessingError(
                         f"Zalo vẫn đang xử lý bài viết sau {waited:.0f} giây; sẽ kiểm tra lại sau. "
@@ -674,7 +684,7 @@ class ZaloChannel:
 
         * returns a :class:`RemotePost`: it is there; adopt it (no new create).
         * raises :class:`ProcessingError`: not listed yet, but less than
-          ``settle_window`` (``ZALO_SETTLE_SECONDS``, default 90 s) has passed since
+          ``settle_window`` (``ZALO_SETTLE_SECONDS``, default 600 s) has passed since
           ``since``: NOT a final answer;
           ask again after ``retry_after`` seconds; do not create.
         * returns ``None``: not there, and the window has passed: creating again is safe.

@@ -37,6 +37,20 @@ QUOTA = frozenset({-211, -223, -224})
 FIELD_INVALID = -201
 CONFIG = frozenset({-204, -205, -209, -212, -221, -242})
 FOLLOWER_ONLY = frozenset({-213, -230, -232})
+#: every code the contract table gives a meaning to
+KNOWN_CODES = frozenset(
+    {
+        *TOKEN_INVALID,
+        RATE_LIMITED,
+        PROCESSING,
+        SEND_FAILED,
+        NIGHT_TIME,
+        *QUOTA,
+        FIELD_INVALID,
+        *CONFIG,
+        *FOLLOWER_ONLY,
+    }
+)
 
 #: Zalo gives no estimate for -32; its buckets are per minute.
 RATE_LIMIT_WAIT_SECONDS = 60.0
@@ -52,6 +66,26 @@ _CONFIG_HINTS = {
     -221: "OA chưa được xác thực",
     -242: "appsecret_proof sai: kiểm tra ZALO_APP_SECRET",
 }
+
+
+def still_processing_at_verify(exc: ChannelError) -> bool:
+    """Whether a verify answer may mean "still processing" (the code is unconfirmed: -214
+    rests on one source). Besides -214: any code the contract table does not know, and a
+    "field invalid" answer whose message speaks of processing. Never -200 (a documented,
+    definite failure), nor token, rate-limit, quota or configuration answers.
+
+    Why so wide: a token from ``create`` proves the article exists or soon will; taking a
+    slow article's unknown answer for a failure would lead to a second create (a duplicate
+    on the OA and a spent quota slot), while taking a failure for "processing" only costs
+    polling until the give-up window, after which staff are asked to look.
+    """
+    if isinstance(exc, ProcessingError):
+        return True
+    if not isinstance(exc, InvalidRequestError) or exc.code is None:
+        return False
+    if exc.code not in KNOWN_CODES:
+        return True
+    return exc.code == FIELD_INVALID and "process" in (exc.platform_message or "").lower()
 
 
 def next_month_start(now: datetime, tz: ZoneInfo) -> datetime:

@@ -17,6 +17,7 @@ from ..channels.base import Diagnosis
 from ..config import Settings
 from ..errors import SocialPublisherError
 from ..services.daemon import build_channels, lock_is_free
+from ..services.setup_checks import doctor_checks
 from ..store import Database
 from . import Context
 
@@ -89,6 +90,7 @@ def diagnose(settings: Settings) -> list[Diagnosis]:
                 )
             else:
                 results.extend(channel.diagnose())
+        results.extend(doctor_checks(settings, db, channels))
         if settings.is_sqlite:
             running = not lock_is_free(settings)
             results.append(

@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from ..errors import QueueError
 from ..queue import STATE_LABELS, format_local
 from ..services.ingest import ingest
+from ..services.setup_checks import status_warnings
 from ..services.zalo_tokens import token_warnings
 from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
 from .cmd_check import table
@@ -42,6 +43,7 @@ WarningSource = Callable[["Settings", "Database", datetime], Iterable[str]]
 #: callables adding warning lines to ``status`` (see the module docstring)
 WARNING_SOURCES: list[WarningSource] = [
     lambda settings, db, now: token_warnings(db, settings, now) if settings.zalo_enabled else [],
+    status_warnings,
 ]
 
 POST_STATE_LABELS: dict[str, str] = {
@@ -68,6 +70,7 @@ HEALTH_LABELS = {
     "policy": "tạm dừng vì nền tảng chặn đăng quá nhanh",
     "quota": "hết hạn mức đăng bài",
     "permission": "thiếu quyền trên nền tảng",
+    "setup": "dừng vì cấu hình sai (sửa .env, rồi chạy retry)",
 }
 SUMMARY_ORDER = ("ready", "held", "draft", "withdrawn", "error", "removed")
 

@@ -53,6 +53,7 @@ from ..errors import (
     ProcessingError,
     QuotaError,
     RateLimitError,
+    SetupError,
     SocialPublisherError,
     TransientError,
     redact,
@@ -91,7 +92,7 @@ POLICY_DEFAULT_WAIT = timedelta(hours=2)
 CREATE_ACTIONS = ("create", "schedule")
 #: Zalo -200 at verify: the article could not be built, so it does not exist
 ZALO_SEND_FAILED = -200
-BLOCKING_HEALTH = ("auth_failed", "permission")
+BLOCKING_HEALTH = ("auth_failed", "permission", "setup")
 
 
 # ------------------------------------------------------------------ channel capabilities
@@ -1289,6 +1290,10 @@ class Publisher:
             )
             self._block_channel(session, pub.channel, "quota", reason, until=until, now=now)
             log.error("%s", reason)
+            return True
+        if isinstance(exc, SetupError):  # a wrong setting: its advice, never the post's fault
+            self._block_channel(session, pub.channel, "setup", exc.advice, until=None, now=now)
+            log.error("%s", exc.advice)
             return True
         if isinstance(exc, AuthError):
             fix = (

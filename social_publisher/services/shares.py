@@ -31,7 +31,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from ..config import Settings
-from ..errors import AuthError, ChannelError, Problem
+from ..errors import (
+    AppSecretProofError,
+    AuthError,
+    ChannelError,
+    PermissionDeniedError,
+    Problem,
+)
 from ..queue.dates import read_datetime
 from ..store import Database, Meta, Post, PostVersion, Publication, PubState, Share
 from .agencies import (
@@ -54,6 +60,9 @@ TRACK_DAYS = 30
 #: an agency's feed is read at most this often by the hourly collection
 FEED_INTERVAL = timedelta(hours=3)
 FEED_CURSOR_KEY = "facebook:feed_read:{page_id}"
+#: an agency whose Page could not be read for a reason staff must fix (``status`` shows it)
+UNREADABLE_KEY = "facebook:agency_unreadable:{agency_id}"
+UNREADABLE_PREFIX = "facebook:agency_unreadable:"
 _FB_HOSTS = ("facebook.com", "fb.com", "fb.me", "fb.watch")
 _FB_NOT_A_PAGE = {
     "permalink.php",
@@ -752,7 +761,9 @@ def _find_post(ref: str, posts: Sequence[PostRef]) -> PostRef | None:
 class FeedReader(Protocol):
     """What detection needs from the Facebook channel."""
 
-    def read_page_feed(self, page_id: str, *, token: str, since: datetime) -> list[Any]: ...
+    def read_page_feed(
+        self, page_id: str, *, token: str, since: datetime, with_proof: bool = False
+    ) -> list[Any]: ...
 
 
 @dataclass
@@ -832,18 +843,38 @@ def detect_shares(
         if last_read is not None:
             since = max(since, last_read - timedelta(hours=1))
         try:
-            items = facebook.read_page_feed(agency.fb_page_id, token=token, since=since)
+            items = facebook.read_page_feed(
+                agency.fb_page_id,
+                token=token,
+                since=since,
+                with_proof=agency.token_of_our_app,
+            )
+        except AppSecretProofError as exc:
+            problem = proof_advice(agency, exc, settings.agencies_file)
+            report.errors.append(problem)
+            _mark_unreadable(db, agency, problem, now=now)
+            continue
         except AuthError as exc:
-            report.errors.append(
+            problem = (
                 f"{agency.name}: mã truy cập Trang ở {agency.token_setting} không còn hiệu lực "
                 f"({exc.platform_message}); nhờ đơn vị cấp lại mã."
             )
+            report.errors.append(problem)
+            _mark_unreadable(db, agency, problem, now=now)
+            continue
+        except PermissionDeniedError as exc:
+            problem = f"{agency.name}: không đọc được Trang ({exc.message})."
+            report.errors.append(problem)
+            _mark_unreadable(db, agency, problem, now=now)
             continue
         except ChannelError as exc:
             report.errors.append(f"{agency.name}: không đọc được Trang ({exc.message}).")
             continue
         report.pages_read += 1
         with db.session() as s:
+            stale = s.get(Meta, UNREADABLE_KEY.format(agency_id=agency.id))
+            if stale is not None:
+                s.delete(stale)
             for item in items:
                 remote = match_share(item, our_posts)
                 if remote is None or str(remote) not in pub_by_remote:
@@ -865,6 +896,45 @@ def detect_shares(
         "share detection: %d pages read, %d shares found", report.pages_read, len(report.found)
     )
     return report
+
+
+def proof_advice(agency: AgencyInfo, exc: AppSecretProofError, agencies_file: Path) -> str:
+    """What staff must change when Graph refused (or wanted) our proof with an agency's token."""
+    where = f"ở dòng của đơn vị {agency.id} trong {agencies_file}"
+    if exc.proof_sent:
+        return (
+            f"{agency.name}: mã truy cập ở {agency.token_setting} do ứng dụng Facebook riêng của "
+            "đơn vị cấp, không phải ứng dụng của thị xã, nên Facebook từ chối appsecret_proof "
+            f"của thị xã đi kèm mã này ({exc.platform_message}). Cách sửa: {where}, để trống "
+            "cột token_app (hoặc ghi rieng) để không gửi appsecret_proof với mã này. Đây là lỗi "
+            "cấu hình của mã, không phải lỗi bài viết."
+        )
+    return (
+        f"{agency.name}: ứng dụng đã cấp mã ở {agency.token_setting} bật “Require App Secret” "
+        f"nên đòi appsecret_proof ({exc.platform_message}). Cách sửa: nếu mã được cấp qua ứng "
+        f"dụng của thị xã (FB_APP_ID), ghi chung ở cột token_app {where}; nếu do ứng dụng "
+        "riêng của đơn vị, nhờ đơn vị cấp lại mã qua ứng dụng của thị xã. Đây là lỗi cấu hình "
+        "của mã, không phải lỗi bài viết."
+    )
+
+
+def _mark_unreadable(db: Database, agency: AgencyInfo, problem: str, *, now: datetime) -> None:
+    """Remember why an agency's Page cannot be read, until a read succeeds (``status``)."""
+    key = UNREADABLE_KEY.format(agency_id=agency.id)
+    value = {"agency": agency.id, "name": agency.name, "reason": problem, "at": now.isoformat()}
+    with db.session() as s:
+        meta = s.get(Meta, key)
+        if meta is None:
+            s.add(Meta(key=key, value=value, updated_at=now))
+        else:
+            meta.value = value
+            meta.updated_at = now
+
+
+def unreadable_agencies(session: Session) -> list[dict[str, Any]]:
+    """The agencies last found unreadable, each ``{agency, name, reason, at}``."""
+    rows = session.scalars(select(Meta).where(Meta.key.like(UNREADABLE_PREFIX + "%")))
+    return sorted((dict(m.value) for m in rows), key=lambda v: str(v.get("agency")))
 
 
 def _record_feed_share(

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 #: The newest migration. ``ensure_current`` compares against it with one query, so a
 #: process whose schema is current never imports Alembic (about 12 MB resident); a
 #: test keeps it equal to Alembic's own head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "i11_0002"
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000

@@ -267,6 +267,9 @@ class Agency(Base):
     zalo_oa_id: Mapped[str | None] = mapped_column(String(100))
     #: name of the environment setting holding this page's token, if it granted one
     token_setting: Mapped[str | None] = mapped_column(String(100))
+    #: which app issued that token: ``chung`` (our app: send our appsecret_proof) or
+    #: ``rieng``/None (the agency's own app: never our proof)
+    token_app: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -322,7 +325,7 @@ class ChannelHealth(Base):
     __tablename__ = "channel_health"
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    #: ok | auth_failed | rate_limited | policy | quota | permission
+    #: ok | auth_failed | rate_limited | policy | quota | permission | setup
     state: Mapped[str] = mapped_column(String(20), default="ok")
     blocked_until: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)

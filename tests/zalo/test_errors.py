@@ -14,6 +14,7 @@ from social_publisher.channels.zalo_errors import (
     month_start,
     next_broadcast_opening,
     next_month_start,
+    still_processing_at_verify,
 )
 from social_publisher.errors import (
     AuthError,
@@ -97,3 +98,24 @@ def test_rate_limit_carries_a_wait() -> None:
     err = classify(-32, "Rate limit", now=NOW, tz=TZ)
     assert err.retry_after == 60
     assert err.retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "processing"),
+    [
+        (-214, "Article is being processed", True),
+        (-999, "Whatever Zalo says", True),  # not in the contract's table
+        (-201, "Article is processing, please wait", True),
+        (-201, "title is required", False),
+        (-200, "Can not fetch photo", False),  # a documented, definite failure
+        (-216, "Access token is invalid", False),
+        (-32, "Rate limit", False),
+        (-223, "quota", False),
+        (-242, "appsecret_proof is invalid", False),
+    ],
+)
+def test_what_verify_may_take_for_still_processing(
+    code: int, message: str, processing: bool
+) -> None:
+    exc = classify(code, message, now=NOW, tz=TZ, action="xác nhận bài viết")
+    assert still_processing_at_verify(exc) is processing
