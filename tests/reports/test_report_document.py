@@ -46,7 +46,7 @@ def office(settings: Settings) -> Settings:
 
 @pytest.fixture
 def october_report(loaded: Database, office: Settings, h: type, tmp_path: Path) -> Any:
-    h.seed_office(loaded, office, until=h.local(2024, 11, 20, 8, 0))
+    h.seed_office(loaded, office, since=h.local(2024, 8, 26), until=h.local(2024, 11, 20, 8))
     return make_report(
         loaded,
         office,
