@@ -147,6 +147,19 @@ class Settings:
     plan_share_rate_percent: int = 80
     #: a share within this many hours of the post counts as on time
     share_on_time_hours: float = 24.0
+    #: the formal report's heading and signature (Nghị định 30/2020/NĐ-CP); one unit's own texts
+    report_unit_name: str = "Phòng Văn hóa và Thông tin"
+    report_parent_body: str = "UBND thị xã Đức Phổ"
+    report_place: str = "Đức Phổ"
+    report_number_code: str = "BC-VHTT"
+    report_subject: str = "Kết quả truyền thông chuyển đổi số trên mạng xã hội"
+    report_basis: str = ""
+    report_signer_authority: str = ""
+    report_signer_title: str = "Trưởng phòng"
+    report_signer_name: str = ""
+    report_recipients: str = (
+        "Sở Thông tin và Truyền thông tỉnh Quảng Ngãi; UBND thị xã Đức Phổ; Lưu: VT, VHTT"
+    )
 
     #: the raw environment the settings were read from (agency page tokens live here)
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -272,6 +285,16 @@ def load_settings(
         plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4),
         plan_share_rate_percent=_int(merged, "PLAN_SHARE_RATE_PERCENT", 80),
         share_on_time_hours=_float(merged, "SHARE_ON_TIME_HOURS", 24.0),
+        report_unit_name=_str(merged, "REPORT_UNIT_NAME", Settings.report_unit_name),
+        report_parent_body=_str(merged, "REPORT_PARENT_BODY", Settings.report_parent_body),
+        report_place=_str(merged, "REPORT_PLACE", Settings.report_place),
+        report_number_code=_str(merged, "REPORT_NUMBER_CODE", Settings.report_number_code),
+        report_subject=_str(merged, "REPORT_SUBJECT", Settings.report_subject),
+        report_basis=_str(merged, "REPORT_BASIS"),
+        report_signer_authority=_str(merged, "REPORT_SIGNER_AUTHORITY"),
+        report_signer_title=_str(merged, "REPORT_SIGNER_TITLE", Settings.report_signer_title),
+        report_signer_name=_str(merged, "REPORT_SIGNER_NAME"),
+        report_recipients=_str(merged, "REPORT_RECIPIENTS", Settings.report_recipients),
         extra=dict(merged),
     )
     if settings.retry_max_seconds < settings.retry_base_seconds:

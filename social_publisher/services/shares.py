@@ -10,7 +10,8 @@ when that is empty, to the only post we published in the 7 days before.
 
 A share is *on time* when it came within SHARE_ON_TIME_HOURS of the post,
 *late* after that, *pending* while that window is still open, and *missing*
-once it has closed with no share.
+once it has closed with no share. Rates count only posts whose window has
+closed: a post shared by 3 of 15 agencies an hour ago is neither 100 % nor 20 %.
 """
 
 from __future__ import annotations
@@ -225,15 +226,23 @@ class Tally:
     on_time: int = 0
     late: int = 0
     missing: int = 0
+    #: every expected share of a post whose window is still open, shared yet or not
     pending: int = 0
+    #: of ``pending``, those already made: facts, but not in a rate until the window closes
+    pending_shared: int = 0
 
     @property
     def shared(self) -> int:
+        """Shares counted in the rates (posts whose window has closed)."""
         return self.on_time + self.late
 
     @property
+    def shared_so_far(self) -> int:
+        return self.shared + self.pending_shared
+
+    @property
     def due(self) -> int:
-        """Expected shares whose window has closed (or that came anyway)."""
+        """Expected shares of posts whose window has closed."""
         return self.expected - self.pending
 
     @property
@@ -246,20 +255,23 @@ class Tally:
 
     @classmethod
     def of(cls, counts: Sequence[int]) -> Tally:
-        """From counts ordered like ``_STATES`` (on time, late, missing, pending)."""
-        on_time, late, missing, pending = counts
-        return cls(on_time + late + missing + pending, on_time, late, missing, pending)
+        """From counts ordered like ``_STATES`` (on time, late, missing, pending), then how
+        many of the pending were already shared."""
+        on_time, late, missing, pending, *shared = counts
+        return cls(on_time + late + missing + pending, on_time, late, missing, pending, sum(shared))
 
-    def add(self, state: ShareState, n: int = 1) -> None:
+    def add(self, state: ShareState, n: int = 1, *, window_open: bool = False) -> None:
         self.expected += n
-        if state is ShareState.ON_TIME:
+        if window_open or state is ShareState.PENDING:
+            self.pending += n
+            if state is not ShareState.PENDING:
+                self.pending_shared += n
+        elif state is ShareState.ON_TIME:
             self.on_time += n
         elif state is ShareState.LATE:
             self.late += n
-        elif state is ShareState.MISSING:
-            self.missing += n
         else:
-            self.pending += n
+            self.missing += n
 
 
 @dataclass
@@ -275,6 +287,8 @@ class ShareMatrix:
     per_post: dict[int, Tally]
     total: Tally
     warnings: list[str] = field(default_factory=list)
+    #: posts whose on-time window is still open at ``now`` (their shares are not in rates yet)
+    open_posts: frozenset[int] = frozenset()
 
 
 def evaluate(
@@ -344,7 +358,7 @@ def _share_matrix(
     cells: dict[tuple[int, str], Cell] = {}
     # counted into plain lists indexed like _STATES and turned into tallies at the end: a
     # year of a busy Page is ~100,000 cells, so the loop stays lean
-    agency_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    agency_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     post_counts: dict[int, list[int]] = {}
     warnings: list[str] = []
     if not agencies:
@@ -354,6 +368,7 @@ def _share_matrix(
         )
     resolved: dict[tuple[tuple[str, ...], frozenset[str]], ShareTargets] = {}
     on_time, late, missing, pending = _STATES
+    open_posts: set[int] = set()
     for post in posts:
         present = frozenset(a.id for a in agencies if a.existed_at(post.published_at))
         memo = (post.share_with, present)
@@ -370,8 +385,11 @@ def _share_matrix(
             )
         post_shares = by_post.get(post.post_id, {})
         deadline = post.published_at + window
-        waiting, waiting_i = (pending, 3) if now < deadline else (missing, 2)
-        counts = post_counts[post.post_id] = [0, 0, 0, 0]
+        window_open = now < deadline
+        if window_open:
+            open_posts.add(post.post_id)
+        waiting, waiting_i = (pending, 3) if window_open else (missing, 2)
+        counts = post_counts[post.post_id] = [0, 0, 0, 0, 0]
         expected_ids = targets.agency_ids
         for agency_id in expected_ids | post_shares.keys():
             share = post_shares.get(agency_id)
@@ -384,13 +402,17 @@ def _share_matrix(
             expected = agency_id in expected_ids
             cells[(post.post_id, agency_id)] = Cell(expected, state, share)
             if expected:
+                if window_open and share is not None:  # a fact, but not in a rate yet
+                    agency_counts[agency_id][4] += 1
+                    counts[4] += 1
+                    index = 3
                 agency_counts[agency_id][index] += 1
                 counts[index] += 1
     involved = {aid for (_, aid) in cells}
     shown = [a for a in agencies if a.active or a.id in involved]
-    per_agency = {a.id: Tally.of(agency_counts.get(a.id, [0, 0, 0, 0])) for a in shown}
+    per_agency = {a.id: Tally.of(agency_counts.get(a.id, [0, 0, 0, 0, 0])) for a in shown}
     per_post = {post_id: Tally.of(c) for post_id, c in post_counts.items()}
-    total = Tally.of([sum(c[i] for c in post_counts.values()) for i in range(4)])
+    total = Tally.of([sum(c[i] for c in post_counts.values()) for i in range(5)])
     return ShareMatrix(
         start=start,
         end=end,
@@ -403,6 +425,7 @@ def _share_matrix(
         per_post=per_post,
         total=total,
         warnings=warnings,
+        open_posts=frozenset(open_posts),
     )
 
 
