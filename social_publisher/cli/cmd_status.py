@@ -27,9 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..errors import QueueError
-from ..queue import STATE_LABELS, format_local
+from ..queue import format_local
 from ..services.ingest import ingest
 from ..services.zalo_tokens import token_warnings
+from ..states import HEALTH_LABELS, POST_LABELS, PUBLICATION_LABELS, HealthState
 from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
 from .cmd_check import table
 
@@ -44,31 +45,12 @@ WARNING_SOURCES: list[WarningSource] = [
     lambda settings, db, now: token_warnings(db, settings, now) if settings.zalo_enabled else [],
 ]
 
-POST_STATE_LABELS: dict[str, str] = {
-    **{state.value: label for state, label in STATE_LABELS.items()},
-    PostState.REMOVED.value: "đã gỡ khỏi hàng đợi",
-}
+POST_STATE_LABELS: dict[str, str] = {state.value: label for state, label in POST_LABELS.items()}
 PUB_STATE_LABELS: dict[str, str] = {
-    PubState.PENDING.value: "chờ đến giờ",
-    PubState.SCHEDULED_REMOTE.value: "đã hẹn giờ trên Facebook",
-    PubState.DUE.value: "đến giờ đăng",
-    PubState.PUBLISHING.value: "đang đăng",
-    PubState.PUBLISHED.value: "đã đăng",
-    PubState.CONFIRMED.value: "đã đăng (đã xác nhận)",
-    PubState.RETRY_WAIT.value: "chờ thử lại",
-    PubState.NEEDS_ATTENTION.value: "cần xử lý",
-    PubState.CANCELLED.value: "đã hủy",
+    state.value: label for state, label in PUBLICATION_LABELS.items()
 }
 NOT_SCHEDULED = "chưa lên lịch"
 CHANNEL_OFF = "kênh tắt"
-HEALTH_LABELS = {
-    "ok": "đang hoạt động",
-    "auth_failed": "lỗi mã truy cập (token), cần cấp lại",
-    "rate_limited": "tạm dừng vì gọi quá nhiều lần",
-    "policy": "tạm dừng vì nền tảng chặn đăng quá nhanh",
-    "quota": "hết hạn mức đăng bài",
-    "permission": "thiếu quyền trên nền tảng",
-}
 SUMMARY_ORDER = ("ready", "held", "draft", "withdrawn", "error", "removed")
 
 
@@ -299,8 +281,8 @@ def channel_line(status: ChannelStatus, tz: ZoneInfo) -> str:
             "trong tệp .env)"
         )
     if status.health in (None, "ok"):
-        return f"  {status.channel}: {HEALTH_LABELS['ok']}"
-    text = f"  {status.channel}: {HEALTH_LABELS.get(status.health, status.health)}"
+        return f"  {status.channel}: {HEALTH_LABELS[HealthState.OK]}"
+    text = f"  {status.channel}: {HEALTH_LABELS.get(HealthState(status.health), status.health)}"
     if status.blocked_until:
         text += f" đến {format_local(status.blocked_until, tz)}"
     if status.reason:

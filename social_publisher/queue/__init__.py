@@ -10,7 +10,6 @@ from .decode import MAX_TEXT_BYTES, DecodeError, decode_text
 from .parser import CHANNELS, FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
 from .scanner import (
     IMAGE_EXTENSIONS,
-    STATE_LABELS,
     TEXT_FILE_NAMES,
     BytesImageCheck,
     CachedScan,
@@ -23,7 +22,6 @@ from .scanner import (
     ScanCache,
     ScannedPost,
     ScanOptions,
-    State,
     evaluate,
     evaluate_all,
     folder_signature,
@@ -39,7 +37,6 @@ __all__ = [
     "FIELDS",
     "IMAGE_EXTENSIONS",
     "MAX_TEXT_BYTES",
-    "STATE_LABELS",
     "TEXT_FILE_NAMES",
     "BytesImageCheck",
     "CachedScan",
@@ -54,7 +51,6 @@ __all__ = [
     "ScanCache",
     "ScanOptions",
     "ScannedPost",
-    "State",
     "decode_text",
     "evaluate",
     "evaluate_all",

@@ -38,11 +38,12 @@ from sqlalchemy import func, select
 
 from ..config import Settings
 from ..errors import DaemonAlreadyRunning, SocialPublisherError
-from ..store import ChannelHealth, Database, Post, PostState, Publication
-from ..store import PubState as S
+from ..states import BLOCKING_HEALTH, POST_NEEDS_PEOPLE, UNFINISHED
+from ..states import PubState as S
+from ..store import ChannelHealth, Database, Post, Publication
 from ..store.db import sqlite_path
 from .planner import PlanResult, plan
-from .publisher import BLOCKING_HEALTH, Publisher, RenderFn, StepResult
+from .publisher import Publisher, RenderFn, StepResult
 
 log = logging.getLogger("social_publisher.daemon")
 
@@ -174,14 +175,10 @@ def attention_counts(db: Database) -> tuple[int, int]:
             )
         )
         bad_posts = session.scalar(
-            select(func.count(Post.id)).where(Post.state.in_([PostState.ERROR, PostState.HELD]))
+            select(func.count(Post.id)).where(Post.state.in_(POST_NEEDS_PEOPLE))
         )
         open_work = session.scalar(
-            select(func.count(Publication.id)).where(
-                Publication.state.in_(
-                    [S.PENDING, S.DUE, S.PUBLISHING, S.RETRY_WAIT, S.SCHEDULED_REMOTE, S.PUBLISHED]
-                )
-            )
+            select(func.count(Publication.id)).where(Publication.state.in_(UNFINISHED))
         )
     return int(waiting or 0) + int(blocked or 0) + int(bad_posts or 0), int(open_work or 0)
 

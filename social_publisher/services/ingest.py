@@ -63,14 +63,15 @@ from ..queue import (
     Previous,
     ScannedPost,
     ScanOptions,
-    State,
     evaluate,
     evaluate_all,
     list_queue,
     scan_queue,
 )
-from ..store import AuditEvent, Database, Post, PostState, PostVersion
+from ..states import PostState
+from ..store import AuditEvent, Database, Post, PostVersion
 from ..store import ScanCache as ScanCacheRow
+from ..store.lifecycle import transition
 
 log = logging.getLogger("social_publisher.ingest")
 
@@ -313,7 +314,7 @@ class CheckReport:
 
     @property
     def has_errors(self) -> bool:
-        return any(p.state == State.ERROR for p in self.posts)
+        return any(p.state == PostState.ERROR for p in self.posts)
 
 
 def _same_dir(a: Path, b: Path) -> bool:
@@ -400,7 +401,7 @@ class IngestReport:
 
     @property
     def errors(self) -> list[CheckedPost]:
-        return [p for p in self.posts if p.state == State.ERROR]
+        return [p for p in self.posts if p.state == PostState.ERROR]
 
     def merge(self, other: IngestReport, read: Iterable[str] = ()) -> None:
         """Add what one part of the pass found (ingest works in parts)."""
@@ -457,7 +458,6 @@ def _fields(post: Post, scanned: ScannedPost, checked: CheckedPost, now: datetim
     post.publish_at = scanned.publish_at
     post.channels = list(scanned.channels)
     post.approved_by = scanned.approved_by
-    post.state = PostState(checked.state.value).value
     post.removed_at = None
     post.updated_at = now
 
@@ -514,7 +514,7 @@ def _sync(
         seen = known.get(scanned.folder)
         if seen is None:
             checked = evaluate(scanned, now=now, grace=grace, tz=tz)
-            post = Post(folder=scanned.folder, first_seen_at=now)
+            post = Post(folder=scanned.folder, first_seen_at=now, state=checked.state.value)
             _fields(post, scanned, checked, now)
             session.add(post)
             changes.append(_Change(post, scanned, checked, "post_added", {}, known=False))
@@ -532,11 +532,13 @@ def _sync(
             continue
         post = session.get_one(Post, seen.id)
         _fields(post, scanned, checked, now)
+        # recorded by this change's own event below (post_added / _edited / _withdrawn)
+        transition(session, post, checked.state, actor=ACTOR, at=now, record=False)
         if was_removed:
             event = "post_added"
             extra: dict[str, Any] = {"restored": True, "old_hash": seen.current_hash}
             report.added.append(scanned.folder)
-        elif checked.state == State.WITHDRAWN and seen.state != PostState.WITHDRAWN:
+        elif checked.state == PostState.WITHDRAWN and seen.state != PostState.WITHDRAWN:
             event = "post_withdrawn"
             extra = {"old_hash": seen.current_hash, "new_hash": scanned.content_hash}
             report.withdrawn.append(scanned.folder)
@@ -616,7 +618,7 @@ def _sync_removed(session: Session, present: set[str], now: datetime, report: In
     gone = [row for row in rows if row[0] not in present]
     for folder, pid, state, digest in gone:
         post = session.get_one(Post, pid)
-        post.state = PostState.REMOVED.value
+        transition(session, post, PostState.REMOVED, actor=ACTOR, at=now, record=False)
         post.removed_at = now
         post.updated_at = now
         details = {"folder": folder, "hash": digest, "old_state": state}

@@ -23,19 +23,24 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from ..store import CHANNELS, AuditEvent, Database, Post, PostState, PostVersion, Publication
-from ..store import PubState as S
+from ..states import (
+    LIVE_STATES,
+    OPEN_STATES,
+    PLATFORM_HELD,
+    REQUEUEABLE,
+    HealthState,
+    PostState,
+)
+from ..states import PubState as S
+from ..store import CHANNELS, AuditEvent, Database, Post, PostVersion, Publication
+from ..store.lifecycle import audit, set_health, transition
 
 log = logging.getLogger("social_publisher.planner")
 
-#: states in which a publication has not gone out and may still follow its post
-OPEN_STATES = (S.PENDING, S.DUE, S.RETRY_WAIT, S.NEEDS_ATTENTION)
-DONE_STATES = (S.PUBLISHED, S.CONFIRMED)
 OVERRIDE_PUBLISH = "publish"
 PLATFORM_NAMES = {"facebook": "Facebook", "zalo": "Zalo OA"}
 OVERRIDE_WITHDRAW = "withdraw"
@@ -94,63 +99,6 @@ class PlanResult:
             + self.became_due
             + self.held
             + self.edited_after_publish
-        )
-
-
-def audit(
-    session: Session,
-    actor: str,
-    event: str,
-    pub: Publication | None = None,
-    *,
-    post_id: int | None = None,
-    at: datetime,
-    **details: Any,
-) -> None:
-    """One audit row; transitions carry ``from``/``to`` in their details."""
-    if "from_" in details:
-        details["from"] = details.pop("from_")
-    session.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            event=event,
-            post_id=pub.post_id if pub is not None else post_id,
-            publication_id=pub.id if pub is not None else None,
-            details=details,
-        )
-    )
-
-
-def set_state(
-    session: Session,
-    pub: Publication,
-    to: S,
-    *,
-    actor: str,
-    at: datetime,
-    reason: str | None = None,
-    **details: Any,
-) -> None:
-    """Move ``pub`` to ``to`` with an audit event (a no-op audit is skipped)."""
-    before = pub.state
-    pub.state = to.value
-    if to == S.NEEDS_ATTENTION:
-        pub.attention_reason = reason
-    elif before == S.NEEDS_ATTENTION:
-        pub.attention_reason = None
-    if before != to.value:
-        extra: dict[str, Any] = {"reason": reason} if reason else {}
-        audit(
-            session,
-            actor,
-            "transition",
-            pub,
-            at=at,
-            from_=before,
-            to=to.value,
-            **extra,
-            **details,
         )
 
 
@@ -235,18 +183,18 @@ def plan(
                 result.created += 1
                 existing[channel] = pub
                 if pub.due_at is not None and pub.due_at <= now:
-                    set_state(session, pub, S.DUE, actor=actor, at=now)
+                    transition(session, pub, S.DUE, actor=actor, at=now)
                     pub.next_attempt_at = None
                     result.became_due += 1
 
             for channel, pub in existing.items():
                 verdict = disposition(post, version, channel)
                 state = S(pub.state)
-                if state in DONE_STATES:
+                if state in LIVE_STATES:
                     if version is not None and pub.content_hash != version.content_hash:
                         edited_done.append((pub, version))
                     continue
-                if state in (S.PUBLISHING, S.SCHEDULED_REMOTE):
+                if state in PLATFORM_HELD:
                     continue  # in flight, or held on the platform: the publisher's job
                 if state == S.CANCELLED:
                     if verdict == Disposition.PUBLISH and version is not None:
@@ -256,12 +204,12 @@ def plan(
                         pub.remote_id = pub.remote_url = None
                         pub.remote_scheduled_for = None
                         pub.last_error = pub.last_error_kind = None
-                        set_state(session, pub, S.PENDING, actor=actor, at=now, reason="revived")
+                        transition(session, pub, S.PENDING, actor=actor, at=now, reason="revived")
                         result.revived += 1
                     else:
                         continue
                 elif verdict == Disposition.CANCEL:
-                    set_state(
+                    transition(
                         session,
                         pub,
                         S.CANCELLED,
@@ -274,7 +222,7 @@ def plan(
                     continue
                 elif verdict == Disposition.HOLD:
                     if state in (S.DUE, S.RETRY_WAIT):
-                        set_state(
+                        transition(
                             session,
                             pub,
                             S.PENDING,
@@ -310,14 +258,14 @@ def plan(
                     pub.last_error = pub.last_error_kind = None
                     keep_due = post.override == OVERRIDE_PUBLISH and state == S.DUE
                     if state != S.PENDING and not keep_due:
-                        set_state(session, pub, S.PENDING, actor=actor, at=now, reason="edited")
+                        transition(session, pub, S.PENDING, actor=actor, at=now, reason="edited")
                 if (
                     pub.state == S.PENDING
                     and pub.due_at is not None
                     and (pub.due_at <= now or post.override == OVERRIDE_PUBLISH)
                     and (pub.next_attempt_at is None or pub.next_attempt_at <= now)
                 ):
-                    set_state(session, pub, S.DUE, actor=actor, at=now)
+                    transition(session, pub, S.DUE, actor=actor, at=now)
                     pub.next_attempt_at = None
                     pub.attempt_count = 0
                     result.became_due += 1
@@ -398,7 +346,7 @@ def _requeue(session: Session, pub: Publication, *, actor: str, now: datetime, r
         # It had gone out and then vanished from the platform: staff ask for it again.
         pub.remote_id = pub.remote_url = None
         pub.published_at = None
-    set_state(session, pub, S.DUE, actor=actor, at=now, reason=reason)
+    transition(session, pub, S.DUE, actor=actor, at=now, reason=reason)
 
 
 def _platform(channel: str) -> str:
@@ -411,26 +359,12 @@ def clear_channel_blocks(
     """Let blocked channels be tried again (auth, permission, quota, rate limit)."""
     from ..store import ChannelHealth
 
-    cleared: list[str] = []
-    query = select(ChannelHealth).where(ChannelHealth.state != "ok")
+    query = select(ChannelHealth.channel).where(ChannelHealth.state != HealthState.OK.value)
     if channels is not None:
         query = query.where(ChannelHealth.channel.in_(channels))
-    for health in session.scalars(query):
-        audit(
-            session,
-            actor,
-            "channel_health",
-            at=now,
-            channel=health.channel,
-            from_=health.state,
-            to="ok",
-            by="staff",
-        )
-        health.state = "ok"
-        health.blocked_until = None
-        health.reason = None
-        health.updated_at = now
-        cleared.append(health.channel)
+    cleared = list(session.scalars(query))
+    for channel in cleared:
+        set_health(session, channel, HealthState.OK, actor=actor, at=now, by="staff")
     return cleared
 
 
@@ -456,7 +390,7 @@ def staff_retry(db: Database, key: str, *, now: datetime, actor: str) -> ActionR
                 pub.next_attempt_at = None
                 pub.attempt_count = 0
                 result.changed.append(pub.channel)
-            elif state in DONE_STATES:
+            elif state in LIVE_STATES:
                 result.notes.append(
                     f"{_platform(pub.channel)}: đã đăng ({pub.remote_url or pub.remote_id}), "
                     "không đăng lại."
@@ -484,7 +418,7 @@ def staff_withdraw(
         for pub in _pubs(session, post):
             state = S(pub.state)
             if state in OPEN_STATES:
-                set_state(
+                transition(
                     session, pub, S.CANCELLED, actor=actor, at=now, reason="withdrawn by staff"
                 )
                 pub.next_attempt_at = None
@@ -499,7 +433,7 @@ def staff_withdraw(
                     f"{_platform(pub.channel)}: bài đang được gửi đi ngay lúc này; nếu đã lên "
                     "trang thì cần gỡ trực tiếp trên trang."
                 )
-            elif state in DONE_STATES and not live:
+            elif state in LIVE_STATES and not live:
                 result.notes.append(
                     f"{_platform(pub.channel)}: bài ĐÃ ĐĂNG ({pub.remote_url or pub.remote_id}); "
                     "muốn gỡ bài khỏi trang thì chạy lại lệnh với --live."
@@ -534,7 +468,7 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
         existing = {pub.channel: pub for pub in _pubs(session, post)}
         for pub in existing.values():
             state = S(pub.state)
-            if state in (S.PENDING, S.DUE, S.RETRY_WAIT, S.NEEDS_ATTENTION, S.CANCELLED):
+            if state in REQUEUEABLE:
                 if state == S.CANCELLED or pub.version_id != version.id:
                     _adopt_version(pub, version)
                     pub.remote_id = pub.remote_url = None
@@ -544,7 +478,7 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
             elif state == S.SCHEDULED_REMOTE:
                 result.changed.append(pub.channel)
                 result.notes.append("Facebook: bài đang hẹn giờ sẽ được đăng ngay.")
-            elif state in DONE_STATES:
+            elif state in LIVE_STATES:
                 result.notes.append(
                     f"{_platform(pub.channel)}: đã đăng ({pub.remote_url or pub.remote_id})."
                 )

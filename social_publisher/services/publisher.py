@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -58,15 +58,24 @@ from ..errors import (
     redact,
 )
 from ..media.cache import file_sha256
+from ..states import BLOCKING_HEALTH, LIVE_STATES, PUBLISHABLE_NOW, TIMED_STATES, HealthState
+from ..states import PubState as S
 from ..store import Attempt, ChannelHealth, Database, Post, PostVersion, Publication
-from ..store import PubState as S
+from ..store.lifecycle import (
+    audit,
+    claim,
+    claim_is_free,
+    extend_lease,
+    health_of,
+    release,
+    set_health,
+    transition,
+)
 from .planner import (
     OVERRIDE_PUBLISH,
     PLATFORM_NAMES,
     Disposition,
-    audit,
     disposition,
-    set_state,
 )
 
 log = logging.getLogger("social_publisher.publisher")
@@ -91,7 +100,6 @@ POLICY_DEFAULT_WAIT = timedelta(hours=2)
 CREATE_ACTIONS = ("create", "schedule")
 #: Zalo -200 at verify: the article could not be built, so it does not exist
 ZALO_SEND_FAILED = -200
-BLOCKING_HEALTH = ("auth_failed", "permission")
 
 
 # ------------------------------------------------------------------ channel capabilities
@@ -253,7 +261,7 @@ class Publisher:
         if channel not in self.channels:
             return False
         health = session.get(ChannelHealth, channel)
-        if health is None or health.state == "ok":
+        if health is None or health.state == HealthState.OK:
             return True
         if health.state in BLOCKING_HEALTH:
             return False
@@ -263,74 +271,41 @@ class Publisher:
         self,
         session: Session,
         channel: str,
-        state: str,
+        state: HealthState,
         reason: str,
         *,
         until: datetime | None,
         now: datetime,
     ) -> None:
-        health = session.get(ChannelHealth, channel)
-        if health is None:
-            health = ChannelHealth(channel=channel)
-            session.add(health)
-        previous = health.state
-        health.state = state
-        health.blocked_until = until
-        health.reason = reason
-        health.updated_at = now
-        audit(
-            session,
-            self.worker,
-            "channel_health",
-            at=now,
-            channel=channel,
-            from_=previous,
-            to=state,
-            until=until.isoformat() if until else None,
-            reason=reason,
-        )
+        if health_of(session, channel) in BLOCKING_HEALTH and state not in BLOCKING_HEALTH:
+            return  # an auth or permission block stays until staff clear it
+        set_health(session, channel, state, actor=self.worker, at=now, reason=reason, until=until)
 
     def _mark_channel_ok(self, session: Session, channel: str, now: datetime) -> None:
-        health = session.get(ChannelHealth, channel)
-        if health is not None and health.state != "ok":
-            if health.state in BLOCKING_HEALTH:
-                return  # only a staff action (retry / doctor / token update) clears these
-            health.state = "ok"
-            health.blocked_until = None
-            health.reason = None
-            health.updated_at = now
-            audit(session, self.worker, "channel_health", at=now, channel=channel, to="ok")
+        if health_of(session, channel) in BLOCKING_HEALTH:
+            return  # only a staff action (retry / doctor / token update) clears these
+        set_health(session, channel, HealthState.OK, actor=self.worker, at=now)
 
     def _claim(
         self,
         session: Session,
-        pub_id: int,
+        pub: Publication,
         states: Sequence[S],
         now: datetime,
         *,
         to: S | None = S.PUBLISHING,
         stale_claims: bool = False,
     ) -> bool:
-        """Atomic claim, checked by row count (works the same on SQLite and PostgreSQL)."""
-        free = or_(Publication.lease_until.is_(None), Publication.lease_until < now)
-        if stale_claims and self.exclusive:
-            free = or_(
-                free, Publication.claimed_by.is_(None), Publication.claimed_by != self.worker
-            )
-        values: dict[str, Any] = {
-            "claimed_by": self.worker,
-            "lease_until": now + self.lease,
-            "updated_at": now,
-        }
-        if to is not None:
-            values["state"] = to.value
-        result = session.execute(
-            update(Publication)
-            .where(Publication.id == pub_id, Publication.state.in_([str(s) for s in states]), free)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+        return claim(
+            session,
+            pub,
+            from_=states,
+            to=to,
+            worker=self.worker,
+            now=now,
+            lease=self.lease,
+            take_over=stale_claims and self.exclusive,
         )
-        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
     @contextmanager
     def _locked(self, pub_id: int) -> Iterator[tuple[Session, Publication]]:
@@ -338,10 +313,6 @@ class Publisher:
             pub = session.get(Publication, pub_id, populate_existing=True)
             assert pub is not None
             yield session, pub
-
-    def _release(self, pub: Publication) -> None:
-        pub.claimed_by = None
-        pub.lease_until = None
 
     def _start_attempt(
         self, pub_id: int, action: str, content_hash: str | None, **details: Any
@@ -536,17 +507,12 @@ class Publisher:
         """Settle every ``publishing`` row whose worker is gone or whose outcome was unknown."""
         result = StepResult()
         with self.db.session() as session:
-            stale: list[Any] = [
+            ids = self._ids(
+                session,
                 Publication.state == S.PUBLISHING,
-                or_(Publication.lease_until.is_(None), Publication.lease_until < now),
-            ]
-            if self.exclusive:
-                stale[1] = or_(
-                    stale[1],
-                    Publication.claimed_by.is_(None),
-                    Publication.claimed_by != self.worker,
-                )
-            ids = self._ids(session, *stale, only_post=only_post)
+                claim_is_free(now, worker=self.worker, take_over=self.exclusive),
+                only_post=only_post,
+            )
         for pub_id in ids:
             if self.stop.is_set():
                 break
@@ -554,9 +520,7 @@ class Publisher:
                 pub = session.get(Publication, pub_id)
                 if pub is None or not self.channel_usable(session, pub.channel, now):
                     continue
-                if not self._claim(
-                    session, pub_id, [S.PUBLISHING], now, to=None, stale_claims=True
-                ):
+                if not self._claim(session, pub, [S.PUBLISHING], now, to=None, stale_claims=True):
                     continue
             self._reconcile_one(pub_id, now, result)
         return result
@@ -580,8 +544,8 @@ class Publisher:
             if attempt is None or settled:
                 # Claimed, then nothing sent (or the result is already recorded): give it back.
                 back = S.DUE if pub.due_at is None or pub.due_at <= now else S.PENDING
-                self._release(pub)
-                set_state(session, pub, back, actor=self.worker, at=now, reason="reclaimed")
+                release(pub)
+                transition(session, pub, back, actor=self.worker, at=now, reason="reclaimed")
                 log.info(
                     "Lấy lại bài %s trên %s (tiến trình trước đã dừng).", pub.post_id, pub.channel
                 )
@@ -620,12 +584,12 @@ class Publisher:
             # Zalo: not listed yet, but it may still be processing: not a final answer.
             wait = timedelta(seconds=exc.retry_after or ZALO_VERIFY_POLL.total_seconds())
             with self._locked(pub_id) as (session, pub):
-                pub.lease_until = now + min(max(wait, timedelta(seconds=1)), ZALO_VERIFY_POLL * 5)
+                extend_lease(pub, now + min(max(wait, timedelta(seconds=1)), ZALO_VERIFY_POLL * 5))
             return
         except ChannelError as exc:
             with self._locked(pub_id) as (session, pub):
                 self._channel_level(session, pub, exc, now)
-                pub.lease_until = now + max(self.backoff(1), timedelta(seconds=1))
+                extend_lease(pub, now + max(self.backoff(1), timedelta(seconds=1)))
             log.warning(
                 "Chưa kiểm tra được bài '%s' trên %s (%s); sẽ kiểm tra lại.",
                 title,
@@ -656,16 +620,16 @@ class Publisher:
                     details={"attempt_id": attempt_id, "since": started.isoformat()},
                 )
             )
-            self._release(pub)
+            release(pub)
             if action == "schedule":
                 pub.next_attempt_at = now + self.backoff(max(1, pub.attempt_count))
                 back = S.DUE if pub.due_at is None or pub.due_at <= now else S.PENDING
-                set_state(session, pub, back, actor=self.worker, at=now, reason="not_found")
+                transition(session, pub, back, actor=self.worker, at=now, reason="not_found")
             elif was_unknown:
                 self._retry_or_attention(session, pub, pub.last_error or "không rõ kết quả", now)
             else:
                 pub.next_attempt_at = None
-                set_state(session, pub, S.DUE, actor=self.worker, at=now, reason="not_found")
+                transition(session, pub, S.DUE, actor=self.worker, at=now, reason="not_found")
             log.info(
                 "Không thấy bài '%s' trên %s sau lần gửi trước: sẽ gửi lại.",
                 title,
@@ -687,7 +651,7 @@ class Publisher:
                 session.scalar(
                     select(func.count(Publication.id)).where(
                         Publication.channel == channel,
-                        Publication.state.in_([S.PUBLISHED, S.CONFIRMED]),
+                        Publication.state.in_(LIVE_STATES),
                         Publication.published_at >= start,
                     )
                 )
@@ -740,8 +704,8 @@ class Publisher:
             with self._locked(pub_id) as (session, pub):
                 if now - started > ZALO_VERIFY_GIVE_UP:
                     self._finish_attempt(session, attempt_id, "failed", exc=exc)
-                    self._release(pub)
-                    set_state(
+                    release(pub)
+                    transition(
                         session,
                         pub,
                         S.NEEDS_ATTENTION,
@@ -758,27 +722,27 @@ class Publisher:
                 else:
                     # Poll again soon (the pass wakes up for it); never create again.
                     age = now - started
-                    pub.lease_until = now + min(
-                        max(ZALO_VERIFY_POLL, age / 4), timedelta(minutes=1)
+                    extend_lease(
+                        pub, now + min(max(ZALO_VERIFY_POLL, age / 4), timedelta(minutes=1))
                     )
             return
         except ChannelError as exc:
             with self._locked(pub_id) as (session, pub):
                 if self._channel_level(session, pub, exc, now):
-                    pub.lease_until = now + max(self.backoff(1), timedelta(seconds=1))
+                    extend_lease(pub, now + max(self.backoff(1), timedelta(seconds=1)))
                     return
                 if isinstance(exc, TransientError) and exc.code == ZALO_SEND_FAILED:
                     # Zalo could not build the article (e.g. cover not fetchable): nothing
                     # was published, creating it again later is safe.
                     self._finish_attempt(session, attempt_id, "failed", exc=exc)
-                    self._release(pub)
+                    release(pub)
                     self._after_failure(session, pub, exc, now, title)
                     self._note_result(pub, result)
                     return
                 # Anything else: the article may exist. Look for it before any new create.
                 self._finish_attempt(session, attempt_id, "unknown", exc=exc)
                 pub.last_error, pub.last_error_kind = _error_text(exc), _error_kind(exc)
-                pub.lease_until = now + self._reconcile_delay(pub.channel)
+                extend_lease(pub, now + self._reconcile_delay(pub.channel))
             return
         with self._locked(pub_id) as (session, pub):
             self._finish_attempt(session, attempt_id, "ok", remote_id=remote.remote_id)
@@ -820,7 +784,7 @@ class Publisher:
                     task = "edit"
                 else:
                     continue
-                if not self._claim(session, pub_id, [S.SCHEDULED_REMOTE], now, to=None):
+                if not self._claim(session, pub, [S.SCHEDULED_REMOTE], now, to=None):
                     continue
             self._sync_one(pub_id, task, channel, now, result)
         return result
@@ -866,7 +830,7 @@ class Publisher:
                     outgoing = self.outgoing(session, pub, with_images=False)
                     pub.version_id = old_pub_version
             except (ContentChanged, MediaError):
-                self._release(pub)
+                release(pub)
                 return
             new_hash = version.content_hash if version is not None else None
         for step in steps:
@@ -889,7 +853,7 @@ class Publisher:
             except ChannelError as exc:
                 with self._locked(pub_id) as (session, pub):
                     self._finish_attempt(session, attempt_id, "failed", exc=exc)
-                    self._release(pub)
+                    release(pub)
                     if not self._channel_level(session, pub, exc, now):
                         pub.last_error = _error_text(exc)
                         pub.last_error_kind = _error_kind(exc)
@@ -907,7 +871,7 @@ class Publisher:
             post = session.get(Post, pub.post_id)
             assert post is not None
             version = post.current_version
-            self._release(pub)
+            release(pub)
             if "publish_now" in steps:
                 self._published(
                     session, pub, RemotePost(remote_id=remote_id, url=pub.remote_url), now
@@ -919,7 +883,7 @@ class Publisher:
                 pub.remote_id = pub.remote_url = None
                 pub.remote_scheduled_for = None
                 if verdict == Disposition.CANCEL:
-                    set_state(
+                    transition(
                         session, pub, S.CANCELLED, actor=self.worker, at=now, reason="withdrawn"
                     )
                     log.info("Đã hủy bài hẹn giờ '%s' trên Facebook (bài đã rút).", title)
@@ -942,7 +906,7 @@ class Publisher:
                     )
                 pub.attempt_count = 0
                 pub.next_attempt_at = None
-                set_state(session, pub, S.PENDING, actor=self.worker, at=now, reason=task)
+                transition(session, pub, S.PENDING, actor=self.worker, at=now, reason=task)
                 log.info("Đã gỡ lịch đăng '%s' trên Facebook để lên lịch lại theo bản mới.", title)
                 return
             assert version is not None
@@ -1015,17 +979,8 @@ class Publisher:
                     continue  # the planner moves it to the new version first
                 if not self.channel_usable(session, pub.channel, now):
                     continue
-                if not self._claim(session, pub_id, [S.PENDING], now):
+                if not self._claim(session, pub, [S.PENDING], now):
                     continue
-                audit(
-                    session,
-                    self.worker,
-                    "transition",
-                    pub,
-                    at=now,
-                    from_="pending",
-                    to="publishing",
-                )
             self._create(pub_id, "schedule", now, result)
         return result
 
@@ -1036,7 +991,7 @@ class Publisher:
         with self.db.session() as session:
             ids = self._ids(
                 session,
-                Publication.state.in_([S.DUE, S.RETRY_WAIT]),
+                Publication.state.in_(PUBLISHABLE_NOW),
                 or_(Publication.next_attempt_at.is_(None), Publication.next_attempt_at <= now),
                 only_post=only_post,
             )
@@ -1052,19 +1007,8 @@ class Publisher:
                 assert post is not None
                 if disposition(post, post.current_version, pub.channel) != Disposition.PUBLISH:
                     continue  # the planner holds or cancels it
-                if not self._claim(session, pub_id, [S.DUE, S.RETRY_WAIT], now):
+                if not self._claim(session, pub, PUBLISHABLE_NOW, now):
                     continue
-                before = pub.state
-                session.refresh(pub)
-                audit(
-                    session,
-                    self.worker,
-                    "transition",
-                    pub,
-                    at=now,
-                    from_=before,
-                    to="publishing",
-                )
                 grace = timedelta(hours=self.settings.overdue_grace_hours)
                 if (
                     post.override != OVERRIDE_PUBLISH
@@ -1079,8 +1023,8 @@ class Publisher:
                         f"'social-publisher publish-now {post.folder}' để đăng hoặc "
                         f"'social-publisher withdraw {post.folder}' để rút."
                     )
-                    self._release(pub)
-                    set_state(
+                    release(pub)
+                    transition(
                         session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason
                     )
                     log.warning("%s", reason)
@@ -1096,15 +1040,17 @@ class Publisher:
             try:
                 post = self.outgoing(session, pub)
             except ContentChanged as exc:
-                self._release(pub)
+                release(pub)
                 back = S.PENDING if action == "schedule" else S.DUE
-                set_state(session, pub, back, actor=self.worker, at=now, reason="content changed")
+                transition(session, pub, back, actor=self.worker, at=now, reason="content changed")
                 log.info("Bài %s đang được sửa (%s): chờ lần quét sau.", pub.post_id, exc)
                 return
             except MediaError as exc:
-                self._release(pub)
+                release(pub)
                 reason = f"Ảnh của bài không dùng được: {exc.message}"
-                set_state(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
+                transition(
+                    session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason
+                )
                 pub.last_error, pub.last_error_kind = exc.message, "media"
                 log.error("Không đăng được bài %s lên %s: %s", pub.post_id, pub.channel, reason)
                 result.attention.append(pub_id)
@@ -1116,7 +1062,7 @@ class Publisher:
                 channel.check_quota(self._published_this_month(channel.name, now), now)
             except QuotaError as exc:
                 with self._locked(pub_id) as (session, pub):
-                    self._release(pub)
+                    release(pub)
                     self._after_failure(session, pub, exc, now, post.title)
                 return
         started = self._now()
@@ -1141,13 +1087,13 @@ class Publisher:
         except ProcessingError as exc:
             # Created, still processing after the channel's own polling: verify later.
             with self._locked(pub_id) as (session, pub):
-                pub.lease_until = now + ZALO_VERIFY_POLL
+                extend_lease(pub, now + ZALO_VERIFY_POLL)
                 pub.last_error, pub.last_error_kind = _error_text(exc), _error_kind(exc)
             return
         except ChannelError as exc:
             with self._locked(pub_id) as (session, pub):
                 self._finish_attempt(session, attempt_id, "failed", exc=exc)
-                self._release(pub)
+                release(pub)
                 if action == "schedule":
                     self._schedule_failed(session, pub, exc, now, post.title)
                 else:
@@ -1158,7 +1104,7 @@ class Publisher:
             # Public media or a local problem before anything was sent.
             with self._locked(pub_id) as (session, pub):
                 self._finish_attempt(session, attempt_id, "failed", exc=exc)
-                self._release(pub)
+                release(pub)
                 if action == "schedule":
                     self._schedule_failed(session, pub, exc, now, post.title)
                 else:
@@ -1186,7 +1132,7 @@ class Publisher:
             self._finish_attempt(session, attempt_id, "unknown", exc=exc)
             pub.last_error, pub.last_error_kind = _error_text(exc), _error_kind(exc)
             delay = self._reconcile_delay(pub.channel)
-            pub.lease_until = now + delay  # stays publishing: reconcile decides
+            extend_lease(pub, now + delay)  # stays publishing: reconcile decides
             log.warning(
                 "Không rõ bài '%s' đã lên %s chưa (%s): sẽ kiểm tra trên %s trước khi gửi lại.",
                 title,
@@ -1212,8 +1158,8 @@ class Publisher:
         pub.published_at = remote.created_time or now
         pub.next_attempt_at = now + CONFIRM_DELAY
         pub.last_error = pub.last_error_kind = None
-        self._release(pub)
-        set_state(session, pub, S.PUBLISHED, actor=self.worker, at=now, remote_id=remote.remote_id)
+        release(pub)
+        transition(session, pub, S.PUBLISHED, actor=self.worker, at=now, remote_id=remote.remote_id)
         post = session.get(Post, pub.post_id)
         log.info(
             "Đã đăng '%s' lên %s: %s",
@@ -1231,8 +1177,8 @@ class Publisher:
         pub.remote_scheduled_for = remote.scheduled_for or pub.due_at
         pub.next_attempt_at = None
         pub.last_error = pub.last_error_kind = None
-        self._release(pub)
-        set_state(
+        release(pub)
+        transition(
             session, pub, S.SCHEDULED_REMOTE, actor=self.worker, at=now, remote_id=remote.remote_id
         )
         post = session.get(Post, pub.post_id)
@@ -1256,7 +1202,7 @@ class Publisher:
             self._block_channel(
                 session,
                 pub.channel,
-                "rate_limited",
+                HealthState.RATE_LIMITED,
                 f"{platform} báo gửi quá nhiều yêu cầu; tạm dừng đến {_fmt_local(until, self.tz)}.",
                 until=until,
                 now=now,
@@ -1274,7 +1220,9 @@ class Publisher:
                 f"{platform} tạm chặn đăng bài ({exc.platform_message}); tạm dừng đến "
                 f"{_fmt_local(until, self.tz)}. Không đăng dồn dập; kiểm tra Trang."
             )
-            self._block_channel(session, pub.channel, "policy", reason, until=until, now=now)
+            self._block_channel(
+                session, pub.channel, HealthState.POLICY, reason, until=until, now=now
+            )
             log.error("%s", reason)
             return True
         if isinstance(exc, QuotaError):
@@ -1287,7 +1235,9 @@ class Publisher:
                 f"Zalo OA đã hết lượt đăng bài của gói ({exc.platform_message}); các bài Zalo chờ "
                 f"đến {_fmt_local(until, self.tz)} hoặc nâng gói rồi chạy 'social-publisher retry'."
             )
-            self._block_channel(session, pub.channel, "quota", reason, until=until, now=now)
+            self._block_channel(
+                session, pub.channel, HealthState.QUOTA, reason, until=until, now=now
+            )
             log.error("%s", reason)
             return True
         if isinstance(exc, AuthError):
@@ -1300,7 +1250,9 @@ class Publisher:
                 f"Token {platform} không còn hợp lệ ({exc.platform_message}). Dừng đăng lên "
                 f"{platform}: {fix}, rồi chạy 'social-publisher retry'."
             )
-            self._block_channel(session, pub.channel, "auth_failed", reason, until=None, now=now)
+            self._block_channel(
+                session, pub.channel, HealthState.AUTH_FAILED, reason, until=None, now=now
+            )
             log.error("%s", reason)
             return True
         if isinstance(exc, PermissionDeniedError):
@@ -1308,7 +1260,9 @@ class Publisher:
                 f"{platform} từ chối quyền ({exc.platform_message}). Kiểm tra quyền của ứng dụng "
                 f"và tài khoản, rồi chạy 'social-publisher retry'."
             )
-            self._block_channel(session, pub.channel, "permission", reason, until=None, now=now)
+            self._block_channel(
+                session, pub.channel, HealthState.PERMISSION, reason, until=None, now=now
+            )
             log.error("%s", reason)
             return True
         return False
@@ -1324,7 +1278,7 @@ class Publisher:
         platform = PLATFORM_NAMES.get(pub.channel, pub.channel)
         if self._channel_level(session, pub, exc, now):
             if isinstance(exc, PermissionDeniedError):
-                set_state(
+                transition(
                     session,
                     pub,
                     S.NEEDS_ATTENTION,
@@ -1335,19 +1289,19 @@ class Publisher:
                 return
             blocked = session.get(ChannelHealth, pub.channel)
             pub.next_attempt_at = blocked.blocked_until if blocked else None
-            set_state(session, pub, S.DUE, actor=self.worker, at=now, reason=_error_kind(exc))
+            transition(session, pub, S.DUE, actor=self.worker, at=now, reason=_error_kind(exc))
             return
         if isinstance(exc, InvalidRequestError | DuplicateError):
             reason = (
                 f"{platform} từ chối bài '{title}': {exc.platform_message}. Sửa bài theo thông "
                 f"báo rồi lưu lại (bài sẽ được đăng lại), hoặc chạy 'social-publisher withdraw'."
             )
-            set_state(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
+            transition(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
             log.error("%s", reason)
             return
         if isinstance(exc, NightTimeError):
             pub.next_attempt_at = self._after_six(now)
-            set_state(session, pub, S.RETRY_WAIT, actor=self.worker, at=now, reason="night")
+            transition(session, pub, S.RETRY_WAIT, actor=self.worker, at=now, reason="night")
             return
         self._retry_or_attention(session, pub, _error_text(exc), now, title=title)
 
@@ -1365,11 +1319,11 @@ class Publisher:
                 f"Đã thử đăng {pub.attempt_count} lần lên {platform} không thành công: {error}. "
                 f"Kiểm tra kết nối/cấu hình rồi chạy 'social-publisher retry'."
             )
-            set_state(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
+            transition(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
             log.error("Bài '%s': %s", title or pub.post_id, reason)
             return
         pub.next_attempt_at = now + self.backoff(pub.attempt_count)
-        set_state(session, pub, S.RETRY_WAIT, actor=self.worker, at=now, error=error)
+        transition(session, pub, S.RETRY_WAIT, actor=self.worker, at=now, error=error)
         log.warning(
             "Lỗi khi đăng '%s' lên %s: %s. Sẽ thử lại lúc %s (lần %d/%d).",
             title or pub.post_id,
@@ -1391,19 +1345,19 @@ class Publisher:
         """Native scheduling failed: fall back to publishing it ourselves at its time."""
         pub.last_error, pub.last_error_kind = _error_text(exc), _error_kind(exc)
         if isinstance(exc, ChannelError) and self._channel_level(session, pub, exc, now):
-            set_state(session, pub, S.PENDING, actor=self.worker, at=now, reason=_error_kind(exc))
+            transition(session, pub, S.PENDING, actor=self.worker, at=now, reason=_error_kind(exc))
             return
         if isinstance(exc, InvalidRequestError):
             reason = (
                 f"Facebook từ chối bài '{title}': {exc.platform_message}. Sửa bài theo thông báo "
                 f"rồi lưu lại, hoặc chạy 'social-publisher withdraw'."
             )
-            set_state(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
+            transition(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
             log.error("%s", reason)
             return
         pub.attempt_count += 1
         pub.next_attempt_at = now + self.backoff(pub.attempt_count)
-        set_state(session, pub, S.PENDING, actor=self.worker, at=now, reason="schedule failed")
+        transition(session, pub, S.PENDING, actor=self.worker, at=now, reason="schedule failed")
         log.warning(
             "Chưa hẹn giờ được '%s' trên Facebook (%s); sẽ thử lại lúc %s.",
             title,
@@ -1486,7 +1440,7 @@ class Publisher:
             pub.confirmed_at = now
             pub.next_attempt_at = None
             was = pub.state
-            set_state(session, pub, S.CONFIRMED, actor=self.worker, at=now)
+            transition(session, pub, S.CONFIRMED, actor=self.worker, at=now)
             if was == S.SCHEDULED_REMOTE:
                 log.info(
                     "Facebook đã đăng bài hẹn giờ '%s': %s", title, pub.remote_url or pub.remote_id
@@ -1503,7 +1457,7 @@ class Publisher:
                 f"có thể đã bị xóa trên {platform}. Kiểm tra trang; muốn đăng lại thì chạy "
                 f"'social-publisher retry'."
             )
-            set_state(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
+            transition(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
             log.error("%s", reason)
             result.attention.append(pub.id)
             return
@@ -1513,7 +1467,7 @@ class Publisher:
                 f"Facebook chưa đăng bài hẹn giờ '{title}' dù đã quá giờ hẹn "
                 f"{_fmt_local(reference, self.tz)}. Kiểm tra mục bài hẹn giờ của Trang."
             )
-            set_state(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
+            transition(session, pub, S.NEEDS_ATTENTION, actor=self.worker, at=now, reason=reason)
             result.attention.append(pub.id)
 
     # ------------------------------------------------------------ 6. Zalo broadcast
@@ -1534,7 +1488,7 @@ class Publisher:
                 .join(PostVersion, PostVersion.id == Publication.version_id)
                 .where(
                     Publication.channel == "zalo",
-                    Publication.state.in_([S.PUBLISHED, S.CONFIRMED]),
+                    Publication.state.in_(LIVE_STATES),
                     Publication.broadcast_state.is_(None),
                     PostVersion.zalo_broadcast.is_(True),
                 )
@@ -1614,7 +1568,11 @@ class Publisher:
             for health in session.scalars(select(ChannelHealth)):
                 if health.state in BLOCKING_HEALTH:
                     blocked[health.channel] = None
-                elif health.state != "ok" and health.blocked_until and health.blocked_until > now:
+                elif (
+                    health.state != HealthState.OK
+                    and health.blocked_until
+                    and health.blocked_until > now
+                ):
                     blocked[health.channel] = health.blocked_until
                     candidates.append(health.blocked_until)
             open_channels = [c for c in usable if c not in blocked]
@@ -1624,7 +1582,7 @@ class Publisher:
                         Publication.state == S.PENDING, Publication.due_at > now
                     ),
                     select(func.min(Publication.next_attempt_at)).where(
-                        Publication.state.in_([S.PENDING, S.DUE, S.RETRY_WAIT, S.PUBLISHED]),
+                        Publication.state.in_(TIMED_STATES),
                         Publication.next_attempt_at > now,
                     ),
                     select(func.min(Publication.lease_until)).where(

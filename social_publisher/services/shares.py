@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session, aliased
 from ..config import Settings
 from ..errors import AuthError, ChannelError, Problem
 from ..queue.parser import parse_publish_at
-from ..store import Database, Meta, Post, PostVersion, Publication, PubState, Share
+from ..states import LIVE_STATES
+from ..store import Database, Meta, Post, PostVersion, Publication, Share
 from .agencies import (
     AgencyInfo,
     FileProblems,
@@ -46,7 +47,6 @@ from .agencies import (
 
 log = logging.getLogger("social_publisher.shares")
 
-LIVE_STATES = (PubState.PUBLISHED.value, PubState.CONFIRMED.value)
 #: a manual share with no ``post`` column is tied to the only post of this many days before it
 INFER_POST_DAYS = 7
 #: feed detection looks for shares of posts published in this many days

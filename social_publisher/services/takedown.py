@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 
 from ..errors import SocialPublisherError
+from ..states import LIVE_STATES
+from ..states import PubState as S
 from ..store import Attempt, Database, Publication
-from ..store import PubState as S
-from .planner import PLATFORM_NAMES, ActionResult, audit, find_post, set_state
+from ..store.lifecycle import audit, transition
+from .planner import PLATFORM_NAMES, ActionResult, find_post
 
 log = logging.getLogger("social_publisher.takedown")
-
-LIVE_STATES = (S.PUBLISHED, S.CONFIRMED)
 
 
 def _remove(channel: Any, remote_id: str) -> None:
@@ -88,7 +88,7 @@ def take_down(
             pub = session.get(Publication, pub_id)
             assert done is not None and pub is not None
             done.outcome, done.finished_at = "ok", now
-            set_state(
+            transition(
                 session, pub, S.CANCELLED, actor=actor, at=now, reason="removed live by staff"
             )
             audit(session, actor, "removed_live", pub, at=now, remote_id=remote_id)

@@ -57,12 +57,16 @@ from ..errors import (
     TransientError,
     register_secret,
 )
-from ..store import ChannelHealth, Database, PlatformToken, utcnow
+from ..states import HealthState
+from ..store import Database, PlatformToken, utcnow
 from ..store.db import sqlite_path
+from ..store.lifecycle import health_of, set_health
 
 log = logging.getLogger("social_publisher.zalo.tokens")
 
 PLATFORM = "zalo"
+#: the actor of the audit rows this module writes
+ACTOR = "zalo-tokens"
 #: the access token lives 25 h: refresh when 80 % of it is gone (about 20 h in)
 REFRESH_AT_FRACTION = 0.8
 ACCESS_LIFETIME = timedelta(hours=25)
@@ -486,22 +490,20 @@ class DbTokenStore:
             if row is not None:
                 row.refresh_started_at = None
                 row.last_error = reason
-            health = session.get(ChannelHealth, PLATFORM)
-            if health is None:
-                health = ChannelHealth(channel=PLATFORM)
-                session.add(health)
-            health.state = "auth_failed"
-            health.reason = reason
-            health.blocked_until = None
+            set_health(
+                session,
+                PLATFORM,
+                HealthState.AUTH_FAILED,
+                actor=ACTOR,
+                at=self.clock(),
+                reason=reason,
+            )
         return AuthError(reason, platform=PLATFORM, code=exc.code, http_status=exc.http_status)
 
-    @staticmethod
-    def _health_ok(session: Session) -> None:
-        health = session.get(ChannelHealth, PLATFORM)
-        if health is not None and health.state == "auth_failed":
-            health.state = "ok"
-            health.reason = None
-            health.blocked_until = None
+    def _health_ok(self, session: Session) -> None:
+        """A new pair ends an auth failure (other blocks are not the token's to clear)."""
+        if health_of(session, PLATFORM) == HealthState.AUTH_FAILED:
+            set_health(session, PLATFORM, HealthState.OK, actor=ACTOR, at=self.clock())
 
     @contextmanager
     def _durable_session(self) -> Iterator[Session]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..states import PostState, PubState
 from .db import Database, make_engine
 from .models import (
     CHANNELS,
@@ -14,10 +15,8 @@ from .models import (
     Meta,
     PlatformToken,
     Post,
-    PostState,
     PostVersion,
     Publication,
-    PubState,
     ScanCache,
     Share,
     utcnow,
