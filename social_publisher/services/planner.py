@@ -102,7 +102,8 @@ class PlanResult:
         )
 
 
-def _adopt_version(pub: Publication, version: PostVersion) -> None:
+def adopt_version(pub: Publication, version: PostVersion) -> None:
+    """The publication now follows ``version``: its content, approver and time."""
     pub.version_id = version.id
     pub.content_hash = version.content_hash
     pub.approved_by = version.approved_by
@@ -166,7 +167,7 @@ def plan(
                 if disposition(post, version, channel) != Disposition.PUBLISH:
                     continue
                 pub = Publication(post_id=post.id, channel=channel, state=S.PENDING.value)
-                _adopt_version(pub, version)
+                adopt_version(pub, version)
                 session.add(pub)
                 session.flush()
                 audit(
@@ -198,7 +199,7 @@ def plan(
                     continue  # in flight, or held on the platform: the publisher's job
                 if state == S.CANCELLED:
                     if verdict == Disposition.PUBLISH and version is not None:
-                        _adopt_version(pub, version)
+                        adopt_version(pub, version)
                         pub.attempt_count = 0
                         pub.next_attempt_at = None
                         pub.remote_id = pub.remote_url = None
@@ -236,7 +237,7 @@ def plan(
                 assert version is not None
                 if pub.version_id != version.id:
                     old_hash = pub.content_hash
-                    _adopt_version(pub, version)
+                    adopt_version(pub, version)
                     audit(
                         session,
                         actor,
@@ -470,7 +471,7 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
             state = S(pub.state)
             if state in REQUEUEABLE:
                 if state == S.CANCELLED or pub.version_id != version.id:
-                    _adopt_version(pub, version)
+                    adopt_version(pub, version)
                     pub.remote_id = pub.remote_url = None
                     pub.remote_scheduled_for = None
                 _requeue(session, pub, actor=actor, now=now, reason="publish-now")
@@ -485,7 +486,7 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
         for channel in version.channels or []:
             if channel in CHANNELS and channel not in existing:
                 pub = Publication(post_id=post.id, channel=channel, state=S.PENDING.value)
-                _adopt_version(pub, version)
+                adopt_version(pub, version)
                 session.add(pub)
                 session.flush()
                 audit(session, actor, "planned", pub, at=now, channel=channel, by="publish-now")
