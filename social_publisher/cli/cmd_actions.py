@@ -12,10 +12,10 @@ import getpass
 from typing import Any
 
 from ..errors import DaemonAlreadyRunning
+from ..platforms import platform_name
 from ..services.daemon import build_context, daemon_lock, run_pass, utcnow
 from ..services.logs import setup_logging
 from ..services.planner import (
-    PLATFORM_NAMES,
     ActionResult,
     PostNotFound,
     clear_channel_blocks,
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         with ctx.db.session() as session:
             cleared = clear_channel_blocks(session, actor=actor, now=now)
         if cleared:
-            names = ", ".join(PLATFORM_NAMES.get(c, c) for c in cleared)
+            names = ", ".join(platform_name(c) for c in cleared)
             ctx.print(f"Đã mở lại kênh: {names}. Các bài đang chờ sẽ được đăng ở lượt tới.")
         else:
             ctx.print("Không có kênh nào đang bị tạm dừng.")
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not result.changed:
         ctx.print("  Không có gì thay đổi.")
         return 0 if args.action != "publish-now" else 1
-    ctx.print(f"  Đã ghi nhận cho: {', '.join(PLATFORM_NAMES.get(c, c) for c in result.changed)}.")
+    ctx.print(f"  Đã ghi nhận cho: {', '.join(platform_name(c) for c in result.changed)}.")
     try:
         with daemon_lock(settings):
             setup_logging(settings.log_dir, console=ctx.err)
@@ -120,7 +120,7 @@ def _report(ctx: Context, post_id: int) -> int:
         ):
             where = pub.remote_url or pub.remote_id or ""
             state = PUB_STATE_LABELS.get(pub.state, pub.state)
-            line = f"  {PLATFORM_NAMES.get(pub.channel, pub.channel)}: {state}"
+            line = f"  {platform_name(pub.channel)}: {state}"
             if where:
                 line += f" {where}"
             if pub.state == "needs_attention":

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..platforms import PLATFORM_NAMES
 from ..store import Database
 from . import Context
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if not folder.exists():
             folder.mkdir(parents=True)
             ctx.print(f"Đã tạo thư mục {folder}")
-    for channel, label in (("facebook", "Facebook"), ("zalo", "Zalo OA")):
+    for channel, label in PLATFORM_NAMES.items():
         missing = settings.missing_for(channel)
         if missing:
             ctx.print(f"Kênh {label} đang tắt: chưa có {', '.join(missing)} trong {env_path}.")

@@ -27,11 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..errors import QueueError
+from ..platforms import CHANNELS
 from ..queue import format_local
 from ..services.ingest import ingest
 from ..services.zalo_tokens import token_warnings
 from ..states import HEALTH_LABELS, POST_LABELS, PUBLICATION_LABELS, HealthState
-from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
+from ..store import ChannelHealth, Post, PostState, Publication, PubState
 from .cmd_check import table
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.
 from __future__ import annotations
 
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text
-from .parser import CHANNELS, FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
+from .parser import FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
 from .scanner import (
     IMAGE_EXTENSIONS,
     TEXT_FILE_NAMES,
@@ -33,7 +33,6 @@ from .scanner import (
 )
 
 __all__ = [
-    "CHANNELS",
     "FIELDS",
     "IMAGE_EXTENSIONS",
     "MAX_TEXT_BYTES",

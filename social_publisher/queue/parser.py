@@ -21,8 +21,8 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..errors import Problem
+from ..platforms import CHANNELS, ZALO_MAX_DESCRIPTION
 
-CHANNELS = ("facebook", "zalo")
 DATE_FORMAT_HINT = "dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30"
 #: longest approver / author name the record keeps (a name, not a paragraph)
 NAME_MAX = 200
@@ -331,7 +331,7 @@ def valid_link(value: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-DESCRIPTION_DEFAULT_MAX = 290
+DESCRIPTION_DEFAULT_MAX = ZALO_MAX_DESCRIPTION
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)]|$)")
 
 

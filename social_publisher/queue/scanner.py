@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..errors import MediaError, Problem, QueueError
+from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTOS, ZALO_LIMIT_MARGIN, ZALO_LIMITS
 from ..states import PostState
 from . import parallel
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text, too_big_message
@@ -80,11 +81,7 @@ _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif")
 _IGNORED = frozenset(("thumbs.db", "desktop.ini", ".ds_store"))
 
-FACEBOOK_MAX_CHARS = 63_206
-FACEBOOK_MAX_PHOTOS = 10
-#: Zalo article limits: hard limit (refused at or above) and the safe margin below it
-ZALO_LIMITS = {"title": 150, "description": 300, "author": 50}
-ZALO_MARGIN = 10
+ZALO_MARGIN = ZALO_LIMIT_MARGIN
 FAR_FUTURE = timedelta(days=366)
 _NO_TIME = timedelta(0)
 
@@ -855,7 +852,7 @@ def _limits(
     author: str | None,
     label: str,
 ) -> None:
-    """Platform limits, only for the channels the post names (api/*.md)."""
+    """Platform limits (platforms.py), only for the channels the post names."""
     if "facebook" in channels:
         length = len(text.title) + 2 + len(text.body) if text.title else len(text.body)
         if length > FACEBOOK_MAX_CHARS:

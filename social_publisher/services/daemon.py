@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +36,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from sqlalchemy import func, select
 
+from ..channels.base import Channel
 from ..config import Settings
 from ..errors import DaemonAlreadyRunning, SocialPublisherError
 from ..states import BLOCKING_HEALTH, POST_NEEDS_PEOPLE, UNFINISHED
@@ -240,9 +241,9 @@ def zalo_token_store(
 
 def build_channels(
     settings: Settings, db: Database, *, clock: Callable[[], datetime] = utcnow
-) -> dict[str, Any]:
+) -> dict[str, Channel]:
     """The enabled channels; a channel whose settings are missing is simply absent."""
-    channels: dict[str, Any] = {}
+    channels: dict[str, Channel] = {}
     if settings.facebook_enabled:
         from ..channels.facebook import FacebookChannel  # type: ignore[attr-defined,unused-ignore]
 
@@ -269,7 +270,7 @@ def build_context(
     db: Database,
     *,
     clock: Callable[[], datetime] = utcnow,
-    channels: dict[str, Any] | None = None,
+    channels: Mapping[str, Channel] | None = None,
     ingest: IngestFn | bool | None = True,
     render: RenderFn | bool | None = True,
     worker: str | None = None,

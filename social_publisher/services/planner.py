@@ -27,6 +27,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
+from ..platforms import CHANNELS
+from ..platforms import platform_name as _platform
 from ..states import (
     LIVE_STATES,
     OPEN_STATES,
@@ -36,13 +38,12 @@ from ..states import (
     PostState,
 )
 from ..states import PubState as S
-from ..store import CHANNELS, AuditEvent, Database, Post, PostVersion, Publication
+from ..store import AuditEvent, Database, Post, PostVersion, Publication
 from ..store.lifecycle import audit, set_health, transition
 
 log = logging.getLogger("social_publisher.planner")
 
 OVERRIDE_PUBLISH = "publish"
-PLATFORM_NAMES = {"facebook": "Facebook", "zalo": "Zalo OA"}
 OVERRIDE_WITHDRAW = "withdraw"
 
 
@@ -292,7 +293,7 @@ def plan(
                     version.title,
                     pub.channel,
                     pub.remote_url or pub.remote_id,
-                    "Facebook" if pub.channel == "facebook" else "Zalo OA",
+                    _platform(pub.channel),
                 )
                 result.edited_after_publish += 1
     return result
@@ -348,10 +349,6 @@ def _requeue(session: Session, pub: Publication, *, actor: str, now: datetime, r
         pub.remote_id = pub.remote_url = None
         pub.published_at = None
     transition(session, pub, S.DUE, actor=actor, at=now, reason=reason)
-
-
-def _platform(channel: str) -> str:
-    return PLATFORM_NAMES.get(channel, channel)
 
 
 def clear_channel_blocks(

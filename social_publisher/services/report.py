@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from ..config import Settings
+from ..platforms import PLATFORM_NAMES
 from ..store import Database, EngagementSnapshot
 from .agencies import GROUPS, FileProblems, load_agencies
 from .report_chart import WeekPoint, render_weekly_chart
@@ -36,7 +37,7 @@ from .shares import live_publications as _live
 
 log = logging.getLogger("social_publisher.report")
 
-CHANNEL_LABELS = {"facebook": "Facebook", "zalo": "Zalo OA"}
+CHANNEL_LABELS = PLATFORM_NAMES
 METRICS = ("reactions", "comments", "shares", "views", "reach")
 #: the counters each platform gives (Zalo articles: views and shares only)
 CHANNEL_METRICS = {

@@ -23,13 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
+from ..channels.base import ReadsFeeds
 from ..config import Settings
 from ..errors import AuthError, ChannelError, Problem
 from ..queue.parser import parse_publish_at
@@ -750,12 +751,6 @@ def _find_post(ref: str, posts: Sequence[PostRef]) -> PostRef | None:
 # ------------------------------------------------------------------ feed detection
 
 
-class FeedReader(Protocol):
-    """What detection needs from the Facebook channel."""
-
-    def read_page_feed(self, page_id: str, *, token: str, since: datetime) -> list[Any]: ...
-
-
 @dataclass
 class DetectReport:
     pages_read: int = 0
@@ -769,7 +764,7 @@ def detect_shares(
     settings: Settings,
     *,
     now: datetime,
-    facebook: FeedReader,
+    facebook: ReadsFeeds,
     match_share: Any,
     force: bool = False,
 ) -> DetectReport:

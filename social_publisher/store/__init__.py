@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..states import PostState, PubState
 from .db import Database, make_engine
 from .models import (
-    CHANNELS,
     Agency,
     Attempt,
     AuditEvent,
@@ -23,7 +22,6 @@ from .models import (
 )
 
 __all__ = [
-    "CHANNELS",
     "Agency",
     "Attempt",
     "AuditEvent",

@@ -70,9 +70,6 @@ class Base(DeclarativeBase):
     }
 
 
-CHANNELS = ("facebook", "zalo")
-
-
 class Post(Base):
     """One folder of the queue, across all its versions."""
 

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from ...channels.zalo_errors import month_start, next_broadcast_opening
+from ...channels.base import Broadcasts
 from ...errors import ChannelError, NightTimeError, OutcomeUnknownError, QuotaError
+from ...localtime import month_start
+from ...platforms import next_broadcast_opening
 from ...states import LIVE_STATES
 from ...store import PostVersion, Publication
 from ...store.lifecycle import audit
@@ -26,7 +28,7 @@ def broadcast(ctx: PublishContext, now: datetime, *, only_post: int | None = Non
     """Send each live Zalo article whose post says ``Gửi tin Zalo: có``, once."""
     result = StepResult()
     channel = ctx.channels.get("zalo")
-    if channel is None or not hasattr(channel, "broadcast"):
+    if not isinstance(channel, Broadcasts):
         return result
     with ctx.db.session() as session:
         query = (

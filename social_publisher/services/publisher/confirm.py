@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_
 from sqlalchemy.orm import Session
 
-from ...channels.base import OutgoingPost, RemotePost
+from ...channels.base import OutgoingPost, ReadsPosts, RemotePost
 from ...errors import ChannelError
 from ...states import PubState as S
 from ...store import Post, Publication
 from ...store.lifecycle import transition
-from .capabilities import ReadsPosts
 from .context import Candidate, PublishContext, StepResult, fmt_local
 from .outcomes import channel_level, needs_attention, platform_of
 from .outgoing import ContentChanged

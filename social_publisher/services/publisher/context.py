@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ...channels.base import Channel
 from ...config import Settings
 from ...errors import SocialPublisherError, redact
 from ...states import BLOCKING_HEALTH, HealthState
@@ -97,7 +98,7 @@ class PublishContext:
         self,
         db: Database,
         settings: Settings,
-        channels: Mapping[str, Any],
+        channels: Mapping[str, Channel],
         *,
         worker: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ...channels.base import RemotePost
-from ...channels.zalo_errors import next_broadcast_opening, next_month_start
 from ...errors import (
     AuthError,
     ChannelError,
@@ -28,11 +27,12 @@ from ...errors import (
     RateLimitError,
     SocialPublisherError,
 )
+from ...localtime import next_month_start
+from ...platforms import next_broadcast_opening, platform_name
 from ...states import BLOCKING_HEALTH, HealthState
 from ...states import PubState as S
 from ...store import ChannelHealth, Post, Publication
 from ...store.lifecycle import extend_lease, health_of, set_health, transition
-from ..planner import PLATFORM_NAMES
 from .context import PublishContext, error_kind, error_text, fmt_local
 from .ledger import finish_attempt
 
@@ -48,7 +48,7 @@ RECONCILE_DELAY = timedelta(seconds=2)
 
 
 def platform_of(pub: Publication) -> str:
-    return PLATFORM_NAMES.get(pub.channel, pub.channel)
+    return platform_name(pub.channel)
 
 
 def _title(session: Session, pub: Publication) -> object:

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, select
 
 from ... import errors
-from ...channels.zalo_errors import month_start
+from ...channels.base import ChecksQuota, CreatesInTwoSteps, ScheduleHorizon, SchedulesNatively
+from ...localtime import month_start
 from ...states import LIVE_STATES, PUBLISHABLE_NOW
 from ...states import PubState as S
 from ...store import Publication
 from ...store.lifecycle import extend_lease, transition
 from ..planner import OVERRIDE_PUBLISH, Disposition
 from . import outcomes
-from .capabilities import CreatesInTwoSteps, SchedulesNatively
 from .context import Candidate, PublishContext, StepResult, error_kind, error_text, fmt_local
 from .ledger import finish_attempt, note_attempt, start_attempt
 from .outcomes import platform_of
@@ -54,8 +54,8 @@ def schedule_remote(
         return result
     # Posts beyond every channel's horizon are not candidates: on an idle daemon with a
     # long queue, loading each one only to find it out of the window was most of a pass.
-    leads: list[timedelta | None] = [
-        getattr(c, "schedule_max_lead", None) for c in natives.values()
+    leads = [
+        c.schedule_max_lead if isinstance(c, ScheduleHorizon) else None for c in natives.values()
     ]
     known = [lead for lead in leads if lead is not None]
     horizon = [Publication.due_at <= now + max(known)] if len(known) == len(leads) else []
@@ -158,7 +158,7 @@ def _create(
             result.attention.append(pub_id)
             return
         content_hash, due_at = pub.content_hash, pub.due_at
-    if action == "create" and hasattr(channel, "check_quota"):
+    if action == "create" and isinstance(channel, ChecksQuota):
         try:
             channel.check_quota(_published_this_month(ctx, channel.name, now), now)
         except errors.QuotaError as exc:
@@ -168,7 +168,7 @@ def _create(
     attempt_id = start_attempt(ctx, pub_id, action, content_hash, title=post.title)
     try:
         if action == "schedule":
-            assert due_at is not None
+            assert due_at is not None and isinstance(channel, SchedulesNatively)
             remote = channel.schedule(post, due_at)
         elif isinstance(channel, CreatesInTwoSteps):
             token = channel.create_article(post)

@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ...channels.base import RemotePost
+from ...channels.base import CreatesInTwoSteps, RemotePost
 from ...errors import ChannelError, MediaError, ProcessingError
 from ...states import PubState as S
 from ...store import Publication
 from ...store.lifecycle import audit, claim_is_free, extend_lease, transition
-from .capabilities import CreatesInTwoSteps
 from .context import Candidate, PublishContext, StepResult, error_text
 from .ledger import finish_attempt, first_create_started, last_create_attempt, record_not_found
 from .outcomes import channel_level, platform_of, published, retry_or_attention, scheduled

@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ...channels.base import OutgoingPost, RemotePost
+from ...channels.base import OutgoingPost, RemotePost, SchedulesNatively
 from ...errors import ChannelError, MediaError
 from ...states import PubState as S
 from ...store import Post, PostVersion, Publication
 from ...store.lifecycle import audit, release, transition
 from ..planner import OVERRIDE_PUBLISH, Disposition, adopt_version
-from .capabilities import SchedulesNatively
 from .context import Candidate, PublishContext, StepResult, error_kind, error_text, fmt_local
 from .ledger import finish_attempt, start_attempt
 from .outcomes import channel_level, published
