@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode, urlsplit
 
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 # The default identity the demo and the tests use.
 PAGE_ID = "100000000000001"

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 # The default sandbox identity (the demo and the tests configure the tool with these).
 APP_ID = "sandbox-zalo-app"

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 from sqlalchemy import func, select
@@ -45,6 +45,9 @@ from ..store import ChannelHealth, Database, Post, Publication
 from ..store.db import sqlite_path
 from .planner import PlanResult, plan
 from .publisher import Publisher, RenderFn, StepResult
+
+if TYPE_CHECKING:
+    from .zalo_tokens import DbTokenStore
 
 log = logging.getLogger("social_publisher.daemon")
 
@@ -231,7 +234,7 @@ def default_render(settings: Settings) -> RenderFn | None:
 
 def zalo_token_store(
     db: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow
-) -> Any:
+) -> DbTokenStore:
     """The database-backed Zalo token pair (``services.zalo_tokens``)."""
     from ..channels.zalo import ZaloOAuthClient
     from .zalo_tokens import DbTokenStore

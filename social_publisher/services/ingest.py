@@ -38,16 +38,15 @@ staff ``withdraw`` is never undone by an edit.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, Text, bindparam, delete, select, type_coerce, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -70,15 +69,21 @@ from ..queue import (
 )
 from ..states import PostState
 from ..store import AuditEvent, Database, Post, PostVersion
-from ..store import ScanCache as ScanCacheRow
+from ..store.bulk import (
+    IN_BATCH,
+    ScanRow,
+    delete_scan_rows,
+    point_posts_at_versions,
+    read_scan_rows,
+    scan_folders,
+    upsert_scan_rows,
+)
 from ..store.lifecycle import transition
 
 log = logging.getLogger("social_publisher.ingest")
 
 ACTOR = "queue"
-_POSTS = cast(Table, Post.__table__)
-#: keys per ``IN (...)`` list and rows per batch
-_IN_BATCH = 500
+_IN_BATCH = IN_BATCH
 #: scan cache rows committed together while a big scan runs (see ``write_during_scan``)
 WRITE_BATCH = 500
 #: ``Post.override`` value set by ``publish-now`` (services.planner uses the same string)
@@ -159,24 +164,8 @@ class DbScanCache:
 
     def load(self, session: Session, keys: Sequence[str] | None = None) -> DbScanCache:
         """Read this root's rows, or only those of ``keys``."""
-        # Core, not ORM, and the JSON left as text: the scanner decodes only what it uses.
-        columns = select(
-            ScanCacheRow.folder,
-            ScanCacheRow.signature,
-            ScanCacheRow.content_hash,
-            type_coerce(ScanCacheRow.result, Text),
-        )
-        if keys is None:
-            queries = [columns.where(ScanCacheRow.folder.startswith(self.prefix, autoescape=True))]
-        else:
-            queries = [
-                columns.where(ScanCacheRow.folder.in_(keys[start : start + _IN_BATCH]))
-                for start in range(0, len(keys), _IN_BATCH)
-            ]
-        connection = session.connection()
-        for query in queries:
-            for folder, signature, digest, result in connection.execute(query).all():
-                self.entries[folder] = CachedScan(signature, digest, result or {})
+        for row in read_scan_rows(session, prefix=self.prefix, keys=keys):
+            self.entries[row.folder] = CachedScan(row.signature, row.content_hash, row.result)
         return self
 
     def get(self, key: str) -> CachedScan | None:
@@ -208,11 +197,7 @@ class DbScanCache:
 
     def prune_stored(self, session: Session, present: set[str]) -> None:
         """Like :meth:`prune`, for rows that were not loaded: asks the table for the keys."""
-        stored = session.scalars(
-            select(ScanCacheRow.folder).where(
-                ScanCacheRow.folder.startswith(self.prefix, autoescape=True)
-            )
-        )
+        stored = scan_folders(session, self.prefix)
         self.deleted.update(key for key in stored if key not in present)
 
     def stop_writing(self) -> None:
@@ -225,78 +210,18 @@ class DbScanCache:
     def flush(self, session: Session, now: datetime) -> None:
         """Write the changes in ``session``; call :meth:`saved` once it is committed (a
         transaction that fails and is tried again writes them again)."""
-        gone = sorted(self.deleted)
-        for start in range(0, len(gone), _IN_BATCH):
-            chunk = gone[start : start + _IN_BATCH]
-            session.execute(delete(ScanCacheRow).where(ScanCacheRow.folder.in_(chunk)))
-        if self.dirty:
-            dialect = session.get_bind().dialect.name
-            if dialect == "sqlite":
-                self._flush_sqlite(session, now)
-            else:
-                self._flush_postgresql(session, now)
+        delete_scan_rows(session, self.deleted)
+        entries = self.entries
+        rows = [
+            ScanRow(key, entries[key].signature, entries[key].content_hash, entries[key].result)
+            for key in self.dirty  # in the order the scan put them (sorted by folder)
+        ]
+        upsert_scan_rows(session, rows, now)
 
     def saved(self) -> None:
         """The changes are committed: nothing is left to write."""
         self.dirty.clear()
         self.deleted.clear()
-
-    def _flush_sqlite(self, session: Session, now: datetime) -> None:
-        """One executemany on the raw connection: a cold scan writes thousands of rows.
-
-        In the order the scan put them (sorted by folder): SQLite has one writer, so
-        no lock order to keep, and the folder index is filled in order.
-        """
-        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # UTCDateTime's format
-        entries = self.entries
-        rows = []
-        for key in self.dirty:
-            entry = entries[key]
-            result = entry.result
-            text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-            rows.append((key, entry.signature, entry.content_hash, text, stamp))
-        session.connection().exec_driver_sql(
-            "INSERT INTO scan_cache (folder, signature, content_hash, result, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (folder) DO UPDATE SET "
-            "signature = excluded.signature, content_hash = excluded.content_hash, "
-            "result = excluded.result, updated_at = excluded.updated_at",
-            rows,
-        )
-
-    def _flush_postgresql(self, session: Session, now: datetime) -> None:
-        rows = [
-            {
-                "folder": key,
-                "signature": self.entries[key].signature,
-                "content_hash": self.entries[key].content_hash,
-                "result": _as_dict(self.entries[key].result),
-                "updated_at": now,
-            }
-            for key in sorted(self.dirty)  # one lock order for concurrent writers
-        ]
-        # imported here: an SQLite office never loads the PostgreSQL dialect (2 MB of an idle
-        # daemon's memory)
-        from sqlalchemy.dialects.postgresql import insert
-
-        statement = insert(ScanCacheRow)
-        statement = statement.on_conflict_do_update(
-            index_elements=[ScanCacheRow.folder],
-            set_={
-                "signature": statement.excluded.signature,
-                "content_hash": statement.excluded.content_hash,
-                "result": statement.excluded.result,
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
-        for start in range(0, len(rows), _IN_BATCH):
-            session.execute(statement, rows[start : start + _IN_BATCH])
-
-
-def _as_dict(result: dict[str, Any] | str) -> dict[str, Any]:
-    if isinstance(result, str):
-        loaded: dict[str, Any] = json.loads(result)
-        return loaded
-    return result
 
 
 # ---------------------------------------------------------------- check
@@ -560,11 +485,8 @@ def _point_at_versions(session: Session, changes: list[_Change], now: datetime) 
     """Point each changed post at the version with its content: an earlier one (staff may
     undo an edit: it is reused, never duplicated) or a new one.
 
-    By ids, not through the ``versions`` / ``current_version`` relationships: those
-    would tie each post and its versions into a reference cycle that outlives the
-    session until a full garbage collection, and a first ingest makes thousands. The
-    pointers are set by one UPDATE that also sets ``updated_at`` (left out, its
-    ``onupdate`` would put the wall clock there instead of ``now``).
+    By ids, in one UPDATE (:func:`~social_publisher.store.bulk.point_posts_at_versions`
+    says why not through the relationships).
     """
     session.flush()  # new posts get their ids
     pointers: list[tuple[int, int | PostVersion]] = []
@@ -586,14 +508,8 @@ def _point_at_versions(session: Session, changes: list[_Change], now: datetime) 
         else:
             pointers.append((post.id, version_id))
     session.flush()  # new versions get their ids
-    session.execute(
-        update(_POSTS)
-        .where(_POSTS.c.id == bindparam("post"))
-        .values(current_version_id=bindparam("version"), updated_at=bindparam("at")),
-        [
-            {"post": pid, "version": v if isinstance(v, int) else v.id, "at": now}
-            for pid, v in pointers
-        ],
+    point_posts_at_versions(
+        session, [(pid, v if isinstance(v, int) else v.id) for pid, v in pointers], now
     )
 
 

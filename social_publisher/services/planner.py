@@ -366,6 +366,12 @@ def clear_channel_blocks(
     return cleared
 
 
+def reopen_channels(db: Database, *, actor: str, now: datetime) -> list[str]:
+    """``retry`` without a post: every blocked channel may be tried again."""
+    with db.session() as session:
+        return clear_channel_blocks(session, actor=actor, now=now)
+
+
 def staff_retry(db: Database, key: str, *, now: datetime, actor: str) -> ActionResult:
     """``retry POST``: try again what failed or waits, and unblock its channels."""
     with db.session() as session:

@@ -282,7 +282,7 @@ class DbTokenStore:
         register_secret(access_token)
         register_secret(refresh_token)
         now = self.clock()
-        with self._exclusive(), self._durable_session() as session:
+        with self._exclusive(), self.db.durable_session() as session:
             row = self._query(session, for_update=True)
             if row is None:
                 row = PlatformToken(platform=PLATFORM, account=self.account, generation=0)
@@ -397,7 +397,7 @@ class DbTokenStore:
             raise self._no_token_error()
         now = self.clock()
         try:
-            with self._durable_session() as session:
+            with self.db.durable_session() as session:
                 if self._query(session) is None:
                     session.add(
                         PlatformToken(
@@ -426,7 +426,7 @@ class DbTokenStore:
     def _set_marker(
         self, row_id: int, started: datetime | None, *, last_error: str | None = None
     ) -> None:
-        with self._durable_session() as session:
+        with self.db.durable_session() as session:
             row = session.get(PlatformToken, row_id, with_for_update=True)
             if row is None:
                 raise StoreError("Dòng token Zalo trong cơ sở dữ liệu đã bị xóa giữa chừng.")
@@ -456,7 +456,7 @@ class DbTokenStore:
 
     def _save(self, row_id: int, pair: TokenPair, now: datetime) -> None:
         """Commit Zalo's new pair (every writer of the row holds the same lock)."""
-        with self._durable_session() as session:
+        with self.db.durable_session() as session:
             row = session.get(PlatformToken, row_id, with_for_update=True)
             if row is None:
                 row = PlatformToken(platform=PLATFORM, account=self.account, generation=0)
@@ -485,7 +485,7 @@ class DbTokenStore:
                 f"bị thu hồi). Kênh Zalo đã dừng. {RECONSENT}"
             )
         log.error("%s [%s]", reason, exc.platform_message)
-        with self._durable_session() as session:
+        with self.db.durable_session() as session:
             row = session.get(PlatformToken, pair.id, with_for_update=True)
             if row is not None:
                 row.refresh_started_at = None
@@ -504,33 +504,6 @@ class DbTokenStore:
         """A new pair ends an auth failure (other blocks are not the token's to clear)."""
         if health_of(session, PLATFORM) == HealthState.AUTH_FAILED:
             set_health(session, PLATFORM, HealthState.OK, actor=ACTOR, at=self.clock())
-
-    @contextmanager
-    def _durable_session(self) -> Iterator[Session]:
-        """A committed session whose commit is fsync'd on SQLite (synchronous=FULL).
-
-        The project runs SQLite with WAL + synchronous=NORMAL, which survives a
-        process crash but may lose the last commits on a power cut: not acceptable
-        for the only copy of a rotated refresh token.
-        """
-        with self.db.engine.connect() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA synchronous=FULL")
-                conn.commit()
-            try:
-                with Session(bind=conn, expire_on_commit=False) as session:
-                    try:
-                        yield session
-                        session.commit()
-                    except BaseException:
-                        session.rollback()
-                        raise
-            finally:
-                if sqlite:
-                    conn.rollback()
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                    conn.commit()
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
