@@ -1,8 +1,8 @@
 """Settings, from the environment and ``.env``.
 
-Names are fixed by DESIGN.md (operators' scripts, the sandbox and tests set
-them). A channel whose settings are missing is simply off: that is a state
-``status`` and ``doctor`` report, never an exception.
+Names are fixed (operators' scripts, the sandbox and tests set them; README.md
+and config.example.env document each). A channel whose settings are missing is
+simply off: that is a state ``status`` and ``doctor`` report, never an exception.
 """
 
 from __future__ import annotations

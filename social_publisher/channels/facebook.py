@@ -1,4 +1,4 @@
-"""The town's Facebook Page, over the Graph API (contract: ``/api/facebook-graph.md``).
+"""The town's Facebook Page, over the Graph API (contract: ``docs/api/facebook-graph.md``).
 
 Three rules shape this module:
 

@@ -1,6 +1,6 @@
 """Zalo Official Account: articles, their engagement, optional broadcast, OAuth refresh.
 
-The contract is ``shared/api/zalo-oa.md``. What shapes this module:
+The contract is ``docs/api/zalo-oa.md``. What shapes this module:
 
 * Errors come with HTTP 200 and a negative ``error`` field (see :mod:`.zalo_errors`).
 * Creating an article is two steps: ``create`` returns a processing token, and

@@ -1,4 +1,4 @@
-"""The queue folder staff write into: read, validate, hash (DESIGN.md "The queue folder").
+"""The queue folder staff write into: read, validate, hash (content_queue/README.md).
 
 The package touches only files; the database side (scan cache, posts,
 versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.

@@ -1,6 +1,6 @@
 """Read the header block and body of one post's text (already decoded to NFC).
 
-The format is the staff contract of DESIGN.md "The queue folder": ``Key: value``
+The format is the staff contract, content_queue/README.md: ``Key: value``
 lines, one blank line, then the body exactly as it should appear. Keys may be
 Vietnamese or English and are matched without case or accents, because staff
 type on whatever keyboard layout the office PC happens to have. Every problem

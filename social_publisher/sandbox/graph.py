@@ -1,4 +1,4 @@
-"""The Graph half of the sandbox: a Facebook Page as ``/api/facebook-graph.md`` describes it.
+"""The Graph half of the sandbox: a Facebook Page as ``docs/api/facebook-graph.md`` describes it.
 
 It reproduces the shapes the client depends on, including the unpleasant ones: error
 bodies with ``fbtrace_id`` (classified by body, HTTP status varies), the usage header

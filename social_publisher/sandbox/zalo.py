@@ -1,4 +1,4 @@
-"""The Zalo half of the sandbox: a Zalo Official Account as ``/api/zalo-oa.md`` describes it.
+"""The Zalo half of the sandbox: a Zalo Official Account as ``docs/api/zalo-oa.md`` describes it.
 
 It reproduces what the client depends on, unpleasant parts included: errors with
 HTTP 200 and a negative ``error``; OAuth v4 with REAL rotation (a used refresh token

@@ -7,7 +7,7 @@ platform (a Facebook scheduled post) is left for the publisher, which
 compares ``Publication.content_hash`` / ``remote_scheduled_for`` with the
 post's current version and moves or cancels it there first.
 
-Rules (DESIGN.md "Approval and the record"):
+Rules (docs/architecture.md "Approval and edits"):
 - a ready, approved, valid post gets a publication per channel it names,
   ``due_at`` = its publish time; ``pending`` becomes ``due`` when that passes;
 - an edit before publishing moves the publication to the new version (audit

@@ -1,4 +1,4 @@
-"""Taking a live post down: the explicit staff command DESIGN.md asks for.
+"""Taking a live post down: the explicit staff command (docs/architecture.md).
 
 Nothing else ever removes a published post: not a local edit, not a removed folder,
 not ``Trạng thái: hủy``. ``withdraw POST --live`` does, and like every call that
