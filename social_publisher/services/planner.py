@@ -211,27 +211,15 @@ def plan(
                     else:
                         continue
                 elif verdict == Disposition.CANCEL:
-                    transition(
-                        session,
-                        pub,
-                        S.CANCELLED,
-                        actor=actor,
-                        at=now,
-                        reason=f"post {post.state}",
-                    )
+                    why = f"post {post.state}"
+                    transition(session, pub, S.CANCELLED, actor=actor, at=now, reason=why)
                     pub.next_attempt_at = None
                     result.cancelled += 1
                     continue
                 elif verdict == Disposition.HOLD:
                     if state in (S.DUE, S.RETRY_WAIT):
-                        transition(
-                            session,
-                            pub,
-                            S.PENDING,
-                            actor=actor,
-                            at=now,
-                            reason=f"post {post.state}",
-                        )
+                        why = f"post {post.state}"
+                        transition(session, pub, S.PENDING, actor=actor, at=now, reason=why)
                         pub.next_attempt_at = None
                         result.held += 1
                     continue

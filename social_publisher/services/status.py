@@ -118,15 +118,9 @@ def collect(db: Database, settings: Settings, now: datetime) -> StatusReport:
             if post.state == PostState.REMOVED and not pubs:
                 continue  # gone before anything happened: history, not status
             version = post.current_version
+            problems = list(version.problems) if version and post.state == PostState.ERROR else []
             row = PostRow(
-                folder=post.folder,
-                title=post.title,
-                state=post.state,
-                approved_by=post.approved_by,
-                publish_at=post.publish_at,
-                problems=(
-                    list(version.problems) if version and post.state == PostState.ERROR else []
-                ),
+                post.folder, post.title, post.state, post.approved_by, post.publish_at, problems
             )
             channels = [c for c in CHANNELS if c in post.channels or c in pubs] or list(CHANNELS)
             for channel in channels:

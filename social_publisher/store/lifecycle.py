@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.orm import Session
@@ -106,34 +106,6 @@ def _refuse(kind: Kind, key: object, before: str | None, after: str) -> IllegalT
 # ------------------------------------------------------------------ transition
 
 
-@overload
-def transition(
-    session: Session,
-    entity: Publication,
-    to: PubState,
-    *,
-    actor: str,
-    at: datetime,
-    reason: str | None = None,
-    record: bool = True,
-    **details: Any,
-) -> bool: ...
-
-
-@overload
-def transition(
-    session: Session,
-    entity: Post,
-    to: PostState,
-    *,
-    actor: str,
-    at: datetime,
-    reason: str | None = None,
-    record: bool = True,
-    **details: Any,
-) -> bool: ...
-
-
 def transition(
     session: Session,
     entity: Publication | Post,
@@ -151,74 +123,71 @@ def transition(
     ``reason`` and ``details``) and frees its claim; ``needs_attention`` stores
     ``reason`` as the attention reason, and leaving it clears it. A post's move
     is recorded by the caller's own event when ``record`` is False (ingest writes
-    ``post_edited``/``post_removed`` with the old and new state).
+    ``post_edited``/``post_removed`` with the old and new state). The two state sets share
+    no value, so a post state given for a publication (or the reverse) raises ValueError.
     """
+    move = _Move(actor, at, reason, record, details)
     if isinstance(entity, Publication):
-        return _move_publication(session, entity, PubState(to), actor, at, reason, record, details)
-    return _move_post(session, entity, PostState(to), actor, at, reason, record, details)
+        return _move_publication(session, entity, PubState(to), move)
+    return _move_post(session, entity, PostState(to), move)
 
 
-def _move_publication(
+@dataclass(frozen=True)
+class _Move:
+    """Who moves it, when, why; whether the move writes its own audit row."""
+
+    actor: str
+    at: datetime
+    reason: str | None
+    record: bool
+    details: dict[str, Any]
+
+
+def _recorded(
     session: Session,
-    pub: Publication,
-    to: PubState,
-    actor: str,
-    at: datetime,
-    reason: str | None,
-    record: bool,
-    details: dict[str, Any],
+    kind: Kind,
+    entity: Publication | Post | ChannelHealth,
+    before: str | None,
+    after: str,
+    move: _Move,
+    event: str,
+    **where: Any,
 ) -> bool:
+    """The audit row (unless the caller records the move itself), then the listeners."""
+    if move.record:
+        why: dict[str, Any] = {"reason": move.reason} if move.reason else {}
+        audit(session, move.actor, event, at=move.at, from_=before, to=after, **where, **why)
+    _notify(session, Change(kind, entity, before, after, move.actor, move.at, move.reason))
+    return True
+
+
+def _move_publication(session: Session, pub: Publication, to: PubState, move: _Move) -> bool:
     before = PubState(pub.state) if pub.state is not None else None
     if before != to and not allowed(PUBLICATION_MOVES, before, to):
         raise _refuse("publication", pub.id, before, to)
     pub.state = to.value
     if to == PubState.NEEDS_ATTENTION:
-        pub.attention_reason = reason
+        pub.attention_reason = move.reason
     elif before == PubState.NEEDS_ATTENTION:
         pub.attention_reason = None
     if before == to:
         return False
     release(pub)
-    if record:
-        extra: dict[str, Any] = {"reason": reason} if reason else {}
-        audit(
-            session, actor, "transition", pub, at=at, from_=before, to=to.value, **extra, **details
-        )
-    _notify(session, Change("publication", pub, before, to.value, actor, at, reason))
-    return True
+    return _recorded(
+        session, "publication", pub, before, to.value, move, "transition", pub=pub, **move.details
+    )
 
 
-def _move_post(
-    session: Session,
-    post: Post,
-    to: PostState,
-    actor: str,
-    at: datetime,
-    reason: str | None,
-    record: bool,
-    details: dict[str, Any],
-) -> bool:
+def _move_post(session: Session, post: Post, to: PostState, move: _Move) -> bool:
     before = PostState(post.state) if post.state is not None else None
     if before == to:
         return False
     if not allowed(POST_MOVES, before, to):
         raise _refuse("post", post.id, before, to)
     post.state = to.value
-    if record:
-        extra: dict[str, Any] = {"reason": reason} if reason else {}
-        audit(
-            session,
-            actor,
-            "post_state",
-            post_id=post.id,
-            at=at,
-            from_=before,
-            to=to.value,
-            **extra,
-            **details,
-        )
-    _notify(session, Change("post", post, before, to.value, actor, at, reason))
-    return True
+    return _recorded(
+        session, "post", post, before, to.value, move, "post_state", post_id=post.id, **move.details
+    )
 
 
 def set_health(
@@ -252,20 +221,12 @@ def set_health(
     health.blocked_until = until
     health.reason = reason
     health.updated_at = at
-    audit(
-        session,
-        actor,
-        "channel_health",
-        at=at,
-        channel=channel,
-        from_=before,
-        to=to.value,
-        until=until.isoformat() if until else None,
-        reason=reason,
-        **details,
-    )
-    _notify(session, Change("channel", health, before, to.value, actor, at, reason))
-    return True
+    move = _Move(actor, at, reason, True, details)
+    when = until.isoformat() if until else None
+    return _recorded(
+        session, "channel", health, before, to.value, move, "channel_health",
+        channel=channel, until=when, **details,
+    )  # fmt: skip
 
 
 def health_of(session: Session, channel: str) -> HealthState:

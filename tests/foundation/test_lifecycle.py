@@ -259,3 +259,12 @@ def test_ok_on_a_channel_never_blocked_adds_no_row(db: Database, heard: list[Cha
     with db.session() as s:
         assert s.get(ChannelHealth, "facebook") is None
     assert heard == []
+
+
+def test_a_state_of_the_other_kind_is_refused(db: Database) -> None:
+    assert not set(PubState) & set(PostState)  # what makes one transition() safe for both
+    pub_id = _publication(db, PubState.DUE)
+    with db.session() as s:
+        pub = s.get_one(Publication, pub_id)
+        with pytest.raises(ValueError):
+            transition(s, pub, PostState.READY, actor="t", at=NOW)  # type: ignore[arg-type]

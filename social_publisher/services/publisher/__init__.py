@@ -33,7 +33,7 @@ from ...store import Publication
 from .broadcast import broadcast as _broadcast
 from .confirm import confirm as _confirm
 from .context import PublishContext, StepResult
-from .outgoing import DEFAULT_COVER, ContentChanged, RenderFn, Rendition
+from .outgoing import DEFAULT_COVER, ContentChanged, RenderFn
 from .publish import publish_due as _publish_due
 from .publish import schedule_remote as _schedule_remote
 from .reconcile import reconcile as _reconcile
@@ -45,7 +45,6 @@ __all__ = [
     "ContentChanged",
     "Publisher",
     "RenderFn",
-    "Rendition",
     "StepResult",
 ]
 

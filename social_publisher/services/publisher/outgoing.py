@@ -18,19 +18,11 @@ from ...channels.base import OutgoingImage, OutgoingPost
 from ...config import Settings
 from ...errors import MediaError
 from ...media.cache import file_sha256
+from ...media.specs import Rendition
 from ...store import Post, PostVersion, Publication
 
 #: the cover of a Zalo article whose post has no photo
 DEFAULT_COVER = Path(__file__).resolve().parents[2] / "data" / "default-cover.jpg"
-
-
-class Rendition(Protocol):
-    channel: str
-    path: Path
-    width: int
-    height: int
-    bytes: int
-    sha256: str
 
 
 RenderFn = Callable[[Path], Sequence[Rendition]]
