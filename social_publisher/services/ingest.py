@@ -18,7 +18,7 @@ What ingest records, and why:
   The daemon never publishes a post in ``error`` (nor ``draft``/``held``/
   ``withdrawn``/``removed``), and a post already live is never re-posted by a
   local edit: that is the daemon's rule;
-* a folder gone: ``Post.state = removed`` (audit ``post_removed``); it comes
+* a folder gone: the post becomes ``removed`` (audit ``post_removed``); it comes
   back as ``post_added`` with ``restored`` if the folder reappears;
 * a file that cannot be read right now (an editor holds it) or a folder whose
   scan crashed changes nothing already recorded: it is tried again next pass.

@@ -27,7 +27,7 @@ from ..platforms import CHANNELS
 from ..states import POST_LABELS, PUBLICATION_LABELS, PostState, PubState
 from ..store import ChannelHealth, Database, Post, Publication
 from .ingest import ingest
-from .zalo_tokens import token_warnings
+from .zalo_token_report import token_warnings
 
 WarningSource = Callable[[Settings, Database, datetime], Iterable[str]]
 #: callables adding warning lines to ``status`` (see the module docstring)
