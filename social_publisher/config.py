@@ -1,8 +1,8 @@
 """Settings, from the environment and ``.env``.
 
-Names are fixed by DESIGN.md (operators' scripts, the sandbox and tests set
-them). A channel whose settings are missing is simply off: that is a state
-``status`` and ``doctor`` report, never an exception.
+Names are fixed (operators' scripts, the sandbox and tests set them; README.md
+and config.example.env document each). A channel whose settings are missing is
+simply off: that is a state ``status`` and ``doctor`` report, never an exception.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Settings:
     #: rendition cache entries unused this many days are removed (0: kept for ever)
     media_cache_days: int = 60
 
-    #: the tool's own caps on a clip (well inside Facebook's; see shared/api/video.md)
+    #: the tool's own caps on a clip (well inside Facebook's; see docs/api/video.md)
     video_max_seconds: int = 1200
     video_max_mb: int = 1000
     #: Zalo's limit on an uploaded video (unconfirmed: community reports say 50 MB)

@@ -1,4 +1,4 @@
-"""The town's Facebook Page, over the Graph API (contract: ``/api/facebook-graph.md``).
+"""The town's Facebook Page, over the Graph API (contract: ``docs/api/facebook-graph.md``).
 
 Three rules shape this module:
 
@@ -50,7 +50,21 @@ from ..errors import (
     TransientError,
     register_secret,
 )
-from .base import Diagnosis, Engagement, OutgoingImage, OutgoingPost, RemotePost
+from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTO_BYTES, FACEBOOK_MAX_PHOTOS
+from .base import (
+    Channel,
+    CollectsEngagement,
+    Diagnoses,
+    Diagnosis,
+    Engagement,
+    OutgoingImage,
+    OutgoingPost,
+    ReadsFeeds,
+    ReadsPosts,
+    RemotePost,
+    ScheduleHorizon,
+    SchedulesNatively,
+)
 from .graph_errors import (
     PLATFORM,
     RATE_LIMIT_FLOOR_SECONDS,
@@ -75,9 +89,8 @@ REQUIRED_SCOPES = (
 )
 #: needed only to read agency Pages' feeds with our own token
 OPTIONAL_SCOPES = ("pages_read_user_content",)
-MAX_MESSAGE = 63_206
-MAX_PHOTOS = 10
-MAX_PHOTO_BYTES = 4 * 1024 * 1024
+MAX_MESSAGE, MAX_PHOTOS = FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTOS  # platforms.py
+MAX_PHOTO_BYTES = FACEBOOK_MAX_PHOTO_BYTES
 #: entries of one synchronous batch request (Graph's maximum)
 BATCH_SIZE = 50
 #: how many times entries answered ``null`` (not processed) are sent again
@@ -298,7 +311,15 @@ def _summary_total(node: Mapping[str, Any], edge: str) -> int | None:
 # ---------------------------------------------------------------- the channel
 
 
-class FacebookChannel:
+class FacebookChannel(
+    Channel,
+    SchedulesNatively,
+    ScheduleHorizon,
+    ReadsPosts,
+    CollectsEngagement,
+    ReadsFeeds,
+    Diagnoses,
+):
     """Publishes to, and reads from, the town's Facebook Page."""
 
     name = "facebook"

@@ -1,4 +1,4 @@
-"""Facebook feed videos and Reels, resumable from any committed step (``/api/video.md``).
+"""Facebook feed videos and Reels, resumable from any committed step (``docs/api/video.md``).
 
 An upload takes minutes, so it is a sequence of steps, each ending in a state the
 caller commits (``on_step(state)``) BEFORE the next step starts:

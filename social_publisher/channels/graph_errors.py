@@ -2,7 +2,7 @@
 
 Graph's HTTP status is not reliable (the same code comes with 400, 403 or 500), so the
 verdict is taken from the body's ``code`` / ``error_subcode`` / ``is_transient``, per the
-table in ``/api/facebook-graph.md``. The exception text leads with a short Vietnamese
+table in ``docs/api/facebook-graph.md``. The exception text leads with a short Vietnamese
 explanation (staff read it in ``status``) and keeps Graph's own message;
 ``platform_message`` holds Graph's message alone.
 """

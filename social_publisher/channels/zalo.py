@@ -1,6 +1,6 @@
 """Zalo Official Account: articles, their engagement, optional broadcast, OAuth refresh.
 
-The contract is ``shared/api/zalo-oa.md``. What shapes this module:
+The contract is ``docs/api/zalo-oa.md``. What shapes this module:
 
 * Errors come with HTTP 200 and a negative ``error`` field (see :mod:`.zalo_errors`).
 * Creating an article is two steps: ``create`` returns a processing token, and
@@ -46,7 +46,28 @@ from ..errors import (
     TransientError,
     register_secret,
 )
-from .base import Diagnosis, Engagement, OutgoingImage, OutgoingPost, RemotePost
+from ..localtime import next_month_start
+from ..platforms import (
+    ZALO_MAX_AUTHOR,
+    ZALO_MAX_DESCRIPTION,
+    ZALO_MAX_TITLE,
+    is_broadcast_hours,
+    next_broadcast_opening,
+)
+from .base import (
+    Broadcasts,
+    Channel,
+    ChecksQuota,
+    CollectsEngagement,
+    CreatesInTwoSteps,
+    Diagnoses,
+    Diagnosis,
+    Engagement,
+    OutgoingImage,
+    OutgoingPost,
+    RemotePost,
+    RemovesArticles,
+)
 from .http import HttpClient
 from .public_media import PublicMedia
 from .zalo_errors import (
@@ -55,21 +76,14 @@ from .zalo_errors import (
     SEND_FAILED,
     TOKEN_INVALID,
     classify,
-    is_broadcast_hours,
-    next_broadcast_opening,
-    next_month_start,
     still_processing_at_verify,
 )
 
 log = logging.getLogger("social_publisher.zalo")
 
 OAUTH_TOKEN_PATH = "/v4/oa/access_token"
-#: Zalo's limits; real OAs refused strings of exactly the limit, so stay 10 below.
-TITLE_LIMIT, AUTHOR_LIMIT, DESCRIPTION_LIMIT = 150, 50, 300
-LIMIT_MARGIN = 10
-MAX_TITLE = TITLE_LIMIT - LIMIT_MARGIN
-MAX_AUTHOR = AUTHOR_LIMIT - LIMIT_MARGIN
-MAX_DESCRIPTION = DESCRIPTION_LIMIT - LIMIT_MARGIN
+#: Zalo's limits (platforms.py); real OAs refused strings of exactly the limit
+MAX_TITLE, MAX_AUTHOR, MAX_DESCRIPTION = ZALO_MAX_TITLE, ZALO_MAX_AUTHOR, ZALO_MAX_DESCRIPTION
 #: getslice refuses a larger page
 PAGE_SIZE = 10
 #: the access token lives 25 h (``expires_in`` "90000"); the refresh token 3 months
@@ -278,7 +292,15 @@ def _int_or_none(value: object) -> int | None:
 # ---------------------------------------------------------------- the channel
 
 
-class ZaloChannel:
+class ZaloChannel(
+    Channel,
+    CreatesInTwoSteps,
+    ChecksQuota,
+    Broadcasts,
+    RemovesArticles,
+    CollectsEngagement,
+    Diagnoses,
+):
     """Publishes a post as a Zalo OA article; see the module docstring.
 
     ``clock`` and ``sleep`` are injected so tests never wait for Zalo's processing.
@@ -764,7 +786,7 @@ class ZaloChannel:
         """QuotaError when the configured monthly article quota is used up.
 
         ``published_this_month``: the caller counts Zalo publications published since
-        ``zalo_errors.month_start(now, tz)`` (local time). A quota of 0 means unknown:
+        ``localtime.month_start(now, tz)`` (local time). A quota of 0 means unknown:
         Zalo's own -223 then tells.
         """
         quota = self.settings.zalo_monthly_article_quota

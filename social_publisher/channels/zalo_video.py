@@ -1,4 +1,4 @@
-"""Zalo OA video articles, resumable from any committed step (``/api/video.md``).
+"""Zalo OA video articles, resumable from any committed step (``docs/api/video.md``).
 
 Steps, each committed by the caller (``on_step(state)``) before the next starts:
 ``new`` → ``preparevideo`` upload → ``uploaded`` (upload token) → ``upload_video/verify``

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, QueueError
-from ..queue import STATE_LABELS, CheckedPost, State, format_local, missing_queue_problem
+from ..queue import CheckedPost, format_local, missing_queue_problem
 from ..services.ingest import check_queue
+from ..states import POST_LABELS
+from ..states import PostState as State
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -96,7 +98,7 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def summary(states: list[State]) -> str:
     counts = Counter(states)
-    parts = [f"{counts[s]} {STATE_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
+    parts = [f"{counts[s]} {POST_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
     return f"{len(states)} bài" + (": " + ", ".join(parts) if parts else "")
 
 
@@ -108,7 +110,7 @@ def render_text(
     rows = [
         [
             p.folder,
-            STATE_LABELS[p.state],
+            POST_LABELS[p.state],
             format_local(p.post.publish_at, tz) if p.post.publish_at else "—",
             ", ".join(p.post.channels) or "—",
         ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..platforms import PLATFORM_NAMES
 from ..store import Database
 from . import Context
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             folder.mkdir(parents=True)
             ctx.print(f"Đã tạo thư mục {folder}")
     _staff_files(settings, ctx)
-    for channel, label in (("facebook", "Facebook"), ("zalo", "Zalo OA")):
+    for channel, label in PLATFORM_NAMES.items():
         missing = settings.missing_for(channel)
         if missing:
             ctx.print(f"Kênh {label} đang tắt: chưa có {', '.join(missing)} trong {env_path}.")

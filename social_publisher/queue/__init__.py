@@ -1,4 +1,4 @@
-"""The queue folder staff write into: read, validate, hash (DESIGN.md "The queue folder").
+"""The queue folder staff write into: read, validate, hash (content_queue/README.md).
 
 The package touches only files; the database side (scan cache, posts,
 versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from .dates import ACCEPTED_FORMS, DateReading, format_datetime, read_datetime
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text
-from .parser import CHANNELS, FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
+from .parser import FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
 from .scanner import (
     IMAGE_EXTENSIONS,
-    STATE_LABELS,
     TEXT_FILE_NAMES,
     BytesImageCheck,
     CachedScan,
@@ -24,7 +23,6 @@ from .scanner import (
     ScanCache,
     ScannedPost,
     ScanOptions,
-    State,
     evaluate,
     evaluate_all,
     folder_signature,
@@ -37,11 +35,9 @@ from .scanner import (
 
 __all__ = [
     "ACCEPTED_FORMS",
-    "CHANNELS",
     "FIELDS",
     "IMAGE_EXTENSIONS",
     "MAX_TEXT_BYTES",
-    "STATE_LABELS",
     "TEXT_FILE_NAMES",
     "BytesImageCheck",
     "CachedScan",
@@ -57,7 +53,6 @@ __all__ = [
     "ScanCache",
     "ScanOptions",
     "ScannedPost",
-    "State",
     "decode_text",
     "evaluate",
     "evaluate_all",

@@ -1,6 +1,6 @@
 """Read the header block and body of one post's text (already decoded to NFC).
 
-The format is the staff contract of DESIGN.md "The queue folder": ``Key: value``
+The format is the staff contract, content_queue/README.md: ``Key: value``
 lines, one blank line, then the body exactly as it should appear. Keys may be
 Vietnamese or English and are matched without case or accents, because staff
 type on whatever keyboard layout the office PC happens to have. Every problem
@@ -20,9 +20,9 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..errors import Problem
+from ..platforms import CHANNELS, ZALO_MAX_DESCRIPTION
 from .dates import DATE_FORMAT_HINT, read_datetime
 
-CHANNELS = ("facebook", "zalo")
 #: longest approver / author name the record keeps (a name, not a paragraph)
 NAME_MAX = 200
 
@@ -320,7 +320,7 @@ def valid_link(value: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-DESCRIPTION_DEFAULT_MAX = 290
+DESCRIPTION_DEFAULT_MAX = ZALO_MAX_DESCRIPTION
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)]|$)")
 
 

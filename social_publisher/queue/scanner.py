@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
 import functools
 import gc
 import hashlib
@@ -36,6 +35,8 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..errors import MediaError, Problem, QueueError
+from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTOS, ZALO_LIMIT_MARGIN, ZALO_LIMITS
+from ..states import PostState
 from . import parallel
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text, too_big_message
 from .parser import PostText, check_approver, display, first_sentence, fold, interpret
@@ -81,11 +82,7 @@ _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif")
 _IGNORED = frozenset(("thumbs.db", "desktop.ini", ".ds_store"))
 
-FACEBOOK_MAX_CHARS = 63_206
-FACEBOOK_MAX_PHOTOS = 10
-#: Zalo article limits: hard limit (refused at or above) and the safe margin below it
-ZALO_LIMITS = {"title": 150, "description": 300, "author": 50}
-ZALO_MARGIN = 10
+ZALO_MARGIN = ZALO_LIMIT_MARGIN
 FAR_FUTURE = timedelta(days=366)
 _NO_TIME = timedelta(0)
 
@@ -106,25 +103,6 @@ class BytesImageCheck:
 
     def __call__(self, path: Path) -> object:
         return self.check(str(path), _read_file(str(path)))
-
-
-class State(enum.StrEnum):
-    """What the queue says of a post; the values match ``store.PostState``."""
-
-    READY = "ready"
-    DRAFT = "draft"
-    WITHDRAWN = "withdrawn"
-    HELD = "held"
-    ERROR = "error"
-
-
-STATE_LABELS = {
-    State.READY: "sẵn sàng",
-    State.DRAFT: "bản nháp",
-    State.WITHDRAWN: "đã hủy",
-    State.HELD: "chờ quyết định",
-    State.ERROR: "lỗi",
-}
 
 
 @dataclass(frozen=True)
@@ -882,7 +860,7 @@ def _limits(
     author: str | None,
     label: str,
 ) -> None:
-    """Platform limits, only for the channels the post names (api/*.md)."""
+    """Platform limits (platforms.py), only for the channels the post names."""
     if "facebook" in channels:
         length = len(text.title) + 2 + len(text.body) if text.title else len(text.body)
         if length > FACEBOOK_MAX_CHARS:
@@ -1463,7 +1441,7 @@ class CheckedPost:
     """A scanned post with its state decided at ``now``."""
 
     post: ScannedPost
-    state: State
+    state: PostState
     notes: tuple[Problem, ...] = ()
 
     @property
@@ -1533,13 +1511,13 @@ def evaluate(
     stays ready, and the daemon decides what to do with it.
     """
     if post.errors:
-        return CheckedPost(post, State.ERROR)
+        return CheckedPost(post, PostState.ERROR)
     if post.withdrawn:
-        return CheckedPost(post, State.WITHDRAWN)
+        return CheckedPost(post, PostState.WITHDRAWN)
     if not post.approved_by:
         return CheckedPost(
             post,
-            State.DRAFT,
+            PostState.DRAFT,
             (
                 Problem(
                     post.label,
@@ -1551,22 +1529,22 @@ def evaluate(
     assert post.publish_at is not None  # no errors: the time parsed
     if (
         previous is not None
-        and previous.state in (State.READY, State.HELD)
+        and previous.state in (PostState.READY, PostState.HELD)
         and previous.publish_at == post.publish_at
     ):
-        if previous.state == State.HELD:
-            return CheckedPost(post, State.HELD, (_held_note(post, grace, tz),))
-        return CheckedPost(post, State.READY)
+        if previous.state == PostState.HELD:
+            return CheckedPost(post, PostState.HELD, (_held_note(post, grace, tz),))
+        return CheckedPost(post, PostState.READY)
     late = now - post.publish_at
     if late > grace:
-        return CheckedPost(post, State.HELD, (_held_note(post, grace, tz),))
+        return CheckedPost(post, PostState.HELD, (_held_note(post, grace, tz),))
     if late <= _NO_TIME and -late <= FAR_FUTURE:
-        return CheckedPost(post, State.READY)  # the usual case, decided without formatting
+        return CheckedPost(post, PostState.READY)  # the usual case, decided without formatting
     when = format_local(post.publish_at, tz)
     if late > _NO_TIME:
         return CheckedPost(
             post,
-            State.READY,
+            PostState.READY,
             (
                 Problem(
                     post.label,
@@ -1579,7 +1557,7 @@ def evaluate(
     if post.publish_at - now > FAR_FUTURE:
         return CheckedPost(
             post,
-            State.READY,
+            PostState.READY,
             (
                 Problem(
                     post.label,
@@ -1588,7 +1566,7 @@ def evaluate(
                 ),
             ),
         )
-    return CheckedPost(post, State.READY)
+    return CheckedPost(post, PostState.READY)
 
 
 def evaluate_all(

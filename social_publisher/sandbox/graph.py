@@ -1,4 +1,4 @@
-"""The Graph half of the sandbox: a Facebook Page as ``/api/facebook-graph.md`` describes it.
+"""The Graph half of the sandbox: a Facebook Page as ``docs/api/facebook-graph.md`` describes it.
 
 It reproduces the shapes the client depends on, including the unpleasant ones: error
 bodies with ``fbtrace_id`` (classified by body, HTTP status varies), the usage header
@@ -55,9 +55,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode, urlsplit
 
-from ..channels.graph_versions import DEFAULT_VERSION, is_expired
+from ..graph_versions import DEFAULT_VERSION, is_expired
 from .faults import ENTRY_KINDS
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 # The default identity the demo and the tests use.
 PAGE_ID = "100000000000001"

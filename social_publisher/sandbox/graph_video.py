@@ -1,4 +1,4 @@
-"""The Graph half's video host: feed videos (chunked upload) and Reels, per ``/api/video.md``.
+"""The Graph half's video host: feed videos (chunked upload) and Reels, per ``docs/api/video.md``.
 
 Served beside the Graph half on the same port, sharing its Page, tokens, usage budget,
 error bodies and posts (a processed video becomes a post of kind ``video`` on the Page):
@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .graph import GraphError, GraphHalf, _Post, graph_time
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 PREFIX = "/graph-video"
 FEED_SCHEDULE = (timedelta(minutes=10), timedelta(days=180))

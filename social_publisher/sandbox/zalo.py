@@ -1,4 +1,4 @@
-"""The Zalo half of the sandbox: a Zalo Official Account as ``/api/zalo-oa.md`` describes it.
+"""The Zalo half of the sandbox: a Zalo Official Account as ``docs/api/zalo-oa.md`` describes it.
 
 It reproduces what the client depends on, unpleasant parts included: errors with
 HTTP 200 and a negative ``error``; OAuth v4 with REAL rotation (a used refresh token
@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 # The default sandbox identity (the demo and the tests configure the tool with these).
 APP_ID = "sandbox-zalo-app"

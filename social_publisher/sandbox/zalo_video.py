@@ -1,4 +1,4 @@
-"""The Zalo half's video articles, per ``/api/video.md`` (whose Zalo parts are unconfirmed).
+"""The Zalo half's video articles, per ``docs/api/video.md`` (whose Zalo parts are unconfirmed).
 
 Served before the Zalo half (under ``/zalo`` and at the root, like it), sharing its
 tokens, articles, processing jobs and monthly quota:
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 from .zalo import (
     DESCRIPTION_LIMIT,
     PREFIX,

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select, update
@@ -77,19 +77,6 @@ def collection_points(published_at: datetime, tz: ZoneInfo) -> list[datetime]:
 def next_collect_after(published_at: datetime, after: datetime, tz: ZoneInfo) -> datetime | None:
     """The first scheduled read after ``after`` (missed ones are not caught up one by one)."""
     return next((p for p in collection_points(published_at, tz) if p > after), None)
-
-
-# ------------------------------------------------------------------ channel shapes
-
-
-class FacebookEngagementSource(Protocol):
-    def fetch_engagement(
-        self, remote_ids: Sequence[str], *, unavailable_metrics: frozenset[str] = ...
-    ) -> Any: ...
-
-
-class ZaloEngagementSource(Protocol):
-    def fetch_engagement(self, article_ids: Sequence[str]) -> Mapping[str, Any]: ...
 
 
 # ------------------------------------------------------------------ collection

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..errors import SocialPublisherError
+from ..platforms import PLATFORM_NAMES
 from ..store import Database, EngagementSnapshot
 from .agencies import GROUPS, FileProblems, load_agencies
 from .report_chart import ChartPoint, render_chart
@@ -50,7 +51,7 @@ from .shares import live_publications as _live
 
 log = logging.getLogger("social_publisher.report")
 
-CHANNEL_LABELS = {"facebook": "Facebook", "zalo": "Zalo OA"}
+CHANNEL_LABELS = PLATFORM_NAMES
 METRICS = ("reactions", "comments", "shares", "views", "reach")
 #: the counters each platform gives (Zalo articles: views and shares only)
 CHANNEL_METRICS = {

@@ -18,17 +18,18 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ..channels import graph_versions
+from .. import graph_versions
 from ..channels.base import Diagnosis
 from ..channels.public_media import judge_host, zalo_runs_here
 from ..config import Settings
 from ..errors import AppSecretProofError, AuthError, ChannelError, SetupError
+from ..states import HealthState
 from ..store import ChannelHealth, Database
+from ..store.lifecycle import set_health
 from .agencies import AgencyInfo, agency_infos
-from .planner import PLATFORM_NAMES, audit
 from .shares import proof_advice, unreadable_agencies
 
-SETUP_HEALTH = "setup"
+SETUP_HEALTH = HealthState.SETUP
 #: below this, an unanswered Zalo create may be sent again while a slow article still appears
 MIN_SETTLE_SECONDS = 300.0
 
@@ -230,24 +231,6 @@ def record_setup_block(
     says it even when the collection, not a publication, met the problem first."""
     with db.session() as session:
         health = session.get(ChannelHealth, channel)
-        if health is None:
-            health = ChannelHealth(channel=channel)
-            session.add(health)
-        previous = health.state
-        if previous == SETUP_HEALTH and health.reason == exc.advice:
+        if health is not None and health.state == SETUP_HEALTH and health.reason == exc.advice:
             return
-        health.state = SETUP_HEALTH
-        health.blocked_until = None
-        health.reason = exc.advice
-        health.updated_at = now
-        audit(
-            session,
-            actor,
-            "channel_health",
-            at=now,
-            channel=channel,
-            from_=previous,
-            to=SETUP_HEALTH,
-            reason=exc.advice,
-            platform=PLATFORM_NAMES.get(channel, channel),
-        )
+        set_health(session, channel, SETUP_HEALTH, actor=actor, at=now, reason=exc.advice)

@@ -24,13 +24,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
+from ..channels.base import ReadsFeeds
 from ..config import Settings
 from ..errors import (
     AppSecretProofError,
@@ -40,7 +41,8 @@ from ..errors import (
     Problem,
 )
 from ..queue.dates import read_datetime
-from ..store import Database, Meta, Post, PostVersion, Publication, PubState, Share
+from ..states import LIVE_STATES
+from ..store import Database, Meta, Post, PostVersion, Publication, Share
 from .agencies import (
     AgencyInfo,
     FileProblems,
@@ -53,7 +55,6 @@ from .agencies import (
 
 log = logging.getLogger("social_publisher.shares")
 
-LIVE_STATES = (PubState.PUBLISHED.value, PubState.CONFIRMED.value)
 #: a manual share with no ``post`` column is tied to the only post of this many days before it
 INFER_POST_DAYS = 7
 #: feed detection looks for shares of posts published in this many days
@@ -781,14 +782,6 @@ def _find_post(ref: str, posts: Sequence[PostRef]) -> PostRef | None:
 # ------------------------------------------------------------------ feed detection
 
 
-class FeedReader(Protocol):
-    """What detection needs from the Facebook channel."""
-
-    def read_page_feed(
-        self, page_id: str, *, token: str, since: datetime, with_proof: bool = False
-    ) -> list[Any]: ...
-
-
 @dataclass
 class DetectReport:
     pages_read: int = 0
@@ -802,7 +795,7 @@ def detect_shares(
     settings: Settings,
     *,
     now: datetime,
-    facebook: FeedReader,
+    facebook: ReadsFeeds,
     match_share: Any,
     force: bool = False,
 ) -> DetectReport:

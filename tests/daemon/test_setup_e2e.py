@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import select
 
 from social_publisher.cli import main
-from social_publisher.cli.cmd_status import collect as status_collect
 from social_publisher.cli.cmd_status import render_text
 from social_publisher.config import load_settings
 from social_publisher.sandbox import Sandbox
 from social_publisher.services.daemon import PassContext, build_context, run_pass
 from social_publisher.services.engagement import collect
 from social_publisher.services.planner import clear_channel_blocks, staff_publish_now
+from social_publisher.services.status import status as status_collect
 from social_publisher.store import Attempt, ChannelHealth, Database
 
 from .conftest import T0, Clock, add_post, pubs, write_image

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from social_publisher.channels import graph_versions
+from social_publisher import graph_versions
 from social_publisher.cli import main
 from social_publisher.config import Settings, load_settings
 from social_publisher.sandbox import Sandbox

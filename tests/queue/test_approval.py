@@ -11,8 +11,9 @@ import pytest
 
 from social_publisher.config import load_settings
 from social_publisher.errors import Problem
-from social_publisher.queue import MemoryScanCache, ScanOptions, State, evaluate, scan_queue
+from social_publisher.queue import MemoryScanCache, ScanOptions, evaluate, scan_queue
 from social_publisher.queue.parser import approval_key_ok, check_approver, interpret
+from social_publisher.states import PostState as State
 
 from .conftest import GRACE, NOW
 

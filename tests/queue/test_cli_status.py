@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from social_publisher.cli import cmd_status
+from social_publisher.services import status as status_service
 from social_publisher.store import ChannelHealth, Database, Post, Publication
 
 Run = Callable[..., tuple[int, str, str]]
@@ -136,7 +136,7 @@ def test_status_with_publications_health_and_warnings(
     def broken(settings: object, db: object, now: datetime) -> list[str]:
         raise RuntimeError("x")
 
-    monkeypatch.setattr(cmd_status, "WARNING_SOURCES", [token_age, broken])
+    monkeypatch.setattr(status_service, "WARNING_SOURCES", [token_age, broken])
     assert run_cli("status") == (1, SECOND, "")
 
     code, out, err = run_cli("status", "--json")

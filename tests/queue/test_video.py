@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from social_publisher.errors import Problem
-from social_publisher.queue import ScanOptions, State, evaluate, scan_queue
+from social_publisher.queue import ScanOptions, evaluate, scan_queue
+from social_publisher.states import PostState as State
 
 from .conftest import GOOD, GRACE, NOW
 

@@ -8,14 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from social_publisher.channels.zalo_errors import (
-    classify,
-    is_broadcast_hours,
-    month_start,
-    next_broadcast_opening,
-    next_month_start,
-    still_processing_at_verify,
-)
+from social_publisher.channels.zalo_errors import classify, still_processing_at_verify
 from social_publisher.errors import (
     AuthError,
     InvalidRequestError,
@@ -26,6 +19,8 @@ from social_publisher.errors import (
     RateLimitError,
     TransientError,
 )
+from social_publisher.localtime import month_start, next_month_start
+from social_publisher.platforms import is_broadcast_hours, next_broadcast_opening
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 local

@@ -1,4 +1,4 @@
-"""What each channel takes from a clip, as data in one place (``shared/api/video.md``).
+"""What each channel takes from a clip, as data in one place (``docs/api/video.md``).
 
 Two kinds of rule live here. A *refusal* rule says a clip cannot go to a channel at all
 (a 2-minute clip as a Reel, a 30-minute clip anywhere); a *fit* rule says whether the
