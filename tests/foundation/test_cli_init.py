@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from social_publisher.cli import main
+from social_publisher.store.db import SCHEMA_HEAD
 
 
 def run(args: list[str]) -> tuple[int, str, str]:
@@ -26,7 +27,7 @@ def test_init_creates_env_database_and_folders(
     assert code == 0
     assert out == (
         "Đã tạo tệp cấu hình .env từ mẫu: hãy mở và điền thông tin Fanpage, Zalo OA.\n"
-        "Đã tạo cơ sở dữ liệu sqlite:///data/social_publisher.db (phiên bản 0001).\n"
+        f"Đã tạo cơ sở dữ liệu sqlite:///data/social_publisher.db (phiên bản {SCHEMA_HEAD}).\n"
         "Đã tạo thư mục content_queue\n"
         "Đã tạo thư mục logs\n"
         "Kênh Facebook đang tắt: chưa có FB_PAGE_ID, FB_PAGE_ACCESS_TOKEN trong .env.\n"
@@ -39,7 +40,8 @@ def test_init_creates_env_database_and_folders(
     assert code == 0
     assert out.splitlines()[:2] == [
         "Giữ nguyên tệp cấu hình có sẵn: .env",
-        "Cơ sở dữ liệu sqlite:///data/social_publisher.db đã ở phiên bản mới nhất (0001).",
+        "Cơ sở dữ liệu sqlite:///data/social_publisher.db đã ở phiên bản mới nhất "
+        f"({SCHEMA_HEAD}).",
     ]
 
 
