@@ -55,6 +55,7 @@ from ..errors import (
     RateLimitError,
     SocialPublisherError,
     TransientError,
+    UnverifiedMatchError,
     redact,
 )
 from ..media.cache import file_sha256
@@ -67,6 +68,15 @@ from .planner import (
     audit,
     disposition,
     set_state,
+)
+from .safeguards import (
+    find,
+    folder_seen_changing,
+    folder_settled,
+    held_remote_ids,
+    hold_unverified,
+    look_before_create,
+    settle_wakeups,
 )
 
 log = logging.getLogger("social_publisher.publisher")
@@ -582,8 +592,11 @@ class Publisher:
                 back = S.DUE if pub.due_at is None or pub.due_at <= now else S.PENDING
                 self._release(pub)
                 set_state(session, pub, back, actor=self.worker, at=now, reason="reclaimed")
+                owner = session.get(Post, pub.post_id)
                 log.info(
-                    "Lấy lại bài %s trên %s (tiến trình trước đã dừng).", pub.post_id, pub.channel
+                    "Lấy lại bài '%s' trên %s (tiến trình trước đã dừng).",
+                    owner.title if owner is not None else pub.post_id,
+                    PLATFORM_NAMES.get(pub.channel, pub.channel),
                 )
                 return
             attempt_id = attempt.id
@@ -604,6 +617,7 @@ class Publisher:
                 post = self.outgoing(session, pub)
             except (ContentChanged, MediaError):
                 post = self.outgoing(session, pub, with_images=False)
+            exclude = held_remote_ids(session, pub.channel, pub_id)
         title = post.title
 
         if token and not was_unknown and isinstance(channel, CreatesInTwoSteps):
@@ -615,7 +629,12 @@ class Publisher:
             # 506: the same text is already on the Page; look since our first attempt.
             since = first_started
         try:
-            found = channel.find_published(post, since=since - FIND_MARGIN)
+            # ``since`` exactly: the channels look a few minutes earlier themselves, and
+            # Zalo's settle window counts from it (a margin here would shorten it).
+            found = find(channel, post, since, exclude)
+        except UnverifiedMatchError as exc:
+            hold_unverified(self, pub_id, attempt_id, exc, title, now, result)
+            return
         except ProcessingError as exc:
             # Zalo: not listed yet, but it may still be processing: not a final answer.
             wait = timedelta(seconds=exc.retry_after or ZALO_VERIFY_POLL.total_seconds())
@@ -1013,6 +1032,8 @@ class Publisher:
                     continue
                 if post.current_version_id != pub.version_id:
                     continue  # the planner moves it to the new version first
+                if not folder_settled(post, now, self.settings):
+                    continue  # still being copied or saved
                 if not self.channel_usable(session, pub.channel, now):
                     continue
                 if not self._claim(session, pub_id, [S.PENDING], now):
@@ -1052,6 +1073,8 @@ class Publisher:
                 assert post is not None
                 if disposition(post, post.current_version, pub.channel) != Disposition.PUBLISH:
                     continue  # the planner holds or cancels it
+                if not folder_settled(post, now, self.settings):
+                    continue  # still being copied or saved: status says so
                 if not self._claim(session, pub_id, [S.DUE, S.RETRY_WAIT], now):
                     continue
                 before = pub.state
@@ -1099,7 +1122,13 @@ class Publisher:
                 self._release(pub)
                 back = S.PENDING if action == "schedule" else S.DUE
                 set_state(session, pub, back, actor=self.worker, at=now, reason="content changed")
-                log.info("Bài %s đang được sửa (%s): chờ lần quét sau.", pub.post_id, exc)
+                folder_seen_changing(session, self.settings, pub.post_id, now)
+                owner = session.get(Post, pub.post_id)
+                log.info(
+                    "Bài '%s' đang được sửa (%s): chờ lần quét sau.",
+                    owner.title if owner is not None else pub.post_id,
+                    exc,
+                )
                 return
             except MediaError as exc:
                 self._release(pub)
@@ -1119,6 +1148,8 @@ class Publisher:
                     self._release(pub)
                     self._after_failure(session, pub, exc, now, post.title)
                 return
+        if look_before_create(self, pub_id, action, channel, post, due_at, now, result):
+            return  # already on the platform (adopted), or it could not be looked at yet
         started = self._now()
         attempt_id = self._start_attempt(pub_id, action, content_hash, title=post.title)
         try:
@@ -1639,6 +1670,7 @@ class Publisher:
                     value = session.scalar(query.where(Publication.channel.in_(open_channels)))
                     if value is not None:
                         candidates.append(value)
+                candidates += settle_wakeups(session, now, self.settings)
         if not candidates:
             return None
         return max(min(candidates), now + timedelta(milliseconds=200))

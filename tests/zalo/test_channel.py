@@ -527,10 +527,20 @@ def test_find_published_matches_title_and_creation_time_across_pages(
     others = [media(f"o{i}", f"Bài khác {i}", ms) for i in range(10)]
     mine = media("mine", unicodedata.normalize("NFD", post.title), str(ms))
     responses.add_callback(responses.GET, SLICE, callback=paged([*others, old_same_title, mine]))
+    responses.add(responses.GET, DETAIL, body=zalo(article_detail("mine", post.body)))
     found = channel.find_published(post, since)
     assert found is not None and found.remote_id == "mine"
     assert found.url == "https://zalo.me/mine"
-    assert len(responses.calls) == 2
+    assert len(responses.calls) == 3  # two pages, then the one same-title candidate's detail
+
+
+def article_detail(article_id: str, body: str, images: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``getdetail`` of an article built from ``body`` (paragraphs) and image URLs."""
+    items: list[dict[str, str]] = [
+        {"type": "text", "content": para.strip()} for para in body.split("\n\n") if para.strip()
+    ]
+    items += [{"type": "image", "url": url} for url in images]
+    return {"id": article_id, "body": items, "cover": {"photo_url": images[0] if images else ""}}
 
 
 @responses.activate
