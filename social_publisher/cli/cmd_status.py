@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from ..errors import QueueError
 from ..queue import STATE_LABELS, format_local
 from ..services.ingest import ingest
+from ..services.safeguards import settles_at
 from ..services.zalo_tokens import token_warnings
 from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
 from .cmd_check import table
@@ -60,6 +61,8 @@ PUB_STATE_LABELS: dict[str, str] = {
     PubState.CANCELLED.value: "đã hủy",
 }
 NOT_SCHEDULED = "chưa lên lịch"
+#: a due post whose folder changed less than QUEUE_SETTLE_SECONDS ago
+SETTLING = "chờ thư mục bài ổn định"
 CHANNEL_OFF = "kênh tắt"
 HEALTH_LABELS = {
     "ok": "đang hoạt động",
@@ -165,6 +168,7 @@ def collect(db: Database, settings: Settings, now: datetime) -> StatusReport:
             channels = [c for c in CHANNELS if c in post.channels or c in pubs] or list(CHANNELS)
             for channel in channels:
                 row.channels.append(_channel_row(channel, pubs.get(channel), post, settings))
+                _show_settling(row.channels[-1], post, settings, now)
             rows.append(row)
     statuses = [
         ChannelStatus(
@@ -204,6 +208,16 @@ def _channel_row(
         attention_reason=pub.attention_reason,
         next_attempt_at=pub.next_attempt_at,
     )
+
+
+def _show_settling(row: ChannelRow, post: Post, settings: Settings, now: datetime) -> None:
+    """A due post waiting for its folder to stop changing says so, with until when."""
+    waiting = row.publication_state in (PubState.DUE, PubState.RETRY_WAIT) or (
+        row.publication_state == PubState.PENDING and row.due_at is not None and row.due_at <= now
+    )
+    ready = settles_at(post.folder_changed_at, settings)
+    if waiting and ready is not None and ready > now:
+        row.label = f"{row.label}, {SETTLING} đến {ready.astimezone(settings.tz):%H:%M:%S}"
 
 
 def _warnings(settings: Settings, db: Database, now: datetime) -> list[str]:
