@@ -262,19 +262,27 @@ def alembic_config(engine: Engine) -> Config:
 
 @functools.cache
 def reference_schema() -> tuple[tuple[str, frozenset[str]], ...]:
-    """The tables (in creation order) and columns of revision 0001, made once in memory."""
-    from alembic import command
+    """The tables (in creation order) and columns of revision 0001, made once in memory.
 
+    The revision's own ``upgrade()`` is run through ``Operations`` directly, not through an
+    Alembic command: this is called from inside one (``env.py``), and commands do not nest.
+    """
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(BASE_REVISION)
+    assert script is not None
     engine = create_engine("sqlite://", poolclass=StaticPool)
     try:
-        command.upgrade(alembic_config(engine), BASE_REVISION)
-        with engine.connect() as conn:
+        with engine.begin() as conn:
+            with Operations.context(MigrationContext.configure(conn)):
+                script.module.upgrade()
             names = [
                 row[0]
                 for row in conn.exec_driver_sql(
                     "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid"
                 )
-                if row[0] != "alembic_version"
             ]
             insp = inspect(conn)
             return tuple(

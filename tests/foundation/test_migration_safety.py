@@ -125,6 +125,7 @@ def assert_usable_after(tmp_path: Path, url: str) -> None:
         db.dispose()
 
 
+@pytest.mark.slow
 def test_kill_during_the_first_migration_leaves_a_usable_sqlite_file(tmp_path: Path) -> None:
     db_file = tmp_path / "data" / "sp.db"
     url = f"sqlite:///{db_file}"
@@ -135,6 +136,7 @@ def test_kill_during_the_first_migration_leaves_a_usable_sqlite_file(tmp_path: P
     assert_usable_after(tmp_path, url)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_kill_during_the_first_migration_on_postgresql(tmp_path: Path, pg_schema_url: str) -> None:
     kill_after_first_table(tmp_path, pg_schema_url)
@@ -161,12 +163,14 @@ def start_together(tmp_path: Path, url: str, count: int = 4) -> list[tuple[int, 
     return results
 
 
+@pytest.mark.slow
 def test_processes_starting_together_on_an_empty_sqlite_file(tmp_path: Path) -> None:
     results = start_together(tmp_path, f"sqlite:///{tmp_path / 'data' / 'sp.db'}")
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     assert not any("already exists" in text or "Lỗi" in text for _, text in results), results
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_processes_starting_together_on_an_empty_postgresql_schema(
     tmp_path: Path, pg_schema_url: str
