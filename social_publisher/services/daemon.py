@@ -41,6 +41,7 @@ from ..errors import DaemonAlreadyRunning, SocialPublisherError
 from ..store import ChannelHealth, Database, Post, PostState, Publication
 from ..store import PubState as S
 from ..store.db import sqlite_path
+from .failures import explain
 from .planner import PlanResult, plan
 from .publisher import BLOCKING_HEALTH, Publisher, RenderFn, StepResult
 
@@ -130,6 +131,11 @@ def run_pass(ctx: PassContext, now: datetime) -> PassResult:
             log.error("Lỗi ở bước %s: %s", name, exc.message)
             result.errors.append(f"{name}: {exc.message}")
         except Exception as exc:
+            known = explain(exc, ctx.settings)  # a full disk, a read-only database...
+            if known is not None:
+                log.error("Lỗi ở bước %s: %s", name, known)
+                result.errors.append(f"{name}: {known}")
+                return None
             log.exception("unexpected error in pass step %s", name)
             result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
         return None

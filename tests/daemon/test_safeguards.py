@@ -168,3 +168,20 @@ def test_a_queue_that_suddenly_lost_all_its_folders_withdraws_nothing(
     result = run_pass(ctx, clock())
     assert not result.errors
     assert len(fb.live()) == 0  # cancelled on Facebook's scheduler, as asked
+
+
+def test_a_pass_step_that_meets_a_full_disk_says_so_in_vietnamese(db, dsettings, clock, fb):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def full(*args: object) -> None:
+        raise OperationalError(
+            "INSERT ...", {}, sqlite3.OperationalError("database or disk is full")
+        )
+
+    ctx = build_context(dsettings, db, clock=clock, channels={"facebook": fb}, ingest=full)
+    result = run_pass(ctx, clock())
+    [error] = result.errors
+    assert error.startswith("quét hàng đợi: Ổ đĩa chứa cơ sở dữ liệu")
+    assert "OperationalError" not in error

@@ -165,6 +165,10 @@ def test_a_full_disk(
     code, text = run("status")
     assert code == 1
     assert_guidance(text, "Ổ đĩa chứa cơ sở dữ liệu", "đã đầy", "giải phóng chỗ trống")
+    code, text = run("run", "--once")  # every step of the pass says the same, in Vietnamese
+    assert code == 1
+    assert_guidance(text, "Lỗi: quét hàng đợi: Ổ đĩa chứa cơ sở dữ liệu")
+    assert "OperationalError" not in text
 
 
 def test_a_full_disk_elsewhere_is_said_plainly() -> None:
