@@ -76,8 +76,15 @@ class Channel(Protocol):
         """Create the post now, whole (with all its photos) or not at all."""
         ...
 
-    def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
-        """Look on the platform for ``post`` created since ``since``; None when not there."""
+    def find_published(
+        self, post: OutgoingPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
+        """Look on the platform for ``post`` created since ``since``; None when not there.
+
+        By content, never by title alone; a post whose id is in ``exclude`` (held by
+        another publication) is never answered; one that may be ours but cannot be
+        verified raises :class:`~social_publisher.errors.UnverifiedMatchError`.
+        """
         ...
 
 
