@@ -9,11 +9,16 @@ Run from the repository root::
 It generates into a temporary SQLite database (bulk inserts, a few seconds): 60 agencies,
 ``--pubs`` publications over the year (half Facebook, half Zalo, in pairs as posts),
 ``--snapshots`` engagement snapshots spread over them, and about 60 % of the expected
-agency shares. Then it times, in the same run and on the same data:
+agency shares (``--last-year`` adds as much again for the year before, which the report
+compares with). Then it times, in the same run and on the same data:
 
-(a) ours: ``build_report`` + ``write_report`` for the whole year (workbook with five
-    sheets, five CSV files, the PNG chart): one window-function query for the last
-    snapshot of every publication, one for the shares;
+(a) ours: ``build_report`` + ``write_report`` for the year to date, everything the
+    ``report`` command writes: the workbook (summary, comparison with last year, month
+    by month, per post, per agency, plan, agency × month, the chart embedded), seven CSV
+    files, the month chart (PNG) and the formal report (.docx with its tables and the
+    chart), each written to a temporary name and renamed; one window-function query for
+    the last snapshot of every publication, one for the shares, and the same for the
+    comparison period;
 (b) naive: the same figures gathered the obvious ORM way: for each publication, a query
     for its last snapshot before the year ended, and for each post × agency a query for
     the share (the data only, no files written), and checks both give the same totals.
@@ -53,17 +58,27 @@ from social_publisher.store import (  # noqa: E402
 YEAR = 2024
 
 
-def generate(db: Database, *, pubs: int, snapshots: int, agencies: int, seed: int) -> None:
-    rng = random.Random(seed)
-    now = datetime(YEAR, 11, 18, 2, 0, tzinfo=UTC)
+def generate(
+    db: Database,
+    *,
+    pubs: int,
+    snapshots: int,
+    agencies: int,
+    seed: int,
+    year: int = YEAR,
+    first_id: int = 0,
+) -> None:
+    rng = random.Random(seed + year)
+    now = datetime(year, 11, 18, 2, 0, tzinfo=UTC)
     groups = list(GROUPS)
     rows = [
         AgencyRow(f"don-vi-{i:02d}", f"Đơn vị số {i:02d}", groups[i % len(groups)])
         for i in range(agencies)
     ]
-    sync_agencies(db, Path("agencies.csv"), rows, now=datetime(YEAR, 1, 1, tzinfo=UTC))
+    if not first_id:
+        sync_agencies(db, Path("agencies.csv"), rows, now=datetime(year, 1, 1, tzinfo=UTC))
     n_posts = pubs // 2
-    start = datetime(YEAR, 1, 1, 1, 0, tzinfo=UTC)
+    start = datetime(year, 1, 1, 1, 0, tzinfo=UTC)
     span = (now - start).total_seconds() - 86400
     times = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in range(n_posts))
     with db.engine.begin() as conn:
@@ -71,8 +86,8 @@ def generate(db: Database, *, pubs: int, snapshots: int, agencies: int, seed: in
             insert(Post),
             [
                 {
-                    "id": i + 1,
-                    "folder": f"{t:%Y-%m-%d}-bai-{i}",
+                    "id": first_id + i + 1,
+                    "folder": f"{t:%Y-%m-%d}-bai-{first_id + i}",
                     "title": f"Bài chuyển đổi số số {i}",
                     "publish_at": t,
                     "channels": ["facebook", "zalo"],
@@ -87,9 +102,9 @@ def generate(db: Database, *, pubs: int, snapshots: int, agencies: int, seed: in
             insert(PostVersion),
             [
                 {
-                    "id": i + 1,
-                    "post_id": i + 1,
-                    "content_hash": f"{i:064x}",
+                    "id": first_id + i + 1,
+                    "post_id": first_id + i + 1,
+                    "content_hash": f"{first_id + i:064x}",
                     "source_file": "bai-viet.txt",
                     "title": f"Bài chuyển đổi số số {i}",
                     "body": "Nội dung",
@@ -106,15 +121,17 @@ def generate(db: Database, *, pubs: int, snapshots: int, agencies: int, seed: in
             for j, channel in enumerate(("facebook", "zalo")):
                 pub_rows.append(
                     {
-                        "id": 2 * i + j + 1,
-                        "post_id": i + 1,
+                        "id": 2 * (first_id + i) + j + 1,
+                        "post_id": first_id + i + 1,
                         "channel": channel,
                         "state": "confirmed",
-                        "version_id": i + 1,
-                        "remote_id": f"1000_{i}" if channel == "facebook" else f"art{i}",
-                        "remote_url": f"https://www.facebook.com/1000/posts/{i}"
+                        "version_id": first_id + i + 1,
+                        "remote_id": f"1000_{first_id + i}"
                         if channel == "facebook"
-                        else f"https://zalo.me/a/{i}",
+                        else f"art{first_id + i}",
+                        "remote_url": f"https://www.facebook.com/1000/posts/{first_id + i}"
+                        if channel == "facebook"
+                        else f"https://zalo.me/a/{first_id + i}",
                         "published_at": t + timedelta(minutes=5 * j),
                         "created_at": t,
                         "updated_at": t,
@@ -216,6 +233,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2011)
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--skip-naive", action="store_true", help="time ours only")
+    parser.add_argument(
+        "--last-year",
+        action="store_true",
+        help="also generate as much data for the year before (the comparison reads it)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -226,13 +248,16 @@ def main() -> None:
         db = Database(url)
         db.upgrade()
         t0 = time.perf_counter()
-        generate(
-            db, pubs=args.pubs, snapshots=args.snapshots, agencies=args.agencies, seed=args.seed
-        )
+        sizes = {"pubs": args.pubs, "snapshots": args.snapshots, "agencies": args.agencies}
+        generate(db, **sizes, seed=args.seed)
+        if args.last_year:
+            generate(db, **sizes, seed=args.seed, year=YEAR - 1, first_id=args.pubs)
         gen = time.perf_counter() - t0
         print(
             f"data: {args.pubs:,} publications, {args.snapshots:,} snapshots, "
-            f"{args.agencies} agencies generated in {gen:.1f} s ({db.dialect})"
+            f"{args.agencies} agencies"
+            + (" (and as much for the year before)" if args.last_year else "")
+            + f" generated in {gen:.1f} s ({db.dialect})"
         )
         period = Period(YEAR, None, settings.tz)
         now = datetime(YEAR, 11, 18, 2, 0, tzinfo=UTC)
@@ -242,10 +267,17 @@ def main() -> None:
         t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
         output = write_report(data, Path(tmp) / "out")
         t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in output.timings.items())
         print(
             f"ours:  yearly report in {t_ours:.2f} s wall, {c_ours:.2f} s CPU "
-            f"(data {t_build:.2f} s, files {t_ours - t_build:.2f} s: "
-            f"{output.workbook.stat().st_size / 1e6:.1f} MB workbook, 5 CSV, chart)"
+            f"(data {t_build:.2f} s, files {t_ours - t_build:.2f} s: {steps})"
+        )
+        print(
+            f"       wrote {output.workbook.stat().st_size / 1e6:.1f} MB workbook "
+            f"({len(data.buckets)} months, chart embedded), "
+            f"{output.document.stat().st_size / 1e6:.1f} MB document, "
+            f"{len(output.csv_files)} CSV, chart; compared with "
+            + ", ".join(f.label for _, f in data.comparisons)
         )
         if args.skip_naive:
             db.dispose()

@@ -1,8 +1,8 @@
 """Settings, from the environment and ``.env``.
 
-Names are fixed by DESIGN.md (operators' scripts, the sandbox and tests set
-them). A channel whose settings are missing is simply off: that is a state
-``status`` and ``doctor`` report, never an exception.
+Names are fixed (operators' scripts, the sandbox and tests set them; README.md
+and config.example.env document each). A channel whose settings are missing is
+simply off: that is a state ``status`` and ``doctor`` report, never an exception.
 """
 
 from __future__ import annotations
@@ -109,6 +109,13 @@ def _float(
 
 def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A list of names separated by commas or semicolons, each once, spaces tidied."""
+    raw = env.get(name, "").replace(";", ",")
+    names = (" ".join(part.split()) for part in raw.split(","))
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -218,7 +225,9 @@ class Settings:
     queue_settle_seconds: float = 60.0
 
     fb_graph_url: str = "https://graph.facebook.com"
-    fb_graph_version: str = "v25.0"
+    fb_graph_version: str = "v27.0"
+    #: Graph's video host: feed video uploads go there (Reels use the upload_url Graph gives)
+    fb_graph_video_url: str = "https://graph-video.facebook.com"
     fb_page_id: str = ""
     fb_page_access_token: str = field(default="", repr=False)
     fb_app_id: str = ""
@@ -232,8 +241,10 @@ class Settings:
     zalo_access_token: str = field(default="", repr=False)
     zalo_monthly_article_quota: int = 0  # 0: unknown, rely on Zalo's -223
     zalo_broadcast_monthly_budget: int = 4
-    #: seconds an unanswered Zalo create may still be processing (not listed yet)
-    zalo_settle_seconds: float = 90.0
+    #: seconds an unanswered Zalo create may still be processing (not listed yet): the
+    #: sheet says seconds to about a minute; ten times that, as long as verify polls a
+    #: token before giving up (a late retry costs minutes, a duplicate costs an article)
+    zalo_settle_seconds: float = 600.0
 
     #: cover for Zalo articles of posts without a photo (None: the packaged default)
     zalo_default_cover: Path | None = None
@@ -244,6 +255,8 @@ class Settings:
     agencies_file: Path = Path("agencies.csv")
     default_share_with: str = "tat-ca"
     default_author: str = "Phòng VHTT thị xã Đức Phổ"
+    #: who may approve posts (``Người duyệt``), as staff write the names; empty: anyone
+    approvers: tuple[str, ...] = ()
 
     tick_seconds: int = 30
     retry_base_seconds: int = 60
@@ -257,12 +270,34 @@ class Settings:
     #: rendition cache entries unused this many days are removed (0: kept for ever)
     media_cache_days: int = 60
 
+    #: the tool's own caps on a clip (well inside Facebook's; see docs/api/video.md)
+    video_max_seconds: int = 1200
+    video_max_mb: int = 1000
+    #: Zalo's limit on an uploaded video (unconfirmed: community reports say 50 MB)
+    zalo_video_max_mb: int = 50
+    #: a transcode is killed past this many seconds or this much memory (address space)
+    video_transcode_timeout_seconds: int = 3600
+    video_transcode_memory_mb: int = 3072
+
     report_dir: Path = Path("reports")
     plan_posts_per_month_facebook: int = 8
     plan_posts_per_month_zalo: int = 4
     plan_share_rate_percent: int = 80
     #: a share within this many hours of the post counts as on time
     share_on_time_hours: float = 24.0
+    #: the formal report's heading and signature (Nghị định 30/2020/NĐ-CP); one unit's own texts
+    report_unit_name: str = "Phòng Văn hóa và Thông tin"
+    report_parent_body: str = "UBND thị xã Đức Phổ"
+    report_place: str = "Đức Phổ"
+    report_number_code: str = "BC-VHTT"
+    report_subject: str = "Kết quả truyền thông chuyển đổi số trên mạng xã hội"
+    report_basis: str = ""
+    report_signer_authority: str = ""
+    report_signer_title: str = "Trưởng phòng"
+    report_signer_name: str = ""
+    report_recipients: str = (
+        "Sở Thông tin và Truyền thông tỉnh Quảng Ngãi; UBND thị xã Đức Phổ; Lưu: VT, VHTT"
+    )
 
     #: the raw environment the settings were read from (agency page tokens live here)
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -370,6 +405,9 @@ def _build(merged: Mapping[str, str]) -> Settings:
         queue_settle_seconds=_float(merged, "QUEUE_SETTLE_SECONDS", 60.0, maximum=3600),
         fb_graph_url=_str(merged, "FB_GRAPH_URL", Settings.fb_graph_url).rstrip("/"),
         fb_graph_version=_str(merged, "FB_GRAPH_VERSION", Settings.fb_graph_version),
+        fb_graph_video_url=_str(merged, "FB_GRAPH_VIDEO_URL", Settings.fb_graph_video_url).rstrip(
+            "/"
+        ),
         fb_page_id=_str(merged, "FB_PAGE_ID"),
         fb_page_access_token=_str(merged, "FB_PAGE_ACCESS_TOKEN"),
         fb_app_id=_str(merged, "FB_APP_ID"),
@@ -384,13 +422,16 @@ def _build(merged: Mapping[str, str]) -> Settings:
         zalo_broadcast_monthly_budget=_int(
             merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4, maximum=1_000
         ),
-        zalo_settle_seconds=_float(merged, "ZALO_SETTLE_SECONDS", 90.0, maximum=3600),
+        zalo_settle_seconds=_float(
+            merged, "ZALO_SETTLE_SECONDS", Settings.zalo_settle_seconds, maximum=3600
+        ),
         zalo_default_cover=Path(cover) if (cover := _str(merged, "ZALO_DEFAULT_COVER")) else None,
         public_media_dir=Path(public_dir) if public_dir else None,
         public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),
         agencies_file=Path(_str(merged, "AGENCIES_FILE", "agencies.csv")),
         default_share_with=_str(merged, "DEFAULT_SHARE_WITH", "tat-ca"),
         default_author=_str(merged, "DEFAULT_AUTHOR", Settings.default_author),
+        approvers=_names(merged, "APPROVERS"),
         tick_seconds=_int(merged, "TICK_SECONDS", 30, minimum=1, maximum=day),
         retry_base_seconds=_int(merged, "RETRY_BASE_SECONDS", 60, minimum=0, maximum=week),
         retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0, maximum=week),
@@ -400,6 +441,15 @@ def _build(merged: Mapping[str, str]) -> Settings:
         media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
         media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),
         media_cache_days=_int(merged, "MEDIA_CACHE_DAYS", 60, maximum=36_500),
+        video_max_seconds=_int(merged, "VIDEO_MAX_SECONDS", 1200, minimum=3, maximum=day),
+        video_max_mb=_int(merged, "VIDEO_MAX_MB", 1000, minimum=1, maximum=1_000_000),
+        zalo_video_max_mb=_int(merged, "ZALO_VIDEO_MAX_MB", 50, minimum=1, maximum=1_000_000),
+        video_transcode_timeout_seconds=_int(
+            merged, "VIDEO_TRANSCODE_TIMEOUT_SECONDS", 3600, minimum=10, maximum=day
+        ),
+        video_transcode_memory_mb=_int(
+            merged, "VIDEO_TRANSCODE_MEMORY_MB", 3072, minimum=256, maximum=1_000_000
+        ),
         report_dir=Path(_str(merged, "REPORT_DIR", "reports")),
         plan_posts_per_month_facebook=_int(
             merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8, maximum=10_000
@@ -407,6 +457,16 @@ def _build(merged: Mapping[str, str]) -> Settings:
         plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4, maximum=10_000),
         plan_share_rate_percent=_int(merged, "PLAN_SHARE_RATE_PERCENT", 80, maximum=100),
         share_on_time_hours=_float(merged, "SHARE_ON_TIME_HOURS", 24.0, maximum=year),
+        report_unit_name=_str(merged, "REPORT_UNIT_NAME", Settings.report_unit_name),
+        report_parent_body=_str(merged, "REPORT_PARENT_BODY", Settings.report_parent_body),
+        report_place=_str(merged, "REPORT_PLACE", Settings.report_place),
+        report_number_code=_str(merged, "REPORT_NUMBER_CODE", Settings.report_number_code),
+        report_subject=_str(merged, "REPORT_SUBJECT", Settings.report_subject),
+        report_basis=_str(merged, "REPORT_BASIS"),
+        report_signer_authority=_str(merged, "REPORT_SIGNER_AUTHORITY"),
+        report_signer_title=_str(merged, "REPORT_SIGNER_TITLE", Settings.report_signer_title),
+        report_signer_name=_str(merged, "REPORT_SIGNER_NAME"),
+        report_recipients=_str(merged, "REPORT_RECIPIENTS", Settings.report_recipients),
         extra=dict(merged),
     )
     if settings.retry_max_seconds < settings.retry_base_seconds:

@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 _secrets_lock = threading.Lock()
@@ -139,7 +140,7 @@ class ChannelError(SocialPublisherError):
     """
 
     #: the classifier's verdict, one of: transient, rate_limit, policy, auth,
-    #: permission, invalid, duplicate, quota, unknown_outcome, processing
+    #: permission, invalid, duplicate, quota, unknown_outcome, processing, setup
     kind = "channel"
 
     def __init__(
@@ -201,6 +202,39 @@ class AuthError(ChannelError):
     """The token is invalid or expired: stop the whole account, tell staff to renew it."""
 
     kind = "auth"
+
+
+class SetupError(AuthError):
+    """A setting of this install is wrong for the platform (an app secret of another app, a
+    public media URL Zalo cannot reach): stop the channel and tell staff which setting to fix.
+
+    Never a problem of the post: the message is the whole Vietnamese advice (the setting and
+    the fix), shown as the channel's reason, and no post is put in "needs attention".
+    """
+
+    kind = "setup"
+
+    @property
+    def advice(self) -> str:
+        """The Vietnamese advice alone (no platform/HTTP prefix): the channel's reason."""
+        return self.platform_message
+
+
+class AppSecretProofError(SetupError):
+    """Graph refused ``appsecret_proof`` (code 100): the proof was made with the secret of an
+    app that did not issue the token, or the app requires a proof that was not sent.
+
+    ``proof_sent``: True for "Invalid appsecret_proof", False for "requires appsecret_proof".
+    """
+
+    def __init__(self, message: str, *, proof_sent: bool, **kwargs: Any) -> None:
+        self.proof_sent = proof_sent
+        super().__init__(message, **kwargs)
+
+
+class PublicMediaSetupError(SetupError):
+    """``PUBLIC_MEDIA_BASE_URL`` is not reachable from where the Zalo API runs (a private,
+    loopback or link-local address, a bare office host name, a name public DNS does not know)."""
 
 
 class PermissionDeniedError(ChannelError):

@@ -1,4 +1,4 @@
-"""The town's Facebook Page, over the Graph API (contract: ``/api/facebook-graph.md``).
+"""The town's Facebook Page, over the Graph API (contract: ``docs/api/facebook-graph.md``).
 
 Three rules shape this module:
 
@@ -9,10 +9,15 @@ Three rules shape this module:
   unpublished uploads), so it is on the Page whole or not at all.
 - The Page token travels only in the ``Authorization`` header (``appsecret_proof`` beside
   it when ``FB_APP_SECRET`` is set): never in a URL. Graph's ``paging.next`` URLs carry the
-  token, so they are never followed verbatim: their cursor is re-sent by us.
+  token, so they are never followed verbatim: their cursor is re-sent by us. The proof is
+  only valid for tokens our app issued: an agency's token gets it only when its row in
+  ``agencies.csv`` says the token came through our app; a refused proof is a setup
+  problem (:class:`AppSecretProofError`), never a problem of the post.
 - A small Page's API budget is small: usage headers above 75 % slow the channel down, at
-  100 % it stops calling until Graph's own estimate has passed; engagement uses ``?ids=``
-  lookups of 50 posts, two requests per 50 posts.
+  100 % it stops calling until Graph's own estimate has passed. Engagement is read with the
+  synchronous batch (``POST /`` with ``batch=[…]``, 50 entries a request: counters, then
+  insights, so two requests per 50 posts); ``GET /?ids=`` and the other legacy features are
+  refused to apps created since 4 Nov 2026 and are never used.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ..config import Settings
 from ..errors import (
+    AppSecretProofError,
     AuthError,
     ChannelError,
     ConfigError,
@@ -40,10 +46,26 @@ from ..errors import (
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitError,
+    SetupError,
     TransientError,
     register_secret,
 )
-from .base import Diagnosis, Engagement, OutgoingImage, OutgoingPost, RemotePost
+from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTO_BYTES, FACEBOOK_MAX_PHOTOS
+from .base import (
+    Channel,
+    CollectsEngagement,
+    Diagnoses,
+    Diagnosis,
+    Engagement,
+    FindsScheduled,
+    OutgoingImage,
+    OutgoingPost,
+    ReadsFeeds,
+    ReadsPosts,
+    RemotePost,
+    ScheduleHorizon,
+    SchedulesNatively,
+)
 from .graph_errors import (
     PLATFORM,
     RATE_LIMIT_FLOOR_SECONDS,
@@ -53,10 +75,12 @@ from .graph_errors import (
     graph_error,
     is_missing_object,
     parse_usage,
+    proof_refusal,
 )
 from .http import HttpClient
 
 log = logging.getLogger("social_publisher.facebook")
+_T = TypeVar("_T")
 
 REQUIRED_SCOPES = (
     "pages_manage_posts",
@@ -66,10 +90,12 @@ REQUIRED_SCOPES = (
 )
 #: needed only to read agency Pages' feeds with our own token
 OPTIONAL_SCOPES = ("pages_read_user_content",)
-MAX_MESSAGE = 63_206
-MAX_PHOTOS = 10
-MAX_PHOTO_BYTES = 4 * 1024 * 1024
-IDS_PER_REQUEST = 50
+MAX_MESSAGE, MAX_PHOTOS = FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTOS  # platforms.py
+MAX_PHOTO_BYTES = FACEBOOK_MAX_PHOTO_BYTES
+#: entries of one synchronous batch request (Graph's maximum)
+BATCH_SIZE = 50
+#: how many times entries answered ``null`` (not processed) are sent again
+BATCH_NULL_RETRIES = 3
 FEED_PAGE_LIMIT = 100
 SEARCH_PAGE_LIMIT = 25
 MAX_PAGES = 20
@@ -91,6 +117,8 @@ FIND_FIELDS = (
 AGENCY_FEED_FIELDS = (
     "id,created_time,permalink_url,parent_id,status_type,attachments{target,url,subattachments}"
 )
+#: what finds the post of a photo published without ``post_id`` in its answer
+PHOTO_POST_FIELDS = "id,message,created_time,permalink_url,is_published,attachments{target,media}"
 
 
 def _utcnow() -> datetime:
@@ -169,7 +197,7 @@ def _photo_count(item: Mapping[str, Any]) -> int | None:
     return total
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -294,7 +322,16 @@ def _summary_total(node: Mapping[str, Any], edge: str) -> int | None:
 # ---------------------------------------------------------------- the channel
 
 
-class FacebookChannel:
+class FacebookChannel(
+    Channel,
+    SchedulesNatively,
+    FindsScheduled,
+    ScheduleHorizon,
+    ReadsPosts,
+    CollectsEngagement,
+    ReadsFeeds,
+    Diagnoses,
+):
     """Publishes to, and reads from, the town's Facebook Page."""
 
     name = "facebook"
@@ -337,6 +374,12 @@ class FacebookChannel:
 
     def close(self) -> None:
         self.http.close()
+
+    def video_client(self, **options: Any) -> Any:
+        """Feed videos and Reels (``channels.facebook_video``), on this channel's clock."""
+        from .facebook_video import FacebookVideoClient
+
+        return FacebookVideoClient(self.settings, clock=self.clock, sleep=self.sleep, **options)
 
     def _require_enabled(self) -> None:
         missing = self.settings.missing_for("facebook")
@@ -416,11 +459,16 @@ class FacebookChannel:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         creates: bool = False,
         token: str | None = None,
+        with_proof: bool = True,
     ) -> Any:
-        """One Graph call; returns the decoded body or raises a classified error."""
+        """One Graph call; returns the decoded body or raises a classified error.
+
+        ``with_proof=False`` for a token another app issued (an agency's own Page token):
+        our ``appsecret_proof`` is only valid for tokens of our app.
+        """
         self._before_call()
         token = token or self._token
-        proof = self._proof(token)
+        proof = self._proof(token) if with_proof else None
         query = dict(params or {})
         body = dict(data or {})
         if proof:
@@ -449,8 +497,56 @@ class FacebookChannel:
             if error is None:
                 payload = {"error": {"message": response.text[:300] or "no body"}}
             retry_after = usage.regain_seconds or None
-            raise classify_error(payload, response.status_code, retry_after=retry_after)
+            classified = classify_error(payload, response.status_code, retry_after=retry_after)
+            refusal = proof_refusal(payload)
+            if refusal is not None:
+                ours = token == self._token or token.startswith(f"{self.settings.fb_app_id}|")
+                raise self._proof_error(classified, ours=ours, proof_sent=refusal)
+            raise classified
         return payload
+
+    def _proof_error(
+        self, exc: ChannelError, *, ours: bool, proof_sent: bool
+    ) -> AppSecretProofError:
+        """A refused ``appsecret_proof`` as the setup problem it is, with the fix.
+
+        For our Page token the message is the whole advice (it becomes the channel's
+        reason); for an agency's token the caller names the agency and its row.
+        """
+        said = f"Facebook trả lời: {exc.platform_message}"
+        if not ours:
+            why = "mã do ứng dụng khác cấp" if proof_sent else "ứng dụng yêu cầu appsecret_proof"
+            text = f"Facebook từ chối appsecret_proof đi kèm mã truy cập này ({why}). {said}"
+        elif proof_sent:
+            text = (
+                "FB_APP_SECRET trong .env không phải khóa bí mật của ứng dụng Facebook đã cấp mã "
+                "truy cập Trang (FB_PAGE_ACCESS_TOKEN), nên Facebook từ chối mọi lệnh gọi "
+                "(appsecret_proof sai). Cách sửa: vào developers.facebook.com → Ứng dụng của tôi "
+                "→ đúng ứng dụng đã tạo mã Trang → Cài đặt → Thông tin cơ bản, chép “Khóa bí mật "
+                "của ứng dụng” vào FB_APP_SECRET và “ID ứng dụng” vào FB_APP_ID (hoặc tạo lại "
+                "FB_PAGE_ACCESS_TOKEN bằng chính ứng dụng có khóa đó), rồi chạy "
+                "'social-publisher doctor' và 'social-publisher retry'. Đây là lỗi cấu hình, "
+                f"không phải lỗi bài viết: không cần sửa bài. {said}"
+            )
+        else:
+            text = (
+                "Ứng dụng Facebook đã cấp FB_PAGE_ACCESS_TOKEN bật “Require App Secret” (yêu cầu "
+                "appsecret_proof) nhưng FB_APP_SECRET trong .env đang trống. Cách sửa: chép "
+                "“Khóa bí mật của ứng dụng” (Cài đặt → Thông tin cơ bản trên "
+                "developers.facebook.com) vào FB_APP_SECRET và ID ứng dụng vào FB_APP_ID, rồi "
+                "chạy 'social-publisher doctor' và 'social-publisher retry'. Đây là lỗi cấu "
+                f"hình, không phải lỗi bài viết: không cần sửa bài. {said}"
+            )
+        return AppSecretProofError(
+            text,
+            proof_sent=proof_sent,
+            platform=PLATFORM,
+            http_status=exc.http_status,
+            code=exc.code,
+            subcode=exc.subcode,
+            trace_id=exc.trace_id,
+            body=exc.body,
+        )
 
     def _paged(
         self,
@@ -459,11 +555,12 @@ class FacebookChannel:
         *,
         stop_before: datetime | None = None,
         token: str | None = None,
+        with_proof: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Items of a listing, newest first, until one is older than ``stop_before``."""
         query = dict(params)
         for _ in range(MAX_PAGES):
-            body = self._call("GET", path, params=query, token=token)
+            body = self._call("GET", path, params=query, token=token, with_proof=with_proof)
             if not isinstance(body, Mapping):
                 return
             items = body.get("data") or []
@@ -517,8 +614,11 @@ class FacebookChannel:
             )
         if not images:
             return self._post_feed(message, post.link, [], at)
-        if len(images) == 1:
-            return self._post_photo(message, images[0], at)
+        if len(images) == 1 and at is None:
+            return self._post_photo(message, images[0])
+        # Several photos, or one photo to schedule: unpublished uploads, then one /feed post.
+        # Whether /photos answers post_id for a *scheduled* photo is unconfirmed (and the
+        # photo id is no post id), while /feed always answers the post's own id.
         media = self._upload_unpublished(images, temporary=at is not None)
         try:
             return self._post_feed(message, None, media, at)
@@ -567,14 +667,22 @@ class FacebookChannel:
         ctype = mimetypes.guess_type(image.path.name)[0] or "image/jpeg"
         return {"source": (image.path.name, data, ctype)}
 
-    def _post_photo(self, message: str, image: OutgoingImage, at: datetime | None) -> RemotePost:
-        data = {"caption": message, **self._schedule_fields(at)}
+    def _post_photo(self, message: str, image: OutgoingImage) -> RemotePost:
+        """One photo published now through ``/photos`` (answers ``id`` and ``post_id``)."""
+        started = self.clock()
         body = self._call(
-            "POST", f"{self.page_id}/photos", data=data, files=self._image_part(image), creates=True
+            "POST",
+            f"{self.page_id}/photos",
+            data={"caption": message},
+            files=self._image_part(image),
+            creates=True,
         )
         photo_id = str(body.get("id"))
-        # Whether a scheduled photo answers post_id is unconfirmed: fall back to the photo id.
-        remote_id = str(body.get("post_id") or photo_id)
+        post_id = body.get("post_id")
+        if not post_id:
+            # The photo id is not a post id (post fields on it fail with #100): find the post.
+            post_id = self._post_of_photo(photo_id, started)
+        remote_id = str(post_id)
         found: RemotePost | None = None
         try:
             found = self.get_post(remote_id)
@@ -584,9 +692,35 @@ class FacebookChannel:
             remote_id=remote_id,
             url=found.url if found else None,
             created_time=found.created_time if found else None,
-            scheduled_for=at,
-            is_published=at is None,
+            scheduled_for=None,
+            is_published=True,
             extra={"photo_ids": [photo_id]},
+        )
+
+    def _post_of_photo(self, photo_id: str, started: datetime) -> str:
+        """The post a just-published photo belongs to, from the Page feed (its attachment's
+        target is the photo). Not found: the outcome is unknown and reconciling decides."""
+        start = started - FIND_MARGIN
+        try:
+            feed = self._paged(
+                f"{self.page_id}/feed",
+                {
+                    "fields": PHOTO_POST_FIELDS,
+                    "limit": SEARCH_PAGE_LIMIT,
+                    "since": int(start.timestamp()),
+                },
+                stop_before=start,
+            )
+            for item in feed:
+                for attachment in (item.get("attachments") or {}).get("data") or []:
+                    if str((attachment.get("target") or {}).get("id")) == photo_id:
+                        return str(item["id"])
+        except ChannelError as exc:
+            log.info("looking up the post of photo %s failed: %s", photo_id, exc)
+        raise OutcomeUnknownError(
+            f"Ảnh {photo_id} đã lên Trang nhưng Facebook không trả mã bài (post_id) và chưa "
+            "tìm thấy bài chứa ảnh: sẽ tìm lại trên Trang trước khi gửi lại",
+            platform=PLATFORM,
         )
 
     def _upload_unpublished(self, images: Iterable[OutgoingImage], *, temporary: bool) -> list[str]:
@@ -757,25 +891,36 @@ class FacebookChannel:
     ) -> EngagementResult:
         """Reactions, comments, shares, views and reach of many posts, 50 per request.
 
-        Two ``?ids=`` requests per 50 posts: counters, then insights. A metric the Page
-        refuses (#100) is found by probing it alone once, left out of the retry and
-        returned in ``unavailable_metrics`` (the caller stores it and passes it next time);
-        it never fails the collection. Rate-limit and auth errors do propagate.
+        Two synchronous batch requests per 50 posts: counters, then insights (each entry
+        counts as one call against the Page's budget, like the single calls it replaces).
+        Entries fail one by one: a deleted post is only itself ``missing``; an entry left
+        ``null`` (Graph did not get to it) is sent again. A metric the Page refuses (#100)
+        is found by probing it alone once, left out of the retry and returned in
+        ``unavailable_metrics`` (the caller stores it and passes it next time); it never
+        fails the collection. Rate-limit and auth errors do propagate.
         """
         self._require_enabled()
         ids = list(dict.fromkeys(str(i) for i in remote_ids))
         nodes: dict[str, dict[str, Any]] = {}
         missing: set[str] = set()
-        for chunk in _chunks(ids, IDS_PER_REQUEST):
-            self._fetch_nodes(chunk, ENGAGEMENT_FIELDS, nodes, missing)
+        fields = urlencode({"fields": ENGAGEMENT_FIELDS})
+        answers = self._batch_get([f"{post_id}?{fields}" for post_id in ids])
+        for post_id, answer in zip(ids, answers, strict=True):
+            if isinstance(answer, Mapping):
+                nodes[post_id] = dict(answer)
+            elif isinstance(answer, ChannelError) and is_missing_object(answer):
+                missing.add(post_id)
+            else:
+                log.info("counters of %s not read: %s", post_id, answer or "not processed")
         metrics = [m for m in (METRIC_VIEWS, METRIC_REACH) if m not in unavailable_metrics]
         learnt: set[str] = set()
         insights: dict[str, dict[str, int | None]] = {}
         live = [i for i in ids if i in nodes]
-        for chunk in _chunks(live, IDS_PER_REQUEST):
-            if not metrics:
-                break
-            metrics = self._fetch_insights(chunk, metrics, insights, learnt)
+        # The first 50 alone (where a refused metric is learnt for one batch), then the rest
+        # in one go, so entries left null anywhere are resent together.
+        for part in (live[:BATCH_SIZE], live[BATCH_SIZE:]):
+            if part and metrics:
+                metrics = self._fetch_insights(part, metrics, insights, learnt)
         results: dict[str, Engagement] = {}
         for post_id in live:
             node = nodes[post_id]
@@ -792,29 +937,63 @@ class FacebookChannel:
             )
         return EngagementResult(results, frozenset(learnt), frozenset(missing))
 
-    def _fetch_nodes(
-        self,
-        chunk: list[str],
-        fields: str,
-        out: dict[str, dict[str, Any]],
-        missing: set[str],
-    ) -> None:
-        """One ``?ids=`` lookup; a deleted post fails the whole lookup, so bisect to find it."""
+    def _batch_once(self, relative_urls: list[str]) -> list[Any]:
+        """One ``POST /`` with ``batch=[…]`` of GETs (at most 50): Graph's answers in order,
+        each ``{code, body: "<json>"}`` or ``null`` (not processed)."""
+        batch = [{"method": "GET", "relative_url": url} for url in relative_urls]
+        answer = self._call(
+            "POST", "", data={"batch": json.dumps(batch), "include_headers": "false"}
+        )
+        if not isinstance(answer, list) or len(answer) != len(relative_urls):
+            raise TransientError(
+                "Facebook trả lời lô yêu cầu (batch) không đúng dạng: sẽ thử lại",
+                platform=PLATFORM,
+            )
+        return answer
+
+    def _batch_get(self, relative_urls: list[str]) -> list[Mapping[str, Any] | ChannelError | None]:
+        """A batch of GETs, entry by entry: the decoded body, the entry's classified error,
+        or None when Graph left it unprocessed even after :data:`BATCH_NULL_RETRIES` resends.
+
+        Entries answered ``null`` or with a transient error are sent again (together, in as
+        few requests as they fit); a rate-limit or auth error in any entry stops here, as the
+        same answer to a single call would.
+        """
+        results: list[Mapping[str, Any] | ChannelError | None] = [None] * len(relative_urls)
+        pending = list(range(len(relative_urls)))
+        for round_ in range(1 + BATCH_NULL_RETRIES):
+            retry: list[int] = []
+            for chunk in _chunks(pending, BATCH_SIZE):
+                answers = self._batch_once([relative_urls[i] for i in chunk])
+                for index, entry in zip(chunk, answers, strict=True):
+                    outcome = self._batch_entry(entry)
+                    if isinstance(outcome, RateLimitError | AuthError):
+                        raise outcome
+                    results[index] = outcome
+                    if outcome is None or isinstance(outcome, TransientError):
+                        retry.append(index)
+            if not retry:
+                break
+            if round_ < BATCH_NULL_RETRIES:
+                log.info("Graph left %d batch entries unprocessed: sending them again", len(retry))
+            pending = retry
+        return results
+
+    @staticmethod
+    def _batch_entry(entry: Any) -> Mapping[str, Any] | ChannelError | None:
+        if not isinstance(entry, Mapping):
+            return None
+        code = as_int(entry.get("code")) or 0
         try:
-            body = self._call("GET", "", params={"ids": ",".join(chunk), "fields": fields})
-        except InvalidRequestError as exc:
-            if not is_missing_object(exc):
-                raise
-            if len(chunk) == 1:
-                missing.add(chunk[0])
-                return
-            half = len(chunk) // 2
-            self._fetch_nodes(chunk[:half], fields, out, missing)
-            self._fetch_nodes(chunk[half:], fields, out, missing)
-            return
-        for node_id, node in (body or {}).items():
-            if isinstance(node, Mapping):
-                out[str(node_id)] = dict(node)
+            body = json.loads(entry.get("body") or "null")
+        except ValueError:
+            body = None
+        error = graph_error(body)
+        if error is None and 200 <= code < 300 and isinstance(body, Mapping):
+            return body
+        if error is None:
+            body = {"error": {"message": f"batch entry answered HTTP {code}"}}
+        return classify_error(body, code)
 
     def _fetch_insights(
         self,
@@ -823,33 +1002,40 @@ class FacebookChannel:
         out: dict[str, dict[str, int | None]],
         learnt: set[str],
     ) -> list[str]:
-        """Insights of one chunk; returns the metrics still worth asking for."""
-        fields = f"insights.metric({','.join(metrics)})"
+        """Insights of these posts (batches of 50); returns the metrics still worth asking for."""
+        query = urlencode({"metric": ",".join(metrics)})
         try:
-            body = self._call("GET", "", params={"ids": ",".join(chunk), "fields": fields})
-        except InvalidRequestError as exc:
-            if exc.code != 100 or is_missing_object(exc):
-                log.info("insights skipped for %d posts: %s", len(chunk), exc)
-                return metrics
-            refused = self._refused_metrics(chunk[0], metrics)
-            if not refused:
-                log.info("insights skipped for %d posts: %s", len(chunk), exc)
-                return metrics
-            learnt.update(refused)
-            log.info("Facebook Page refuses insight metrics %s", ", ".join(sorted(refused)))
-            remaining = [m for m in metrics if m not in refused]
-            if remaining:
-                return self._fetch_insights(chunk, remaining, out, learnt)
-            return remaining
-        except (PermissionDeniedError, TransientError) as exc:
+            answers = self._batch_get([f"{post_id}/insights?{query}" for post_id in chunk])
+        except (PermissionDeniedError, TransientError, InvalidRequestError) as exc:
             log.info("insights skipped for %d posts: %s", len(chunk), exc)
             return metrics
-        for node_id, node in (body or {}).items():
-            values = out.setdefault(str(node_id), {})
-            for item in ((node or {}).get("insights") or {}).get("data") or []:
-                if item.get("name") in metrics:
-                    values[item["name"]] = _metric_value(item)
-        return metrics
+        refused_by: list[str] = []
+        for post_id, answer in zip(chunk, answers, strict=True):
+            if isinstance(answer, Mapping):
+                values = out.setdefault(post_id, {})
+                for item in answer.get("data") or []:
+                    if isinstance(item, Mapping) and item.get("name") in metrics:
+                        values[str(item["name"])] = _metric_value(item)
+            elif (
+                isinstance(answer, InvalidRequestError)
+                and answer.code == 100
+                and not is_missing_object(answer)
+            ):
+                refused_by.append(post_id)  # one invalid metric fails the whole entry
+            else:
+                log.info("insights of %s skipped: %s", post_id, answer or "not processed")
+        if not refused_by:
+            return metrics
+        refused = self._refused_metrics(refused_by[0], metrics)
+        if not refused:
+            log.info("insights refused for %d posts with no single metric to blame", len(chunk))
+            return metrics
+        learnt.update(refused)
+        log.info("Facebook Page refuses insight metrics %s", ", ".join(sorted(refused)))
+        remaining = [m for m in metrics if m not in refused]
+        if remaining:
+            return self._fetch_insights(refused_by, remaining, out, learnt)
+        return remaining
 
     def _refused_metrics(self, post_id: str, metrics: list[str]) -> set[str]:
         """Ask each metric alone on one post: those answered #100 are refused by the Page."""
@@ -864,8 +1050,15 @@ class FacebookChannel:
 
     # ------------------------------------------------------------ agency pages
 
-    def read_page_feed(self, page_id: str, *, token: str | None, since: datetime) -> list[FeedItem]:
-        """Posts of an agency Page since ``since`` (its own token when given, else ours)."""
+    def read_page_feed(
+        self, page_id: str, *, token: str | None, since: datetime, with_proof: bool = False
+    ) -> list[FeedItem]:
+        """Posts of an agency Page since ``since`` (its own token when given, else ours).
+
+        An agency's token carries our ``appsecret_proof`` only with ``with_proof`` (its row
+        says the token came through our app); Graph refuses our proof with another app's
+        token. Our own token always carries it.
+        """
         self._require_enabled()
         register_secret(token)
         items = self._paged(
@@ -877,8 +1070,19 @@ class FacebookChannel:
             },
             stop_before=since,
             token=token or None,
+            with_proof=with_proof or not token,
         )
         return [_feed_item(item) for item in items]
+
+    def token_page(self, token: str, *, with_proof: bool = False) -> tuple[str, str]:
+        """(id, name) of the Page an agency's token belongs to (``GET /me``): doctor's check
+        that the token works with the ``appsecret_proof`` choice of its row."""
+        self._require_enabled()
+        register_secret(token)
+        me = self._call(
+            "GET", "me", params={"fields": "id,name"}, token=token, with_proof=with_proof
+        )
+        return str(me.get("id", "")), str(me.get("name", ""))
 
     # ------------------------------------------------------------ doctor
 
@@ -912,6 +1116,8 @@ class FacebookChannel:
         name = "facebook.page"
         try:
             me = self._call("GET", "me", params={"fields": "id,name"})
+        except SetupError as exc:
+            return Diagnosis(name, False, exc.advice)
         except AuthError as exc:
             return Diagnosis(
                 name,
@@ -1014,6 +1220,16 @@ class FacebookChannel:
                 name,
                 False,
                 f"Mã truy cập thuộc Trang {profile}, không phải FB_PAGE_ID={self.page_id}.",
+            )
+        app = str(data.get("app_id") or "")
+        if app and self.settings.fb_app_id and app != self.settings.fb_app_id:
+            return Diagnosis(
+                name,
+                False,
+                f"FB_PAGE_ACCESS_TOKEN do ứng dụng Facebook {app} cấp, không phải ứng dụng "
+                f"FB_APP_ID={self.settings.fb_app_id}: đặt FB_APP_ID và FB_APP_SECRET của đúng "
+                "ứng dụng đã tạo mã Trang (developers.facebook.com → Cài đặt → Thông tin cơ "
+                "bản), hoặc tạo lại mã Trang bằng ứng dụng FB_APP_ID.",
             )
         scopes = {str(s) for s in data.get("scopes") or []}
         lacking = [s for s in REQUIRED_SCOPES if s not in scopes]

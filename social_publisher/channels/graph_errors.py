@@ -2,7 +2,7 @@
 
 Graph's HTTP status is not reliable (the same code comes with 400, 403 or 500), so the
 verdict is taken from the body's ``code`` / ``error_subcode`` / ``is_transient``, per the
-table in ``/api/facebook-graph.md``. The exception text leads with a short Vietnamese
+table in ``docs/api/facebook-graph.md``. The exception text leads with a short Vietnamese
 explanation (staff read it in ``status``) and keeps Graph's own message;
 ``platform_message`` holds Graph's message alone.
 """
@@ -127,6 +127,20 @@ def classify_error(
     )
     exc.platform_message = redact(message)
     return exc
+
+
+def proof_refusal(payload: Any) -> bool | None:
+    """Graph's two ``appsecret_proof`` refusals (code 100, GraphMethodException): True for
+    "Invalid appsecret_proof provided in the API argument" (a proof made with the secret of
+    an app that did not issue the token), False for "... require an appsecret_proof
+    argument" (the app wants one and none was sent), None for any other answer."""
+    error = graph_error(payload)
+    if error is None or as_int(error.get("code")) != 100:
+        return None
+    message = str(error.get("message") or "").lower()
+    if "appsecret_proof" not in message:
+        return None
+    return "invalid" in message
 
 
 def is_missing_object(exc: ChannelError) -> bool:

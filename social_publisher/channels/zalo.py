@@ -1,6 +1,6 @@
 """Zalo Official Account: articles, their engagement, optional broadcast, OAuth refresh.
 
-The contract is ``shared/api/zalo-oa.md``. What shapes this module:
+The contract is ``docs/api/zalo-oa.md``. What shapes this module:
 
 * Errors come with HTTP 200 and a negative ``error`` field (see :mod:`.zalo_errors`).
 * Creating an article is two steps: ``create`` returns a processing token, and
@@ -47,7 +47,28 @@ from ..errors import (
     UnverifiedMatchError,
     register_secret,
 )
-from .base import Diagnosis, Engagement, OutgoingImage, OutgoingPost, RemotePost
+from ..localtime import next_month_start
+from ..platforms import (
+    ZALO_MAX_AUTHOR,
+    ZALO_MAX_DESCRIPTION,
+    ZALO_MAX_TITLE,
+    is_broadcast_hours,
+    next_broadcast_opening,
+)
+from .base import (
+    Broadcasts,
+    Channel,
+    ChecksQuota,
+    CollectsEngagement,
+    CreatesInTwoSteps,
+    Diagnoses,
+    Diagnosis,
+    Engagement,
+    OutgoingImage,
+    OutgoingPost,
+    RemotePost,
+    RemovesArticles,
+)
 from .http import HttpClient
 from .public_media import PublicMedia, public_name
 from .zalo_errors import (
@@ -56,20 +77,14 @@ from .zalo_errors import (
     SEND_FAILED,
     TOKEN_INVALID,
     classify,
-    is_broadcast_hours,
-    next_broadcast_opening,
-    next_month_start,
+    still_processing_at_verify,
 )
 
 log = logging.getLogger("social_publisher.zalo")
 
 OAUTH_TOKEN_PATH = "/v4/oa/access_token"
-#: Zalo's limits; real OAs refused strings of exactly the limit, so stay 10 below.
-TITLE_LIMIT, AUTHOR_LIMIT, DESCRIPTION_LIMIT = 150, 50, 300
-LIMIT_MARGIN = 10
-MAX_TITLE = TITLE_LIMIT - LIMIT_MARGIN
-MAX_AUTHOR = AUTHOR_LIMIT - LIMIT_MARGIN
-MAX_DESCRIPTION = DESCRIPTION_LIMIT - LIMIT_MARGIN
+#: Zalo's limits (platforms.py); real OAs refused strings of exactly the limit
+MAX_TITLE, MAX_AUTHOR, MAX_DESCRIPTION = ZALO_MAX_TITLE, ZALO_MAX_AUTHOR, ZALO_MAX_DESCRIPTION
 #: getslice refuses a larger page
 PAGE_SIZE = 10
 #: the access token lives 25 h (``expires_in`` "90000"); the refresh token 3 months
@@ -292,7 +307,15 @@ def _int_or_none(value: object) -> int | None:
 # ---------------------------------------------------------------- the channel
 
 
-class ZaloChannel:
+class ZaloChannel(
+    Channel,
+    CreatesInTwoSteps,
+    ChecksQuota,
+    Broadcasts,
+    RemovesArticles,
+    CollectsEngagement,
+    Diagnoses,
+):
     """Publishes a post as a Zalo OA article; see the module docstring.
 
     ``clock`` and ``sleep`` are injected so tests never wait for Zalo's processing.
@@ -553,7 +576,8 @@ class ZaloChannel:
         What the daemon must do with each outcome:
 
         * a :class:`RemotePost`: published; ``remote_id`` is the article id.
-        * :class:`ProcessingError`: still processing after the wait; the article
+        * :class:`ProcessingError`: still processing after the wait (-214, or an answer
+          that may mean it: see :func:`.zalo_errors.still_processing_at_verify`); the article
           exists: keep the token and call ``verify_article(token)`` again after
           ``retry_after``. Never create again.
         * :class:`TransientError` with ``code == -200``: Zalo could not build the
@@ -571,7 +595,15 @@ class ZaloChannel:
                     json_body={"token": token},
                     action="xác nhận bài viết",
                 )
-            except ProcessingError as exc:
+            except ChannelError as exc:
+                if not still_processing_at_verify(exc):
+                    raise
+                if not isinstance(exc, ProcessingError):
+                    log.warning(
+                        "Zalo verify answered code %s (%s): taken as still processing",
+                        exc.code,
+                        exc.platform_message,
+                    )
                 if waited >= self.verify_timeout:
                     raise ProcessingError(
                         f"Zalo vẫn đang xử lý bài viết sau {waited:.0f} giây; sẽ kiểm tra lại sau. "
@@ -603,6 +635,12 @@ class ZaloChannel:
             log.info("could not read the link of Zalo article %s: %s", article_id, exc)
         extra: dict[str, object] = {"processing_token": token} if token else {}
         return RemotePost(remote_id=article_id, url=link, created_time=self.clock(), extra=extra)
+
+    def video_client(self, **options: Any) -> Any:
+        """Video articles (``channels.zalo_video``) through this channel's tokens."""
+        from .zalo_video import ZaloVideoClient
+
+        return ZaloVideoClient(self, **options)
 
     def publish(self, post: OutgoingPost) -> RemotePost:
         """Create then verify (the Channel protocol); see :meth:`verify_article` for outcomes.
@@ -689,7 +727,7 @@ class ZaloChannel:
 
         * returns a :class:`RemotePost`: it is there; adopt it (no new create).
         * raises :class:`ProcessingError`: not listed yet, but less than
-          ``settle_window`` (``ZALO_SETTLE_SECONDS``, default 90 s) has passed since
+          ``settle_window`` (``ZALO_SETTLE_SECONDS``, default 600 s) has passed since
           ``since``: NOT a final answer;
           ask again after ``retry_after`` seconds; do not create.
         * raises :class:`UnverifiedMatchError`: an article with this title was created
@@ -873,7 +911,7 @@ class ZaloChannel:
         """QuotaError when the configured monthly article quota is used up.
 
         ``published_this_month``: the caller counts Zalo publications published since
-        ``zalo_errors.month_start(now, tz)`` (local time). A quota of 0 means unknown:
+        ``localtime.month_start(now, tz)`` (local time). A quota of 0 means unknown:
         Zalo's own -223 then tells.
         """
         quota = self.settings.zalo_monthly_article_quota

@@ -1,4 +1,4 @@
-"""Zalo OA error codes -> the project's error hierarchy, and the time rules they imply.
+"""Zalo OA error codes -> the project's error hierarchy (with the waits they imply).
 
 Zalo answers failures with HTTP 200 and a negative ``error`` field; third-party
 tables disagree on meanings, so every classified error keeps Zalo's own code
@@ -9,7 +9,7 @@ logged in full. Staff read these messages (status, doctor), hence Vietnamese.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..errors import (
@@ -23,10 +23,12 @@ from ..errors import (
     RateLimitError,
     TransientError,
 )
+from ..localtime import next_month_start
+from ..platforms import ZALO, next_broadcast_opening
 
 log = logging.getLogger("social_publisher.zalo")
 
-PLATFORM = "zalo"
+PLATFORM = ZALO
 
 TOKEN_INVALID = frozenset({-216, -220})
 RATE_LIMITED = -32
@@ -37,12 +39,23 @@ QUOTA = frozenset({-211, -223, -224})
 FIELD_INVALID = -201
 CONFIG = frozenset({-204, -205, -209, -212, -221, -242})
 FOLLOWER_ONLY = frozenset({-213, -230, -232})
+#: every code the contract table gives a meaning to
+KNOWN_CODES = frozenset(
+    {
+        *TOKEN_INVALID,
+        RATE_LIMITED,
+        PROCESSING,
+        SEND_FAILED,
+        NIGHT_TIME,
+        *QUOTA,
+        FIELD_INVALID,
+        *CONFIG,
+        *FOLLOWER_ONLY,
+    }
+)
 
 #: Zalo gives no estimate for -32; its buckets are per minute.
 RATE_LIMIT_WAIT_SECONDS = 60.0
-#: promotional sends are refused 22:00-06:00 local time
-BROADCAST_OPENS = time(6, 0)
-BROADCAST_CLOSES = time(22, 0)
 
 _CONFIG_HINTS = {
     -204: "OA đã bị vô hiệu hóa",
@@ -54,31 +67,24 @@ _CONFIG_HINTS = {
 }
 
 
-def next_month_start(now: datetime, tz: ZoneInfo) -> datetime:
-    """First instant of the next calendar month, local time (when Zalo's monthly quota resets)."""
-    local = now.astimezone(tz)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=tz)
+def still_processing_at_verify(exc: ChannelError) -> bool:
+    """Whether a verify answer may mean "still processing" (the code is unconfirmed: -214
+    rests on one source). Besides -214: any code the contract table does not know, and a
+    "field invalid" answer whose message speaks of processing. Never -200 (a documented,
+    definite failure), nor token, rate-limit, quota or configuration answers.
 
-
-def month_start(now: datetime, tz: ZoneInfo) -> datetime:
-    """First instant of the current calendar month, local time (start of quota counting)."""
-    local = now.astimezone(tz)
-    return datetime(local.year, local.month, 1, tzinfo=tz)
-
-
-def next_broadcast_opening(now: datetime, tz: ZoneInfo) -> datetime:
-    """The next 06:00 local time strictly after ``now`` is inside the night window."""
-    local = now.astimezone(tz)
-    opening = datetime.combine(local.date(), BROADCAST_OPENS, tzinfo=tz)
-    if local >= opening:
-        opening = datetime.combine(local.date() + timedelta(days=1), BROADCAST_OPENS, tzinfo=tz)
-    return opening
-
-
-def is_broadcast_hours(now: datetime, tz: ZoneInfo) -> bool:
-    local = now.astimezone(tz).time()
-    return BROADCAST_OPENS <= local < BROADCAST_CLOSES
+    Why so wide: a token from ``create`` proves the article exists or soon will; taking a
+    slow article's unknown answer for a failure would lead to a second create (a duplicate
+    on the OA and a spent quota slot), while taking a failure for "processing" only costs
+    polling until the give-up window, after which staff are asked to look.
+    """
+    if isinstance(exc, ProcessingError):
+        return True
+    if not isinstance(exc, InvalidRequestError) or exc.code is None:
+        return False
+    if exc.code not in KNOWN_CODES:
+        return True
+    return exc.code == FIELD_INVALID and "process" in (exc.platform_message or "").lower()
 
 
 def _seconds_until(when: datetime, now: datetime) -> float:

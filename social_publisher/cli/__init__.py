@@ -2,7 +2,7 @@
 
 Each ``cmd_*.py`` module here registers its commands with ``register(sub)``;
 they are discovered, so adding a command never means editing a shared list.
-Exit codes (DESIGN.md): 0 success, 1 problems found and reported, 2 bad usage.
+Exit codes (README.md "Commands"): 0 success, 1 problems found and reported, 2 bad usage.
 """
 
 from __future__ import annotations

@@ -12,20 +12,19 @@ import getpass
 from typing import Any
 
 from ..errors import DaemonAlreadyRunning
+from ..platforms import platform_name
 from ..services.daemon import build_context, daemon_lock, run_pass, utcnow
 from ..services.logs import setup_logging
 from ..services.planner import (
-    PLATFORM_NAMES,
     ActionResult,
     PostNotFound,
-    clear_channel_blocks,
+    reopen_channels,
     staff_publish_now,
     staff_retry,
     staff_withdraw,
 )
-from ..store import Publication
+from ..services.status import post_publications
 from . import Context
-from .cmd_status import PUB_STATE_LABELS
 
 ACTIONS = {
     "retry": (
@@ -67,10 +66,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     now = utcnow()
     actor = _actor()
     if args.action == "retry" and not args.post:
-        with ctx.db.session() as session:
-            cleared = clear_channel_blocks(session, actor=actor, now=now)
+        cleared = reopen_channels(ctx.db, actor=actor, now=now)
         if cleared:
-            names = ", ".join(PLATFORM_NAMES.get(c, c) for c in cleared)
+            names = ", ".join(platform_name(c) for c in cleared)
             ctx.print(f"Đã mở lại kênh: {names}. Các bài đang chờ sẽ được đăng ở lượt tới.")
         else:
             ctx.print("Không có kênh nào đang bị tạm dừng.")
@@ -95,7 +93,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not result.changed:
         ctx.print("  Không có gì thay đổi.")
         return 0 if args.action != "publish-now" else 1
-    ctx.print(f"  Đã ghi nhận cho: {', '.join(PLATFORM_NAMES.get(c, c) for c in result.changed)}.")
+    ctx.print(f"  Đã ghi nhận cho: {', '.join(platform_name(c) for c in result.changed)}.")
     try:
         with daemon_lock(settings):
             setup_logging(settings.log_dir, console=ctx.err)
@@ -111,22 +109,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _report(ctx: Context, post_id: int) -> int:
-    from sqlalchemy import select
-
-    problems = 0
-    with ctx.db.session() as session:
-        for pub in session.scalars(
-            select(Publication).where(Publication.post_id == post_id).order_by(Publication.channel)
-        ):
-            where = pub.remote_url or pub.remote_id or ""
-            state = PUB_STATE_LABELS.get(pub.state, pub.state)
-            line = f"  {PLATFORM_NAMES.get(pub.channel, pub.channel)}: {state}"
-            if where:
-                line += f" {where}"
-            if pub.state == "needs_attention":
-                problems += 1
-                line += f": {pub.attention_reason}"
-            elif pub.last_error:
-                line += f" (lỗi gần nhất: {pub.last_error})"
-            ctx.print(line)
-    return 1 if problems else 0
+    lines = post_publications(ctx.db, post_id)
+    for pub in lines:
+        line = f"  {platform_name(pub.channel)}: {pub.label}"
+        if pub.where:
+            line += f" {pub.where}"
+        if pub.needs_people:
+            line += f": {pub.attention_reason}"
+        elif pub.last_error:
+            line += f" (lỗi gần nhất: {pub.last_error})"
+        ctx.print(line)
+    return 1 if any(pub.needs_people for pub in lines) else 0

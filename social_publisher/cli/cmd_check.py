@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import QueueError
-from ..queue import STATE_LABELS, CheckedPost, State, format_local, missing_queue_problem
+from ..errors import Problem, QueueError
+from ..queue import CheckedPost, format_local, missing_queue_problem
 from ..services.ingest import check_queue
+from ..states import POST_LABELS
+from ..states import PostState as State
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -71,14 +74,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.error(problem.message)
         return 1
     if args.json:
-        ctx.print(render_json(report.posts, settings.tz))
+        ctx.print(render_json(report.posts, settings.tz, report.notes))
     else:
-        ctx.print(render_text(report.posts, settings.tz, queue_dir), end="")
+        ctx.print(render_text(report.posts, settings.tz, queue_dir, report.notes), end="")
     return 1 if report.has_errors else 0
 
 
-def render_json(posts: list[CheckedPost], tz: ZoneInfo) -> str:
-    return json.dumps({"posts": [p.as_check_json(tz) for p in posts]}, ensure_ascii=False, indent=2)
+def render_json(posts: list[CheckedPost], tz: ZoneInfo, notes: Sequence[Problem] = ()) -> str:
+    data: dict[str, Any] = {"posts": [p.as_check_json(tz) for p in posts]}
+    if notes:  # about the whole queue (an agencies file that could not be read)
+        data["notes"] = [p.as_dict() for p in notes]
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -92,30 +98,32 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def summary(states: list[State]) -> str:
     counts = Counter(states)
-    parts = [f"{counts[s]} {STATE_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
+    parts = [f"{counts[s]} {POST_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
     return f"{len(states)} bài" + (": " + ", ".join(parts) if parts else "")
 
 
-def render_text(posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path) -> str:
+def render_text(
+    posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path, notes: Sequence[Problem] = ()
+) -> str:
     if not posts:
         return f"Chưa có bài nào trong thư mục hàng đợi '{queue_dir}'.\n0 bài\n"
     rows = [
         [
             p.folder,
-            STATE_LABELS[p.state],
+            POST_LABELS[p.state],
             format_local(p.post.publish_at, tz) if p.post.publish_at else "—",
             ", ".join(p.post.channels) or "—",
         ]
         for p in posts
     ]
     lines = table(["Thư mục", "Trạng thái", "Giờ đăng", "Kênh"], rows)
-    problems: list[str] = []
+    problems = [f"  {_where(p.file, p.line)}: cảnh báo: {p.message}" for p in notes]
     for post in posts:
         problems.extend(f"  {p}" for p in post.errors)
         problems.extend(f"  {_where(p.file, p.line)}: cảnh báo: {p.message}" for p in post.warnings)
     if problems:
         lines += ["", "Lỗi và cảnh báo:", *problems]
-    warning_count = sum(len(p.warnings) for p in posts)
+    warning_count = sum(len(p.warnings) for p in posts) + len(notes)
     tail = summary([p.state for p in posts])
     if warning_count:
         tail += f"; {warning_count} cảnh báo"

@@ -6,12 +6,13 @@ import argparse
 import json
 from typing import Any
 
+from ..platforms import SHORT_NAMES
 from ..services.engagement import collect
 from ..services.report import vn_number
 from . import Context
 from .cmd_report import parse_now
 
-CHANNEL = {"facebook": "Facebook", "zalo": "Zalo"}
+CHANNEL = SHORT_NAMES
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..channels.base import Diagnosis
+from ..channels.base import Diagnoses, Diagnosis
 from ..config import Settings
 from ..errors import SocialPublisherError
+from ..platforms import CHANNELS, SHORT_NAMES
 from ..services.daemon import build_channels, lock_is_free
+from ..services.setup_checks import doctor_checks
 from ..store import Database
 from . import Context
 
@@ -77,18 +79,19 @@ def diagnose(settings: Settings) -> list[Diagnosis]:
         return results
     try:
         channels = build_channels(settings, db)
-        for name in ("facebook", "zalo"):
+        for name in CHANNELS:
             channel = channels.get(name)
             if channel is None:
                 missing = ", ".join(settings.missing_for(name))
-                label = "Facebook" if name == "facebook" else "Zalo"
+                label = SHORT_NAMES[name]
                 results.append(
                     Diagnosis(
                         name, False, f"Kênh {label} đang tắt: thiếu {missing} trong .env.", True
                     )
                 )
-            else:
+            elif isinstance(channel, Diagnoses):
                 results.extend(channel.diagnose())
+        results.extend(doctor_checks(settings, db, channels))
         if settings.is_sqlite:
             running = not lock_is_free(settings)
             results.append(

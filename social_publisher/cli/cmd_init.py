@@ -1,4 +1,5 @@
-"""``init``: create (or upgrade) the database and a ``.env`` from the template."""
+"""``init``: create (or upgrade) the database, a ``.env`` from the template, the queue folder
+with the staff guide in it, and an agencies file; what already exists is kept."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..config import Settings
+from ..platforms import PLATFORM_NAMES
 from ..store import Database
 from . import Context
 
@@ -19,6 +22,37 @@ def template_text() -> str:
     return (resources.files("social_publisher") / "data" / "config.example.env").read_text(
         encoding="utf-8"
     )
+
+
+def packaged(name: str) -> bytes:
+    """A file shipped in the package's ``data`` folder (a test keeps each one identical to
+    the checkout's copy: the staff guide, the example agencies file)."""
+    return (resources.files("social_publisher") / "data" / name).read_bytes()
+
+
+def _staff_files(settings: Settings, ctx: Context) -> None:
+    """The staff guide in the queue folder and an agencies file, where missing: a new install
+    has what staff read and what ``Chia sẻ`` is checked against."""
+    guide = settings.queue_dir / "README.md"
+    if guide.exists():
+        ctx.print(f"Giữ nguyên hướng dẫn cho cán bộ có sẵn: {guide}")
+    else:
+        guide.write_bytes(packaged("content_queue_README.md"))
+        ctx.print(
+            f"Đã chép hướng dẫn cho cán bộ vào {guide} (cách viết bài, ghi ngày giờ, các lỗi "
+            "thường gặp)."
+        )
+    agencies = settings.agencies_file
+    if agencies.exists():
+        ctx.print(f"Giữ nguyên danh sách đơn vị có sẵn: {agencies}")
+    else:
+        agencies.parent.mkdir(parents=True, exist_ok=True)
+        agencies.write_bytes(packaged("agencies.csv"))
+        ctx.print(
+            f"Đã tạo danh sách đơn vị {agencies} từ mẫu (các xã, phường, phòng ban của thị xã "
+            "Đức Phổ): kiểm tra lại tên đơn vị và thêm địa chỉ Trang Facebook (cột fb_page_url) "
+            "của từng đơn vị."
+        )
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -50,7 +84,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if not folder.exists():
             folder.mkdir(parents=True)
             ctx.print(f"Đã tạo thư mục {folder}")
-    for channel, label in (("facebook", "Facebook"), ("zalo", "Zalo OA")):
+    _staff_files(settings, ctx)
+    for channel, label in PLATFORM_NAMES.items():
         missing = settings.missing_for(channel)
         if missing:
             ctx.print(f"Kênh {label} đang tắt: chưa có {', '.join(missing)} trong {env_path}.")
@@ -61,6 +96,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "init", help="tạo cơ sở dữ liệu và tệp .env từ mẫu (nếu chưa có)"
+        "init",
+        help="tạo cơ sở dữ liệu, tệp .env, thư mục hàng đợi kèm hướng dẫn và danh sách đơn vị "
+        "(nếu chưa có)",
     )
     parser.set_defaults(handler=run)

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import MediaError
 from ..media import Rendition, render_image
 from ..media.cache import atomic_write_bytes, prune, size_label
+from ..media.video import VideoLimits, WorkerLimits, is_video_name
 from . import Context
 
 log = logging.getLogger("social_publisher.cli.media")
@@ -56,7 +57,88 @@ def _copy_out(renditions: list[Rendition], out_dir: Path, stem: str) -> list[dic
     return copied
 
 
+_VIDEO_LABELS = {
+    "facebook": "Facebook (video thường)",
+    "reels": "Facebook Reels",
+    "zalo": "Zalo (bài video)",
+}
+
+
+def _copy_file(source: Path, dest: Path) -> None:
+    """Copy a (possibly large) rendition without holding it in memory."""
+    import shutil
+
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(dest)
+
+
+def _render_video_one(path: Path, out_dir: Path, stem: str, ctx: Context) -> dict[str, Any]:
+    """A clip's renditions (the Facebook form chosen from its shape and length, and
+    Zalo) and its cover frame; progress goes to stderr so ``--json`` stays clean."""
+    from ..media.video import render_video
+
+    settings = ctx.settings
+    shown: dict[str, int] = {}
+
+    def progress(channel: str, done: float, total: float) -> None:
+        percent = int(100 * done / total) if total else 100
+        if shown.get(channel, -10) + 10 <= percent or percent == 100:
+            shown[channel] = percent
+            label = _VIDEO_LABELS.get(channel, channel)
+            print(f"  {path.name} → {label}: {percent}%", file=ctx.err, flush=True)
+
+    try:
+        result = render_video(
+            path,
+            cache_dir=settings.media_cache_dir,
+            limits=VideoLimits.from_settings(settings),
+            worker=WorkerLimits.from_settings(settings),
+            max_pixels=settings.media_max_pixels,
+            progress=progress,
+        )
+        copied = []
+        for channel, rendition in result.renditions.items():
+            dest = out_dir / f"{stem}.{channel}.mp4"
+            _copy_file(rendition.path, dest)
+            copied.append({**rendition.as_dict(), "path": str(dest)})
+        covers = []
+        for cover in result.cover:
+            dest = out_dir / f"{stem}.cover.{cover.channel}.jpg"
+            atomic_write_bytes(dest, cover.path.read_bytes(), durable=True)
+            covers.append(
+                {
+                    "channel": cover.channel,
+                    "path": str(dest),
+                    "width": cover.width,
+                    "height": cover.height,
+                    "bytes": cover.bytes,
+                }
+            )
+    except MediaError as exc:
+        return {"input": str(path), "ok": False, "error": exc.message}
+    except OSError as exc:
+        return {
+            "input": str(path),
+            "ok": False,
+            "error": (
+                f"Không ghi được video vào thư mục {out_dir} ({exc.strerror or exc}). "
+                "Hãy kiểm tra dung lượng ổ đĩa và quyền ghi, hoặc chọn thư mục khác với --out."
+            ),
+        }
+    return {
+        "input": str(path),
+        "ok": True,
+        "video": result.info.as_dict(),
+        "renditions": copied,
+        "cover": covers,
+        "warnings": list(result.warnings),
+    }
+
+
 def _render_one(path: Path, out_dir: Path, stem: str, ctx: Context) -> dict[str, Any]:
+    if is_video_name(path):
+        return _render_video_one(path, out_dir, stem, ctx)
     settings = ctx.settings
     try:
         renditions = render_image(
@@ -111,8 +193,9 @@ def run_render(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(json.dumps(results, ensure_ascii=False, indent=2))
     else:
         done = len(results) - refused
-        summary = f"Xong: {done}/{len(results)} ảnh đã xử lý"
-        ctx.print(summary + (f", {refused} ảnh bị từ chối." if refused else "."))
+        noun = "tệp" if any(is_video_name(p) for p in args.images) else "ảnh"
+        summary = f"Xong: {done}/{len(results)} {noun} đã xử lý"
+        ctx.print(summary + (f", {refused} {noun} bị từ chối." if refused else "."))
     return 1 if refused else 0
 
 
@@ -121,6 +204,20 @@ def _print_result(ctx: Context, result: dict[str, Any], path: Path) -> None:
         ctx.print(f"Không xử lý được {path}: {result['error']}")
         return
     ctx.print(f"Đã xử lý {path}:")
+    if "video" in result:
+        for r in result["renditions"]:
+            label = _VIDEO_LABELS.get(r["channel"], r["channel"])
+            how = "chuyển đổi" if r["transcoded"] else "giữ nguyên hình, đã xóa thông tin"
+            ctx.print(
+                f"  {label}: {r['width']}×{r['height']}, {r['fps']} hình/giây, "
+                f"{size_label(r['bytes'])} ({how}) → {r['path']}"
+            )
+        for c in result["cover"]:
+            label = _LABELS.get(c["channel"], c["channel"])
+            ctx.print(f"  Ảnh bìa {label}: {c['width']}×{c['height']} → {c['path']}")
+        for warning in result["warnings"]:
+            ctx.print(f"  Lưu ý: {warning}")
+        return
     for r in result["renditions"]:
         label = _LABELS.get(r["channel"], r["channel"])
         ctx.print(
@@ -178,10 +275,14 @@ def register(sub: Any) -> None:
         description=(
             "Tạo cho mỗi ảnh: bản Facebook (cạnh dài tối đa 2048 điểm ảnh, ≤ 4 MB), bản Zalo "
             "(cạnh dài tối đa 1280, ≤ 1 MB) và ảnh bìa Zalo (16:9, 1280×720, ≤ 1 MB); "
-            "đã xoay đúng chiều, chuyển màu sRGB và xóa mọi thông tin vị trí (GPS)."
+            "đã xoay đúng chiều, chuyển màu sRGB và xóa mọi thông tin vị trí (GPS). Với video "
+            "(mp4, mov, avi, mkv, webm): bản Facebook (Reels hoặc video thường) và bản Zalo "
+            "(≤ ZALO_VIDEO_MAX_MB), chỉ chuyển đổi khi cần, kèm ảnh bìa lấy từ một khung hình."
         ),
     )
-    render.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="tệp ảnh gốc")
+    render.add_argument(
+        "images", nargs="+", type=Path, metavar="IMAGE", help="tệp ảnh hoặc video gốc"
+    )
     render.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="thư mục ghi ảnh kết quả"
     )

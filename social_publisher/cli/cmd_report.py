@@ -1,4 +1,4 @@
-"""``report``: the monthly / year-to-date engagement report (Excel, CSV, chart)."""
+"""``report``: the monthly / year-to-date engagement report (Excel, CSV, chart, .docx)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                     "workbook": str(output.workbook),
                     "csv": [str(p) for p in output.csv_files],
                     "chart": str(output.chart),
+                    "document": str(output.document),
                     "posts": {ch: t.posts for ch, t in data.totals.items()},
                     "totals": {ch: t.values for ch, t in data.totals.items()},
                     "shares": {
@@ -56,6 +57,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                         "missing": total.missing,
                         "pending": total.pending,
                         "rate": total.rate,
+                    },
+                    "targets": data.targets,
+                    "compared_with": {
+                        figures.label: {
+                            "posts": {ch: t.posts for ch, t in figures.totals.items()},
+                            "interactions": figures.interactions,
+                            "views": figures.metric("views"),
+                            "share_rate": figures.shares.rate,
+                        }
+                        for _, figures in data.comparisons
                     },
                     "notes": data.notes,
                 },
@@ -72,10 +83,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "report",
-        help="xuất báo cáo tương tác (Excel, CSV, biểu đồ) theo tháng hoặc từ đầu năm",
+        help="xuất báo cáo tương tác (Excel, CSV, biểu đồ, văn bản .docx) theo tháng hoặc năm",
         description=(
             "Xuất báo cáo vào thư mục bao-cao-YYYY-MM (hoặc bao-cao-nam-YYYY) bên trong --out: "
-            "tệp Excel, các bảng CSV (UTF-8 có BOM) và biểu đồ PNG."
+            "tệp Excel, các bảng CSV (UTF-8 có BOM), biểu đồ PNG và văn bản báo cáo .docx "
+            "theo thể thức Nghị định 30/2020/NĐ-CP (tên đơn vị, người ký, nơi nhận: các "
+            "thiết lập REPORT_…)."
         ),
     )
     parser.add_argument("--month", metavar="YYYY-MM", help="tháng báo cáo, ví dụ 2024-10")

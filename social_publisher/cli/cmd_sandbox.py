@@ -1,4 +1,5 @@
-"""``sandbox [--port N] [--faults SPEC] [--public-dir DIR]``: the local Graph + Zalo emulator."""
+"""``sandbox [--port N] [--faults SPEC] [--public-dir DIR] [--legacy-app]``: the local Graph +
+Zalo emulator (by default as strict as Graph is for an app created after 4 Nov 2026)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def register(sub: Any) -> None:
         default=None,
         help="thư mục ảnh công khai giả lập phục vụ tại /media (PUBLIC_MEDIA_DIR)",
     )
+    parser.add_argument(
+        "--legacy-app",
+        action="store_true",
+        help="giả lập ứng dụng Facebook tạo trước 04/11/2026 (còn được dùng ?ids=, bí danh "
+        "trường, date_format, method=, JSONP); mặc định: ứng dụng mới, bị từ chối các tính năng đó",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -62,6 +69,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             )
         if args.faults:
             ctx.print(f"# Lỗi giả lập đang bật: {args.faults}")
+        if args.legacy_app:
+            ctx.print("# Giả lập ứng dụng Facebook cũ (tạo trước 04/11/2026).")
         ctx.print(f"# Xem trạng thái giả lập: {sandbox.url}/__sandbox/state")
         out = getattr(ctx.out, "flush", None)
         if out is not None:
@@ -73,5 +82,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         faults=args.faults or None,
         public_dir=args.public_dir,
         on_ready=ready,
+        **({"graph_legacy_app": True} if args.legacy_app else {}),
     )
     return 0

@@ -1,13 +1,7 @@
 """``status``: every post × channel as the database knows it, after a fresh ingest.
 
-Staff read it to answer "did it go out, and if not, why": the publication
-state per channel, the due time, the link on the platform, the last error or
-the reason a person must act, and whether each channel is usable at all.
-
-Extension point: :data:`WARNING_SOURCES` holds callables that add warning
-lines (Zalo refresh-token age, for one). Each gets ``(settings, db, now)``
-and returns lines of Vietnamese text; a failing source becomes a warning
-itself and never breaks ``status``.
+The reading is :func:`social_publisher.services.status.status` (with its
+``WARNING_SOURCES`` extension point); this module prints it, as a table or JSON.
 
 Exit 0; 1 when a post is in error or a publication needs a person.
 """
@@ -17,61 +11,26 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
-from ..errors import QueueError
-from ..queue import STATE_LABELS, format_local
-from ..services.ingest import ingest
-from ..services.safeguards import settles_at
-from ..services.zalo_tokens import token_warnings
-from ..store import CHANNELS, ChannelHealth, Post, PostState, Publication, PubState
+from ..queue import format_local
+from ..services.status import (
+    CHANNEL_OFF,
+    POST_STATE_LABELS,
+    ChannelStatus,
+    StatusReport,
+)
+from ..services.status import (
+    status as read_status,
+)
+from ..states import HEALTH_LABELS, HealthState
 from .cmd_check import table
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..store import Database
     from . import Context
 
-WarningSource = Callable[["Settings", "Database", datetime], Iterable[str]]
-#: callables adding warning lines to ``status`` (see the module docstring)
-WARNING_SOURCES: list[WarningSource] = [
-    lambda settings, db, now: token_warnings(db, settings, now) if settings.zalo_enabled else [],
-]
-
-POST_STATE_LABELS: dict[str, str] = {
-    **{state.value: label for state, label in STATE_LABELS.items()},
-    PostState.REMOVED.value: "đã gỡ khỏi hàng đợi",
-}
-PUB_STATE_LABELS: dict[str, str] = {
-    PubState.PENDING.value: "chờ đến giờ",
-    PubState.SCHEDULED_REMOTE.value: "đã hẹn giờ trên Facebook",
-    PubState.DUE.value: "đến giờ đăng",
-    PubState.PUBLISHING.value: "đang đăng",
-    PubState.PUBLISHED.value: "đã đăng",
-    PubState.CONFIRMED.value: "đã đăng (đã xác nhận)",
-    PubState.RETRY_WAIT.value: "chờ thử lại",
-    PubState.NEEDS_ATTENTION.value: "cần xử lý",
-    PubState.CANCELLED.value: "đã hủy",
-}
-NOT_SCHEDULED = "chưa lên lịch"
-#: a due post whose folder changed less than QUEUE_SETTLE_SECONDS ago
-SETTLING = "chờ thư mục bài ổn định"
-CHANNEL_OFF = "kênh tắt"
-HEALTH_LABELS = {
-    "ok": "đang hoạt động",
-    "auth_failed": "lỗi mã truy cập (token), cần cấp lại",
-    "rate_limited": "tạm dừng vì gọi quá nhiều lần",
-    "policy": "tạm dừng vì nền tảng chặn đăng quá nhanh",
-    "quota": "hết hạn mức đăng bài",
-    "permission": "thiếu quyền trên nền tảng",
-}
 SUMMARY_ORDER = ("ready", "held", "draft", "withdrawn", "error", "removed")
 
 
@@ -91,159 +50,12 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-# ---------------------------------------------------------------- data
-
-
-@dataclass
-class ChannelRow:
-    channel: str
-    enabled: bool
-    publication_state: str | None
-    label: str
-    due_at: datetime | None
-    remote_id: str | None = None
-    remote_url: str | None = None
-    last_error: str | None = None
-    attention_reason: str | None = None
-    next_attempt_at: datetime | None = None
-
-
-@dataclass
-class PostRow:
-    folder: str
-    title: str
-    state: str
-    approved_by: str | None
-    publish_at: datetime | None
-    problems: list[dict[str, Any]]
-    channels: list[ChannelRow] = field(default_factory=list)
-
-
-@dataclass
-class ChannelStatus:
-    channel: str
-    enabled: bool
-    missing: list[str]
-    health: str | None
-    blocked_until: datetime | None
-    reason: str | None
-
-
-@dataclass
-class StatusReport:
-    posts: list[PostRow]
-    channels: list[ChannelStatus]
-    warnings: list[str]
-
-    @property
-    def needs_people(self) -> bool:
-        return any(p.state == PostState.ERROR for p in self.posts) or any(
-            c.publication_state == PubState.NEEDS_ATTENTION for p in self.posts for c in p.channels
-        )
-
-
-def collect(db: Database, settings: Settings, now: datetime) -> StatusReport:
-    """Read posts, publications and channel health; no writes."""
-    with db.session() as session:
-        posts = session.scalars(
-            select(Post)
-            .options(selectinload(Post.publications), selectinload(Post.current_version))
-            .order_by(Post.folder)
-        ).all()
-        health = {h.channel: h for h in session.scalars(select(ChannelHealth))}
-        rows: list[PostRow] = []
-        for post in posts:
-            pubs = {pub.channel: pub for pub in post.publications}
-            if post.state == PostState.REMOVED and not pubs:
-                continue  # gone before anything happened: history, not status
-            version = post.current_version
-            row = PostRow(
-                folder=post.folder,
-                title=post.title,
-                state=post.state,
-                approved_by=post.approved_by,
-                publish_at=post.publish_at,
-                problems=list(version.problems) if version and post.state == "error" else [],
-            )
-            channels = [c for c in CHANNELS if c in post.channels or c in pubs] or list(CHANNELS)
-            for channel in channels:
-                row.channels.append(_channel_row(channel, pubs.get(channel), post, settings))
-                _show_settling(row.channels[-1], post, settings, now)
-            rows.append(row)
-    statuses = [
-        ChannelStatus(
-            channel=channel,
-            enabled=settings.channel_enabled(channel),
-            missing=settings.missing_for(channel),
-            health=health[channel].state if channel in health else None,
-            blocked_until=health[channel].blocked_until if channel in health else None,
-            reason=health[channel].reason if channel in health else None,
-        )
-        for channel in CHANNELS
-    ]
-    return StatusReport(rows, statuses, _warnings(settings, db, now))
-
-
-def _channel_row(
-    channel: str, pub: Publication | None, post: Post, settings: Settings
-) -> ChannelRow:
-    enabled = settings.channel_enabled(channel)
-    if pub is None:
-        return ChannelRow(
-            channel=channel,
-            enabled=enabled,
-            publication_state=None,
-            label=NOT_SCHEDULED if enabled else CHANNEL_OFF,
-            due_at=post.publish_at,
-        )
-    return ChannelRow(
-        channel=channel,
-        enabled=enabled,
-        publication_state=pub.state,
-        label=PUB_STATE_LABELS.get(pub.state, pub.state),
-        due_at=pub.due_at or post.publish_at,
-        remote_id=pub.remote_id,
-        remote_url=pub.remote_url,
-        last_error=pub.last_error,
-        attention_reason=pub.attention_reason,
-        next_attempt_at=pub.next_attempt_at,
-    )
-
-
-def _show_settling(row: ChannelRow, post: Post, settings: Settings, now: datetime) -> None:
-    """A due post waiting for its folder to stop changing says so, with until when."""
-    waiting = row.publication_state in (PubState.DUE, PubState.RETRY_WAIT) or (
-        row.publication_state == PubState.PENDING and row.due_at is not None and row.due_at <= now
-    )
-    ready = settles_at(post.folder_changed_at, settings)
-    if waiting and ready is not None and ready > now:
-        row.label = f"{row.label}, {SETTLING} đến {ready.astimezone(settings.tz):%H:%M:%S}"
-
-
-def _warnings(settings: Settings, db: Database, now: datetime) -> list[str]:
-    lines: list[str] = []
-    for source in WARNING_SOURCES:
-        try:
-            lines.extend(source(settings, db, now))
-        except Exception as exc:  # a warning source must never break status
-            name = getattr(source, "__name__", type(source).__name__)
-            lines.append(f"Không kiểm tra được cảnh báo {name} ({type(exc).__name__}).")
-    return lines
-
-
 # ---------------------------------------------------------------- command
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    settings, db = ctx.settings, ctx.db
-    now = clock()
-    queue_warnings: list[str] = []
-    try:
-        ingest(db, settings, now=now)
-    except QueueError as exc:
-        queue_warnings = [p.message for p in exc.problems]
-    report = collect(db, settings, now)
-    report.warnings[:0] = queue_warnings
+    settings = ctx.settings
+    report = read_status(ctx.db, settings, clock())
     if args.json:
         ctx.print(json.dumps(as_json(report, settings.tz), ensure_ascii=False, indent=2))
     else:
@@ -313,8 +125,8 @@ def channel_line(status: ChannelStatus, tz: ZoneInfo) -> str:
             "trong tệp .env)"
         )
     if status.health in (None, "ok"):
-        return f"  {status.channel}: {HEALTH_LABELS['ok']}"
-    text = f"  {status.channel}: {HEALTH_LABELS.get(status.health, status.health)}"
+        return f"  {status.channel}: {HEALTH_LABELS[HealthState.OK]}"
+    text = f"  {status.channel}: {HEALTH_LABELS.get(HealthState(status.health), status.health)}"
     if status.blocked_until:
         text += f" đến {format_local(status.blocked_until, tz)}"
     if status.reason:

@@ -13,9 +13,9 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ..channels.zalo import ZaloOAuthClient
 from ..config import Settings
 from ..errors import register_secret
+from ..services.daemon import zalo_token_store
 from ..services.zalo_tokens import DbTokenStore
 from . import Context
 
@@ -28,7 +28,7 @@ def _store(ctx: Context) -> DbTokenStore | None:
             "Điền ID và khóa bí mật của ứng dụng Zalo (developers.zalo.me) rồi chạy lại."
         )
         return None
-    return DbTokenStore(ctx.db, ctx.settings, ZaloOAuthClient(ctx.settings))
+    return zalo_token_store(ctx.db, ctx.settings)
 
 
 def _local(value: str | None, settings: Settings) -> str:

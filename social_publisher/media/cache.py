@@ -226,8 +226,9 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _old_files(folder: Path, cutoff: float) -> list[Path]:
-    """A folder's files to remove: each old record with its JPEG, then any JPEG, temp or
-    other file left without a record (a crash between the two writes) once it is old."""
+    """A folder's files to remove: each old record with its file (JPEG, or a video's MP4),
+    then any file, temp or other, left without a record (a crash between the two writes)
+    once it is old."""
     try:
         names = {p.name: p for p in folder.iterdir() if p.is_file()}
     except OSError:
@@ -239,17 +240,20 @@ def _old_files(folder: Path, cutoff: float) -> list[Path]:
         except OSError:
             return False
 
+    def stem(name: str) -> str:
+        return name.rsplit(".", 1)[0] if "." in name else name
+
+    records = {stem(name) for name in names if name.endswith(".json")}
     doomed: list[Path] = []
     for name, path in names.items():
         if name.endswith(".json"):
             if old(path):
                 doomed.append(path)
-                jpg = names.get(name[: -len(".json")] + ".jpg")
-                if jpg is not None:
-                    doomed.append(jpg)
-        elif (not name.endswith(".jpg") or (name[: -len(".jpg")] + ".json") not in names) and old(
-            path
-        ):
+                # the entry's file: a photo's .jpg, a video rendition's .mp4
+                doomed += [
+                    p for n, p in names.items() if not n.endswith(".json") and stem(n) == stem(name)
+                ]
+        elif (name.endswith(_TMP_SUFFIX) or stem(name) not in records) and old(path):
             doomed.append(path)
     # the record first: a JPEG without its record is a miss, never a half entry
     doomed.sort(key=lambda p: not p.name.endswith(".json"))

@@ -1,4 +1,4 @@
-"""The queue folder staff write into: read, validate, hash (DESIGN.md "The queue folder").
+"""The queue folder staff write into: read, validate, hash (content_queue/README.md).
 
 The package touches only files; the database side (scan cache, posts,
 versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.
@@ -6,11 +6,11 @@ versions) lives in ``services.ingest``, which injects a :class:`ScanCache`.
 
 from __future__ import annotations
 
+from .dates import ACCEPTED_FORMS, DateReading, format_datetime, read_datetime
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text
-from .parser import CHANNELS, FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
+from .parser import FIELDS, PostText, fold, interpret, parse_publish_at, parse_text
 from .scanner import (
     IMAGE_EXTENSIONS,
-    STATE_LABELS,
     TEXT_FILE_NAMES,
     BytesImageCheck,
     CachedScan,
@@ -23,7 +23,6 @@ from .scanner import (
     ScanCache,
     ScannedPost,
     ScanOptions,
-    State,
     evaluate,
     evaluate_all,
     folder_signature,
@@ -35,15 +34,15 @@ from .scanner import (
 )
 
 __all__ = [
-    "CHANNELS",
+    "ACCEPTED_FORMS",
     "FIELDS",
     "IMAGE_EXTENSIONS",
     "MAX_TEXT_BYTES",
-    "STATE_LABELS",
     "TEXT_FILE_NAMES",
     "BytesImageCheck",
     "CachedScan",
     "CheckedPost",
+    "DateReading",
     "DecodeError",
     "ImageCheck",
     "ImageRef",
@@ -54,18 +53,19 @@ __all__ = [
     "ScanCache",
     "ScanOptions",
     "ScannedPost",
-    "State",
     "decode_text",
     "evaluate",
     "evaluate_all",
     "fold",
     "folder_signature",
+    "format_datetime",
     "format_local",
     "interpret",
     "list_queue",
     "missing_queue_problem",
     "parse_publish_at",
     "parse_text",
+    "read_datetime",
     "read_folder",
     "scan_queue",
 ]

@@ -1,6 +1,6 @@
 """Read the header block and body of one post's text (already decoded to NFC).
 
-The format is the staff contract of DESIGN.md "The queue folder": ``Key: value``
+The format is the staff contract, content_queue/README.md: ``Key: value``
 lines, one blank line, then the body exactly as it should appear. Keys may be
 Vietnamese or English and are matched without case or accents, because staff
 type on whatever keyboard layout the office PC happens to have. Every problem
@@ -10,7 +10,6 @@ the line and the fix; parsing never raises on bad input.
 
 from __future__ import annotations
 
-import calendar
 import difflib
 import re
 import unicodedata
@@ -21,9 +20,9 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..errors import Problem
+from ..platforms import CHANNELS, ZALO_MAX_DESCRIPTION
+from .dates import DATE_FORMAT_HINT, read_datetime
 
-CHANNELS = ("facebook", "zalo")
-DATE_FORMAT_HINT = "dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30"
 #: longest approver / author name the record keeps (a name, not a paragraph)
 NAME_MAX = 200
 
@@ -102,6 +101,26 @@ class ParsedText:
         return found.line if found else None
 
 
+_APPROVAL_KEYS = ("người duyệt", "approved by")
+_USUAL_APPROVAL_KEYS = frozenset(("Người duyệt", "approved_by"))
+
+
+def approval_key_ok(written: str) -> bool:
+    """``Người duyệt`` spelt right (any case or spacing), typed with no accents at all
+    (``Nguoi duyet``: a PC without a Vietnamese keyboard), or ``approved_by``.
+
+    Other keys may carry wrong accents, but this one is the approval itself: a key that
+    only looks like it (``Ngưoi duyêt``) is a mistake to fix, never an approval.
+    """
+    if written in _USUAL_APPROVAL_KEYS:
+        return True
+    spaced = " ".join(re.sub(r"[_\-.]+", " ", written.casefold()).split())
+    if spaced in _APPROVAL_KEYS:
+        return True
+    plain = unicodedata.normalize("NFD", written)
+    return plain.isascii() and fold(written) == "nguoi duyet"
+
+
 def suggest_key(written: str) -> str | None:
     """The known key closest to a misspelled one, as staff would write it."""
     close = difflib.get_close_matches(fold(written), list(_ALIASES), n=1, cutoff=0.6)
@@ -172,6 +191,18 @@ def parse_text(text: str, file: str) -> ParsedText:
             )
             continue
         name = alias[0]
+        if name == "approved_by" and not approval_key_ok(key):
+            parsed.suggested.add(name)
+            parsed.errors.append(
+                Problem(
+                    file,
+                    f"Mục '{key}' gần giống 'Người duyệt' nhưng sai dấu, nên không được tính là "
+                    "bài đã duyệt. Có phải ý bạn là 'Người duyệt'? Sửa lại tên mục (gõ đủ dấu "
+                    "'Người duyệt', hoặc không dấu 'Nguoi duyet').",
+                    number,
+                )
+            )
+            continue
         earlier = fields.get(name)
         if earlier is not None:
             parsed.errors.append(
@@ -197,55 +228,13 @@ def parse_text(text: str, file: str) -> ParsedText:
 # ---------------------------------------------------------------- values
 
 
-_DMY = re.compile(
-    r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})"
-    r"\s*(?:,\s*|\s+)(\d{1,2})\s*[:hH]\s*(\d{2})(?:\s*:\s*(\d{2}))?"
-)
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _impossible(day: int, month: int, year: int, hour: int, minute: int, second: int) -> str:
-    if not 1 <= month <= 12:
-        return f"không có tháng {month}"
-    if not 1 <= day <= calendar.monthrange(year, month)[1]:
-        return f"tháng {month}/{year} không có ngày {day}"
-    if hour > 23:
-        return f"không có {hour} giờ (giờ từ 0 đến 23)"
-    if minute > 59 or second > 59:
-        return f"không có phút {minute if minute > 59 else second} (phút từ 00 đến 59)"
-    return "ngày giờ không tồn tại"
-
-
 def parse_publish_at(value: str, tz: tzinfo) -> tuple[datetime | None, str | None]:
-    """``(aware datetime, None)``, or ``(None, Vietnamese reason)``."""
-    text = value.strip()
-    match = _DMY.fullmatch(text)
-    if match:
-        # the seconds are optional
-        day, month, year, hour, minute, second = map(int, match.groups("0"))
-        try:
-            return datetime(year, month, day, hour, minute, second, tzinfo=tz), None
-        except ValueError:
-            reason = _impossible(day, month, year, hour, minute, second)
-            return None, (
-                f"Thời gian đăng '{text}' không có thật ({reason}). Ghi theo dạng "
-                f"{DATE_FORMAT_HINT}."
-            )
-    if _ISO.match(text):
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None, (
-                f"Thời gian đăng '{text}' không có thật hoặc sai dạng ISO 8601. Ghi theo dạng "
-                f"{DATE_FORMAT_HINT} (hoặc ISO 8601 như 2026-12-10T07:30:00+07:00)."
-            )
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=tz)
-        return parsed, None
-    return None, (
-        f"Thời gian đăng '{text}' không đúng định dạng. Ghi theo dạng {DATE_FORMAT_HINT} "
-        "(ngày/tháng/năm, rồi giờ:phút)."
-    )
+    """``(aware datetime, None)``, or ``(None, Vietnamese reason)``: :func:`.dates.read_datetime`
+    with the message staff see for ``Thời gian đăng``."""
+    reading = read_datetime(value, tz)
+    if reading.value is not None:
+        return reading.value, None
+    return None, f"Thời gian đăng '{value.strip()}' {reading.problem}"
 
 
 _CHANNEL_HINTS = {"fb": "facebook", "face book": "facebook", "zalo oa": "zalo", "oa": "zalo"}
@@ -331,7 +320,7 @@ def valid_link(value: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-DESCRIPTION_DEFAULT_MAX = 290
+DESCRIPTION_DEFAULT_MAX = ZALO_MAX_DESCRIPTION
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)]|$)")
 
 
@@ -382,6 +371,33 @@ class PostText:
     body_line: int | None = None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+
+
+#: what staff write in ``Người duyệt`` when nobody approved yet: never an approval
+_NOT_A_NAME = frozenset(
+    {"chua", "chua duyet", "chua co", "cho duyet", "dang duyet", "khong", "khong co", "ko"}
+    | {"?", "??", "…"}
+)
+
+
+@dataclass(frozen=True)
+class ApproverCheck:
+    """How a ``Người duyệt`` name compares with the approvers list (``APPROVERS``)."""
+
+    #: the name as the list spells it (None: not on the list)
+    known: str | None
+    #: the closest name on the list, for an unknown one
+    closest: str | None = None
+
+
+def check_approver(name: str, approvers: tuple[str, ...]) -> ApproverCheck:
+    """Match ``name`` against the list without case, accents or extra spaces."""
+    keys = {fold(known): known for known in approvers}
+    found = keys.get(fold(name))
+    if found is not None:
+        return ApproverCheck(found)
+    close = difflib.get_close_matches(fold(name), list(keys), n=1, cutoff=0.7)
+    return ApproverCheck(None, keys[close[0]] if close else None)
 
 
 def interpret(text: str, file: str, tz: tzinfo) -> PostText:
@@ -436,7 +452,15 @@ def interpret(text: str, file: str, tz: tzinfo) -> PostText:
             error(reason, "channels")
 
     post.approved_by = value("approved_by") or None
-    if post.approved_by and len(post.approved_by) > NAME_MAX:
+    if post.approved_by and fold(post.approved_by) in _NOT_A_NAME:
+        error(
+            f"Người duyệt ghi '{post.approved_by}': đây không phải họ tên người duyệt. Bài chưa "
+            "được duyệt thì xóa dòng này (bài là bản nháp); đã duyệt thì ghi họ và tên người "
+            "duyệt.",
+            "approved_by",
+        )
+        post.approved_by = None
+    elif post.approved_by and len(post.approved_by) > NAME_MAX:
         error(
             f"Tên người duyệt dài {len(post.approved_by)} ký tự (tối đa {NAME_MAX}). Chỉ ghi họ "
             "và tên người duyệt.",

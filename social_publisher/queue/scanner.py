@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
 import errno
 import functools
 import gc
@@ -38,9 +37,12 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..errors import MediaError, Problem, QueueError
+from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTOS, ZALO_LIMIT_MARGIN, ZALO_LIMITS
+from ..states import PostState
 from . import parallel
 from .decode import MAX_TEXT_BYTES, DecodeError, decode_text, too_big_message
-from .parser import PostText, display, first_sentence, fold, interpret
+from .parser import PostText, check_approver, display, first_sentence, fold, interpret
+from .share_list import ShareDirectory, depends_on_agencies, read_without_directory
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +77,14 @@ def _json_encoder(item_separator: str, key_separator: str) -> Callable[[Any], st
 _compact_json = _json_encoder(",", ":")
 
 #: bump when parsing or validation changes, so cached results are re-read
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 TEXT_FILE_NAMES = ("bai-viet.txt", "post.txt", "post.md")
 _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif")
 _IGNORED = frozenset(("thumbs.db", "desktop.ini", ".ds_store"))
 
-FACEBOOK_MAX_CHARS = 63_206
-FACEBOOK_MAX_PHOTOS = 10
-#: Zalo article limits: hard limit (refused at or above) and the safe margin below it
-ZALO_LIMITS = {"title": 150, "description": 300, "author": 50}
-ZALO_MARGIN = 10
+ZALO_MARGIN = ZALO_LIMIT_MARGIN
 FAR_FUTURE = timedelta(days=366)
 #: subfolders a post folder's signature looks into; an image named deeper is refused, so a
 #: photo is never read from a place whose changes the signature would not notice
@@ -115,25 +113,6 @@ class BytesImageCheck:
         return self.check(str(path), _read_file(str(path)))
 
 
-class State(enum.StrEnum):
-    """What the queue says of a post; the values match ``store.PostState``."""
-
-    READY = "ready"
-    DRAFT = "draft"
-    WITHDRAWN = "withdrawn"
-    HELD = "held"
-    ERROR = "error"
-
-
-STATE_LABELS = {
-    State.READY: "sẵn sàng",
-    State.DRAFT: "bản nháp",
-    State.WITHDRAWN: "đã hủy",
-    State.HELD: "chờ quyết định",
-    State.ERROR: "lỗi",
-}
-
-
 @dataclass(frozen=True)
 class ScanOptions:
     """Everything outside the folder that changes how it reads (part of the cache signature)."""
@@ -143,6 +122,12 @@ class ScanOptions:
     default_share_with: tuple[str, ...] = ()
     #: names the image check in use, so a different check re-validates every folder
     image_check_id: str = "none"
+    #: APPROVERS: the names an approval is expected from (empty: any name)
+    approvers: tuple[str, ...] = ()
+    #: the agencies file as ``Chia sẻ`` reads it (None: none could be read). Not part of
+    #: the fingerprint: only folders whose list names agencies depend on it, and their cache
+    #: entries say so (see :func:`_agencies_signature`)
+    agencies: ShareDirectory | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def tz(self) -> ZoneInfo:
@@ -156,6 +141,7 @@ class ScanOptions:
                 self.default_author,
                 list(self.default_share_with),
                 self.image_check_id,
+                list(self.approvers),
             ],
             ensure_ascii=False,
         )
@@ -953,7 +939,7 @@ def _limits(
     author: str | None,
     label: str,
 ) -> None:
-    """Platform limits, only for the channels the post names (api/*.md)."""
+    """Platform limits (platforms.py), only for the channels the post names."""
     if "facebook" in channels:
         length = len(text.title) + 2 + len(text.body) if text.title else len(text.body)
         if length > FACEBOOK_MAX_CHARS:
@@ -1018,6 +1004,100 @@ def _limits(
                 text.lines.get("zalo_broadcast"),
             )
         )
+
+
+# ---------------------------------------------------------------- checks that need settings
+
+
+def _share_list(work: _Folder, text: PostText, options: ScanOptions, label: str) -> tuple[str, ...]:
+    """``Chia sẻ`` as ids, groups or keywords (the settings' default when not written); an
+    entry the agencies file does not know is an error naming the closest id."""
+    if text.share_with is None:
+        return options.default_share_with
+    directory = options.agencies
+    if directory is None:
+        return read_without_directory(text.share_with).entries
+    read = directory.read(text.share_with)
+    line = text.lines.get("share_with")
+    work.errors.extend(Problem(label, problem, line) for problem in read.problems)
+    return read.entries
+
+
+def _approver(work: _Folder, text: PostText, options: ScanOptions, label: str) -> str | None:
+    """The approver as the APPROVERS list spells the name.
+
+    A name not on the list is a warning and still an approval: the header records who
+    approved, it is not a log-in (the web console's approval is), and a list an administrator
+    forgot to update must not stop a post due at 07:30; ``check`` shows the warning before.
+    """
+    name = text.approved_by
+    if not name or not options.approvers:
+        return name
+    found = check_approver(name, options.approvers)
+    if found.known is not None:
+        return found.known
+    hint = f"Có phải ý bạn là '{found.closest}'? " if found.closest else ""
+    work.warnings.append(
+        Problem(
+            label,
+            f"Người duyệt '{name}' không có trong danh sách người duyệt (APPROVERS). {hint}Bài "
+            "vẫn được tính là đã duyệt, ghi đúng tên như trong tệp. Nếu gõ sai tên thì sửa lại; "
+            "nếu đúng là người duyệt mới thì nhờ bộ phận kỹ thuật thêm tên vào APPROVERS.",
+            text.lines.get("approved_by"),
+        )
+    )
+    return name
+
+
+#: video files a post folder may hold (compared without case)
+VIDEO_EXTENSIONS = (
+    ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".3gp", ".3g2", ".wmv", ".flv", ".mpg",
+    ".mpeg", ".mts", ".m2ts", ".vob", ".ogv",
+)  # fmt: skip
+
+
+def _unsupported_video(work: _Folder) -> None:
+    """Until video is supported, a video file holds the post with an error.
+
+    Video support (issue 19) replaces this function. Held rather than published without the
+    clip: a folder with a video was most likely meant to go out with it, and text alone would
+    be a different post from the one approved; staff who want it without the video move the
+    file out of the folder, and the post goes out at its time.
+    """
+    videos = [name for name in work.files if name.casefold().endswith(VIDEO_EXTENSIONS)]
+    for name in sorted(videos, key=_natural_key):
+        work.errors.append(
+            Problem(
+                work.label(name),
+                f"Tệp '{name}' là video: video chưa được hỗ trợ; bài sẽ đăng không có video. "
+                "Bài được giữ lại để không đăng thiếu video ngoài ý muốn: muốn đăng bài không "
+                "có video thì chuyển tệp này ra khỏi thư mục bài.",
+            )
+        )
+
+
+def _agencies_signature(signature: str, options: ScanOptions) -> str:
+    """The signature of a folder whose ``Chia sẻ`` names agencies: it also covers the
+    agencies file, so a change of the file re-reads exactly those folders."""
+    digest = options.agencies.digest if options.agencies is not None else "none"
+    size = min(64, max(1, len(signature) // 2))  # as long as the folder's own signature
+    return hashlib.blake2b(f"{signature}\0{digest}".encode(), digest_size=size).hexdigest()
+
+
+def _stored_signature(signature: str, post: ScannedPost, options: ScanOptions) -> str:
+    if depends_on_agencies(post.share_with):
+        return _agencies_signature(signature, options)
+    return signature
+
+
+def _current(cached: CachedScan | None, signature: str, options: ScanOptions) -> bool:
+    """Whether a cached scan still holds: same files, and (for a folder that depends on it)
+    the same agencies file."""
+    if cached is None:
+        return False
+    return cached.signature == signature or (
+        cached.signature == _agencies_signature(signature, options)
+    )
 
 
 def content_hash(post: ScannedPost, raw_text: str | None = None) -> str:
@@ -1095,6 +1175,9 @@ def read_folder(
             )
         )
         parsed.publish_at = None
+    _unsupported_video(work)
+    share_with = _share_list(work, parsed, options, label)
+    approved_by = _approver(work, parsed, options, label)
     refs, _ = _images(work, parsed, label)
     cover = _cover(work, parsed, refs, label)
     description = parsed.description
@@ -1110,15 +1193,13 @@ def read_folder(
         body=parsed.body,
         publish_at=parsed.publish_at,
         channels=channels,
-        approved_by=parsed.approved_by,
+        approved_by=approved_by,
         images=tuple(refs),
         cover=cover,
         link=parsed.link,
         author=author,
         description=description,
-        share_with=tuple(
-            parsed.share_with if parsed.share_with is not None else options.default_share_with
-        ),
+        share_with=share_with,
         zalo_broadcast=parsed.zalo_broadcast,
         withdrawn=parsed.withdrawn,
         publish_at_line=parsed.lines.get("publish_at"),
@@ -1399,12 +1480,13 @@ class _Job:
             try:
                 signature, entries = _signature(self.base + name, self.seed)
                 cached = cache.get(key) if cache is not None else None
-                if cached is not None and cached.signature == signature:
+                if _current(cached, signature, self.options):
                     out.append(None)
                     continue
                 post = read_folder(self.base, name, self.options, self.image_check, entries)
                 if post.cacheable:  # the record is the post, and travels as one string
-                    out.append((signature, post.content_hash, cache_record(post)))
+                    stored = _stored_signature(signature, post, self.options)
+                    out.append((stored, post.content_hash, cache_record(post)))
                 else:
                     object.__setattr__(post, "_content_json", "")
                     out.append(post)
@@ -1458,7 +1540,8 @@ def _scan_one(
     signature, entries = found
     if cache is not None:
         cached = cache.get(key)
-        if cached is not None and cached.signature == signature:
+        if _current(cached, signature, options):
+            assert cached is not None
             try:
                 return _from_record(cached.result)
             except (KeyError, TypeError, ValueError):
@@ -1469,7 +1552,8 @@ def _scan_one(
         if post.cacheable:
             # as JSON text right away: the cache keeps one string per folder instead of a
             # tree of dicts and lists the garbage collector would walk for the whole scan
-            cache.put(key, CachedScan(signature, post.content_hash, cache_record(post)))
+            stored = _stored_signature(signature, post, options)
+            cache.put(key, CachedScan(stored, post.content_hash, cache_record(post)))
         else:
             cache.delete(key)
     object.__setattr__(post, "_content_json", "")  # the scan result need not keep it
@@ -1493,7 +1577,7 @@ class CheckedPost:
     """A scanned post with its state decided at ``now``."""
 
     post: ScannedPost
-    state: State
+    state: PostState
     notes: tuple[Problem, ...] = ()
 
     @property
@@ -1563,13 +1647,13 @@ def evaluate(
     stays ready, and the daemon decides what to do with it.
     """
     if post.errors:
-        return CheckedPost(post, State.ERROR)
+        return CheckedPost(post, PostState.ERROR)
     if post.withdrawn:
-        return CheckedPost(post, State.WITHDRAWN)
+        return CheckedPost(post, PostState.WITHDRAWN)
     if not post.approved_by:
         return CheckedPost(
             post,
-            State.DRAFT,
+            PostState.DRAFT,
             (
                 Problem(
                     post.label,
@@ -1581,22 +1665,22 @@ def evaluate(
     assert post.publish_at is not None  # no errors: the time parsed
     if (
         previous is not None
-        and previous.state in (State.READY, State.HELD)
+        and previous.state in (PostState.READY, PostState.HELD)
         and previous.publish_at == post.publish_at
     ):
-        if previous.state == State.HELD:
-            return CheckedPost(post, State.HELD, (_held_note(post, grace, tz),))
-        return CheckedPost(post, State.READY)
+        if previous.state == PostState.HELD:
+            return CheckedPost(post, PostState.HELD, (_held_note(post, grace, tz),))
+        return CheckedPost(post, PostState.READY)
     late = now - post.publish_at
     if late > grace:
-        return CheckedPost(post, State.HELD, (_held_note(post, grace, tz),))
+        return CheckedPost(post, PostState.HELD, (_held_note(post, grace, tz),))
     if late <= _NO_TIME and -late <= FAR_FUTURE:
-        return CheckedPost(post, State.READY)  # the usual case, decided without formatting
+        return CheckedPost(post, PostState.READY)  # the usual case, decided without formatting
     when = format_local(post.publish_at, tz)
     if late > _NO_TIME:
         return CheckedPost(
             post,
-            State.READY,
+            PostState.READY,
             (
                 Problem(
                     post.label,
@@ -1609,7 +1693,7 @@ def evaluate(
     if post.publish_at - now > FAR_FUTURE:
         return CheckedPost(
             post,
-            State.READY,
+            PostState.READY,
             (
                 Problem(
                     post.label,
@@ -1618,7 +1702,7 @@ def evaluate(
                 ),
             ),
         )
-    return CheckedPost(post, State.READY)
+    return CheckedPost(post, PostState.READY)
 
 
 def evaluate_all(

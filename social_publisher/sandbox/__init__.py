@@ -15,14 +15,8 @@ from .graph import PAGE_ID as SANDBOX_FB_PAGE_ID
 from .graph import PAGE_NAME as SANDBOX_FB_PAGE_NAME
 from .graph import PAGE_TOKEN as SANDBOX_FB_PAGE_TOKEN
 from .graph import GraphHalf
-from .server import (
-    DropConnection,
-    HalfContext,
-    Sandbox,
-    SandboxRequest,
-    SandboxResponse,
-    serve_forever,
-)
+from .halves import DropConnection, HalfContext, SandboxRequest, SandboxResponse
+from .server import Sandbox, serve_forever
 
 __all__ = [
     "SANDBOX_FB_APP_ID",

@@ -12,7 +12,10 @@ Actions (what the half does when a rule fires):
   code *before* processing (nothing is created);
 - ``drop``: process the request (the post IS created), then close the socket
   without answering: the client sees a dropped connection;
-- ``500``: process the request, then answer HTTP 500 with a generic error body.
+- ``500``: process the request, then answer HTTP 500 with a generic error body;
+- ``null``: only for the entries of a Graph batch (op ``batch_entry``, or the entry's own
+  ops): leave the entry unprocessed, so the batch answers ``null`` in its place (as Graph
+  does for a batch that ran out of time). Other requests never pick a ``null`` rule.
 
 Chance: a probability ``0.2`` (drawn from a seeded RNG, so a given seed and
 request order give the same run), or a count ``x1`` / ``x3``: fire on exactly the
@@ -21,7 +24,8 @@ next one / three matching requests (deterministic tests). Omitted: always.
 Operations every half understands: ``create`` (any call that creates a post,
 photo or article), ``read`` (any GET), ``any`` (every request). Half-specific
 names are listed in each half's module docstring (Graph: ``feed``, ``photo``,
-``upload``, ``update``, ``delete``, ``ids``, ``insights``, ``token``, ``batch``).
+``upload``, ``update``, ``delete``, ``ids``, ``insights``, ``token``, ``batch``,
+``batch_entry``).
 Rules are checked in the order given; the first that fires wins.
 """
 
@@ -35,14 +39,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _RULE = re.compile(
-    r"^(?P<half>[a-z_]+)\.(?P<op>[a-z_]+)=(?P<action>drop|500|code:-?\d+(?:/\d+)?)"
+    r"^(?P<half>[a-z_]+)\.(?P<op>[a-z_]+)=(?P<action>drop|500|null|code:-?\d+(?:/\d+)?)"
     r"(?::(?P<chance>x\d+|\d*\.?\d+))?$"
 )
 
 
+#: what a whole HTTP request may suffer; a batch entry may also be left ``null``
+REQUEST_KINDS = ("code", "drop", "500")
+ENTRY_KINDS = (*REQUEST_KINDS, "null")
+
+
 @dataclass(frozen=True)
 class Fault:
-    """One fired fault; ``kind`` is ``code``, ``drop`` or ``500``."""
+    """One fired fault; ``kind`` is ``code``, ``drop``, ``500`` or ``null``."""
 
     kind: str
     code: int | None = None
@@ -67,7 +76,7 @@ def _parse_rule(text: str) -> _Rule:
     match = _RULE.match(text)
     if not match:
         raise ValueError(
-            f"bad fault rule {text!r}: expected <half>.<op>=drop|500|code:N[/SUB][:P|:xN]"
+            f"bad fault rule {text!r}: expected <half>.<op>=drop|500|null|code:N[/SUB][:P|:xN]"
         )
     action = match["action"]
     if action.startswith("code:"):
@@ -133,12 +142,19 @@ class Faults:
             self._rules = []
             self.fired.clear()
 
-    def pick(self, half: str, ops: Iterable[str]) -> Fault | None:
-        """The fault to apply to one request of ``half`` doing ``ops``, or None."""
+    def pick(
+        self, half: str, ops: Iterable[str], *, kinds: Iterable[str] = REQUEST_KINDS
+    ) -> Fault | None:
+        """The fault to apply to one request of ``half`` doing ``ops``, or None.
+
+        Rules whose action is not in ``kinds`` are skipped without being used up
+        (``null`` only means something for a batch entry).
+        """
         wanted = {*ops, "any"}
+        allowed = set(kinds)
         with self._lock:
             for rule in self._rules:
-                if rule.half != half or rule.op not in wanted:
+                if rule.half != half or rule.op not in wanted or rule.fault.kind not in allowed:
                     continue
                 if rule.remaining is not None:
                     if rule.remaining <= 0:

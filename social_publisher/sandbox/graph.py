@@ -1,26 +1,39 @@
-"""The Graph half of the sandbox: a Facebook Page as ``/api/facebook-graph.md`` describes it.
+"""The Graph half of the sandbox: a Facebook Page as ``docs/api/facebook-graph.md`` describes it.
 
 It reproduces the shapes the client depends on, including the unpleasant ones: error
 bodies with ``fbtrace_id`` (classified by body, HTTP status varies), the usage header
-growing with every call (``?ids=`` and batch count one call per id / entry), 506 for a
-repeated message, 190 for a bad token, a wrong ``appsecret_proof`` refused, native
-scheduling only within 10 min–30 days, ``?ids=`` capped at 50, one invalid insights
-metric failing the whole request, ``paging.next`` URLs that carry ``access_token`` (as
-Graph's do: a client must not follow them verbatim), and agency Pages whose feeds hold
-re-shares of our posts.
+growing with every call (a batch counts one call per entry), 506 for a repeated message,
+190 for a bad token, ``appsecret_proof`` checked against the app that issued each token
+(agency Pages' tokens belong to their own apps by default), native scheduling only within
+10 min–30 days, one invalid insights metric failing the whole request, ``paging.next`` URLs
+that carry ``access_token`` (as Graph's do: a client must not follow them verbatim), and
+agency Pages whose feeds hold re-shares of our posts.
 
-Any ``/vNN.N/`` prefix is accepted. Scheduled posts go live lazily, when the sandbox
-clock has passed their time at the next request or state read.
+By default it is an app created after 4 Nov 2026: multi-ID requests (``?ids=``), field
+aliases (``.as(…)``), ``date_format``, HTTP method override (``method=`` on a POST), JSONP
+``callback`` and asynchronous batches are refused with a Graph error (code 12).
+``legacy_app=True`` emulates an older app, which may still use them (asynchronous batches
+are not emulated either way). The synchronous batch (``POST /`` with ``batch=[…]``, at most
+50 entries) answers in order ``{code, headers, body: "<json string>"}`` per entry; each
+entry fails on its own, and fault injection can leave entries ``null``.
+
+Any ``/vNN.N/`` prefix is accepted, except a version past its end of life on the sandbox
+clock (two years after its successor shipped). Scheduled posts go live lazily, when the
+sandbox clock has passed their time at the next request or state read.
 
 Fault operations (``graph.<op>=...``, see :mod:`.faults`): ``create`` (POST feed,
 POST photos, including unpublished uploads), ``feed`` (POST /{page}/feed only),
 ``photo`` (POST /{page}/photos), ``upload`` (unpublished photo uploads only),
 ``read`` (every GET), ``ids`` (``GET /?ids=``), ``insights``, ``token`` (``/me``,
-``/debug_token``), ``update`` (POST /{post-id}), ``delete``, ``batch``, ``any``.
+``/debug_token``), ``update`` (POST /{post-id}), ``delete``, ``batch`` (the whole batch
+request), ``batch_entry`` (each entry of a batch; an entry also matches its own ops, e.g.
+``read``; ``null`` leaves it unprocessed), ``any``.
 
 Deliberate strictness beyond Graph's documented behaviour (flagged so nobody mistakes it
 for a platform fact): a scheduled post with ``attached_media`` must say
-``unpublished_content_type=SCHEDULED``; ``limit`` over 100 is refused, not capped.
+``unpublished_content_type=SCHEDULED``; ``limit`` over 100 is refused, not capped; more than
+10 attached photos are refused; the legacy-feature refusals answer code 12 (Meta's answer to
+them is not documented).
 """
 
 from __future__ import annotations
@@ -42,7 +55,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode, urlsplit
 
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from ..graph_versions import DEFAULT_VERSION, is_expired
+from .faults import ENTRY_KINDS
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 # The default identity the demo and the tests use.
 PAGE_ID = "100000000000001"
@@ -50,7 +65,11 @@ PAGE_NAME = "Chuyển đổi số thị xã Đức Phổ"
 PAGE_TOKEN = "sandbox-fb-page-token-0123456789"
 APP_ID = "100000000000099"
 APP_SECRET = "sandbox-fb-app-secret-0123456789"
-GRAPH_VERSION = "v25.0"
+GRAPH_VERSION = DEFAULT_VERSION
+#: apps created on or after this day are refused Graph's legacy features (v27.0 announcement)
+LEGACY_CUTOFF = "November 4, 2026"
+#: first id of the apps agency Pages' tokens are issued by
+AGENCY_APP_BASE = 300000000000000
 
 DEFAULT_SCOPES = (
     "pages_show_list",
@@ -64,6 +83,10 @@ MAX_PHOTO_BYTES = 4 * 1024 * 1024
 MAX_IDS = 50
 MAX_BATCH = 50
 MAX_LIMIT = 100
+#: photos a post may carry (practical maximum, unconfirmed: the sandbox enforces it)
+MAX_ATTACHED = 10
+#: unused unpublished uploads are deleted after about this long
+UNUSED_UPLOAD_TTL = timedelta(hours=24)
 SCHEDULE_MIN = timedelta(minutes=10)
 SCHEDULE_MAX = timedelta(days=30)
 #: metrics a post answers in 2026; anything else (post_impressions*, ...) is refused with #100
@@ -75,6 +98,8 @@ POST_METRICS = (
 )
 
 _VERSION_PATH = re.compile(r"^/(v\d+\.\d+)(?:/(.*))?$")
+_JSONP_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]*$")
+_ALIAS = re.compile(r"\.as\(")
 _WEB_POST = re.compile(r"^/(\d+)/posts/(\d+)/?$")
 _WEB_PHOTO = re.compile(r"^/graph-photos/(\d+)$")
 
@@ -253,6 +278,19 @@ class _Page:
 
 
 @dataclass
+class _App:
+    """A Facebook app: the one that issued a token is the one whose secret makes its proof."""
+
+    id: str
+    secret: str | None
+    require_proof: bool = False
+
+    @property
+    def token(self) -> str | None:
+        return f"{self.id}|{self.secret}" if self.secret else None
+
+
+@dataclass
 class _Photo:
     id: str
     page_id: str
@@ -290,6 +328,8 @@ class _Post:
     parent_id: str | None = None
     share_target_id: str | None = None
     share_url: str | None = None
+    #: the app whose token created it (None: made on facebook.com, e.g. by a test helper)
+    app_id: str | None = None
 
     @property
     def number(self) -> str:
@@ -311,6 +351,7 @@ class _Post:
             "photo": "added_photos",
             "album": "added_photos",
             "share": "shared_story",
+            "video": "added_video",  # feed videos and reels (sandbox/graph_video.py)
         }[self.kind]
 
 
@@ -319,6 +360,7 @@ class _Principal:
     kind: str  # page | app
     token: str
     page_id: str | None = None
+    app_id: str | None = None
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -369,13 +411,17 @@ class _Route:
 class GraphHalf:
     """The emulated Graph API. Options (``Sandbox(graph_<name>=...)``):
 
-    ``page_id``, ``page_name``, ``page_token``, ``app_id``, ``app_secret``,
-    ``require_appsecret_proof`` (refuse calls without a proof), ``scopes`` (what
-    debug_token reports), ``budget`` (calls per ``usage_window`` before 80001; the usage
-    header is ``calls / budget``), ``usage_window`` (timedelta), ``duplicate_window`` (506
-    for the same message within it), ``refused_metrics`` (insights metrics this Page
-    refuses with #100 besides the retired ones), ``posts_per_hour`` (368 "posting too
-    fast" above it; None: no limit).
+    ``page_id``, ``page_name``, ``page_token``, ``app_id``, ``app_secret`` (our app: it
+    issued the Page token), ``require_appsecret_proof`` (our app has "Require App Secret"
+    on: refuse its tokens without a proof), ``scopes`` (what debug_token reports),
+    ``budget`` (calls per ``usage_window`` before 80001; the usage header is
+    ``calls / budget``), ``usage_window`` (timedelta), ``duplicate_window`` (506 for the
+    same message within it), ``refused_metrics`` (insights metrics this Page refuses with
+    #100 besides the retired ones), ``posts_per_hour`` (368 "posting too fast" above it;
+    None: no limit), ``legacy_app`` (emulate an app created before 4 Nov 2026: ``?ids=``,
+    aliases, ``date_format``, ``method=``, JSONP allowed), ``photo_post_id`` (when
+    ``POST /photos`` answers ``post_id``: ``always``, ``unscheduled`` (not for a scheduled
+    photo: the sheet leaves it unconfirmed) or ``never``).
     """
 
     name = "graph"
@@ -396,7 +442,11 @@ class GraphHalf:
         duplicate_window: timedelta = timedelta(hours=24),
         refused_metrics: tuple[str, ...] | list[str] | set[str] = (),
         posts_per_hour: int | None = None,
+        legacy_app: bool = False,
+        photo_post_id: str = "always",
     ) -> None:
+        if photo_post_id not in ("always", "unscheduled", "never"):
+            raise ValueError(f"photo_post_id must be always, unscheduled or never: {photo_post_id}")
         self.ctx = ctx
         self.page_id = page_id
         self.page_name = page_name
@@ -410,6 +460,10 @@ class GraphHalf:
         self.duplicate_window = duplicate_window
         self.refused_metrics = set(refused_metrics)
         self.posts_per_hour = posts_per_hour
+        self.legacy_app = legacy_app
+        self.photo_post_id = photo_post_id
+        #: the PHP-style ``date_format`` of the request being answered (legacy apps only)
+        self._date_format: str | None = None
         #: held by the server while it handles a request, and by every public helper
         self.lock = threading.RLock()
         self.reset()
@@ -421,6 +475,11 @@ class GraphHalf:
         self._pages: dict[str, _Page] = {
             self.page_id: _Page(self.page_id, self.page_name, self.page_token)
         }
+        self._apps: dict[str, _App] = {
+            self.app_id: _App(self.app_id, self.app_secret, self.require_appsecret_proof)
+        }
+        #: token -> id of the app that issued it
+        self._token_apps: dict[str, str] = {self.page_token: self.app_id}
         self._posts: dict[str, _Post] = {}
         self._photos: dict[str, _Photo] = {}
         self._seq = 0
@@ -430,6 +489,8 @@ class GraphHalf:
         self._trace_rng = random.Random(20241010)
         self.token_in_query = 0
         self.versions_seen: set[str] = set()
+        #: legacy feature -> how many requests were refused for using it
+        self.legacy_refused: dict[str, int] = {}
 
     def env(self) -> dict[str, str]:
         """Settings that point the Facebook channel at this half."""
@@ -476,8 +537,11 @@ class GraphHalf:
                 if page.agency
             },
             "usage_percent": {k: self._usage_percent(k) for k in self._usage},
+            # calls charged against each budget in the window (a batch: one per entry)
+            "calls": {k: sum(n for _, n in v) for k, v in self._usage.items()},
             "token_in_query": self.token_in_query,
             "versions": sorted(self.versions_seen),
+            "legacy_refused": dict(self.legacy_refused),
         }
 
     def _post_state(self, post: _Post) -> dict[str, Any]:
@@ -559,10 +623,44 @@ class GraphHalf:
 
     @_locked
     def add_agency_page(
-        self, page_id: str, token: str | None = None, *, name: str | None = None
+        self,
+        page_id: str,
+        token: str | None = None,
+        *,
+        name: str | None = None,
+        issued_by: str = "own",
+        require_proof: bool = False,
     ) -> None:
-        """An agency Page; with ``token`` only that token may read its feed, else ours may."""
+        """An agency Page; with ``token`` only that token may read its feed, else ours may.
+
+        ``issued_by``: ``own`` (default: the token comes from the agency's own app, so our
+        ``appsecret_proof`` is refused with it) or ``ours`` (the agency authorised our app).
+        ``require_proof``: the agency's own app has "Require App Secret" on.
+        """
+        if issued_by not in ("own", "ours"):
+            raise ValueError(f"issued_by must be own or ours: {issued_by}")
+        old = self._pages.get(page_id)
+        if old is not None and old.token:
+            self._token_apps.pop(old.token, None)
         self._pages[page_id] = _Page(page_id, name or f"Agency {page_id}", token, agency=True)
+        if token is None:
+            return
+        if issued_by == "ours":
+            self._token_apps[token] = self.app_id
+            return
+        app_id, secret = self.agency_app(page_id)
+        self._apps[app_id] = _App(app_id, secret, require_proof)
+        self._token_apps[token] = app_id
+
+    @_locked
+    def set_require_proof(self, on: bool = True, *, app_id: str | None = None) -> None:
+        """Turn "Require App Secret" on or off for our app (or another registered app)."""
+        self._apps[app_id or self.app_id].require_proof = on
+
+    def agency_app(self, page_id: str) -> tuple[str, str]:
+        """The (id, secret) of the agency's own app that issues its token (``issued_by=own``)."""
+        digits = int(hashlib.sha256(page_id.encode()).hexdigest()[:10], 16) % 10**12
+        return str(AGENCY_APP_BASE + digits), f"agency-app-secret-{page_id}"
 
     @_locked
     def add_share(
@@ -626,12 +724,16 @@ class GraphHalf:
         self._go_live()
         usage_headers: dict[str, str] = {}
         try:
+            self._check_version(version)
+            self._check_legacy(req, rest)
+            req = self._overridden(req)
             route = self._route(req, rest)
         except GraphError as err:
             req.route = "/{version}/(unknown)"
             return self._error_response(err)
         req.route = "/{version}" + route.name
         fault = self.ctx.faults.pick("graph", route.ops)
+        self._date_format = req.param("date_format")
         try:
             if fault is not None and fault.before_processing:
                 raise GraphError(fault.code or 1, subcode=fault.subcode)
@@ -640,11 +742,95 @@ class GraphHalf:
             response = SandboxResponse.json(route.handler(req, principal), 200, usage_headers)
         except GraphError as err:
             response = self._error_response(err, usage_headers)
+        finally:
+            self._date_format = None
         if fault is not None and fault.kind == "drop":
             return SandboxResponse.dropped()
         if fault is not None and fault.kind == "500":
             return self._error_response(GraphError(1), usage_headers)
-        return response
+        return self._jsonp(req, response)
+
+    # ------------------------------------------------------------ versions and legacy features
+
+    def _check_version(self, version: str) -> None:
+        """A version stops working two years after its successor ships (the sheet's rule)."""
+        if is_expired(version, self.ctx.clock().date()):
+            raise GraphError(
+                12,
+                f"(#12) Graph API {version} is no longer available: a version stops working "
+                "two years after the next one ships. Call a newer version.",
+            )
+
+    def _refuse_legacy(self, feature: str) -> None:
+        if self.legacy_app:
+            return
+        self.legacy_refused[feature] = self.legacy_refused.get(feature, 0) + 1
+        raise GraphError(
+            12,
+            f"(#12) {feature} is not available to apps created on or after {LEGACY_CUTOFF}.",
+        )
+
+    def _check_legacy(self, req: SandboxRequest, rest: str) -> None:
+        """Refuse what Meta's v27.0 announcement took from apps created since 4 Nov 2026."""
+        if req.method == "GET" and req.arg("ids") is not None:
+            self._refuse_legacy("Multi-ID requests (ids=)")
+        if _ALIAS.search(req.param("fields") or ""):
+            self._refuse_legacy("Field aliases (.as())")
+        if req.param("date_format") is not None:
+            self._refuse_legacy("Date and time formatting (date_format)")
+        if req.method == "POST" and req.param("method") is not None:
+            self._refuse_legacy("HTTP method override (method=)")
+        if req.param("callback") is not None:
+            self._refuse_legacy("JSONP callbacks (callback=)")
+        if rest.endswith("async_batch_requests") or (
+            req.method == "POST" and _flag(req.param("asynchronous"), False)
+        ):
+            self._refuse_legacy("Asynchronous batch requests")
+            raise GraphError(
+                100,
+                "(#100) The sandbox does not emulate asynchronous batch requests",
+                type_="GraphMethodException",
+            )
+
+    def _overridden(self, req: SandboxRequest) -> SandboxRequest:
+        """A legacy app's ``POST …?method=GET|DELETE`` handled as that method."""
+        method = (req.param("method") or "").upper() if req.method == "POST" else ""
+        if not method or method == "POST":
+            return req
+        if method not in ("GET", "DELETE"):
+            raise GraphError(100, f"(#100) Unsupported method override: {method}")
+        query = {**req.query, **{k: [v] for k, v in req.form().items()}}
+        query.pop("method", None)
+        return SandboxRequest(method, req.path, query, req.headers)
+
+    def _jsonp(self, req: SandboxRequest, response: SandboxResponse) -> SandboxResponse:
+        callback = req.param("callback")
+        if callback is None or response.drop:
+            return response
+        if not _JSONP_NAME.match(callback):
+            return self._error_response(GraphError(100, "(#100) Invalid callback name"))
+        body = b"/**/ " + callback.encode("ascii") + b"(" + response.body + b");"
+        headers = {**response.headers, "Content-Type": "text/javascript; charset=UTF-8"}
+        return SandboxResponse(200, headers, body)
+
+    def _time(self, moment: datetime) -> Any:
+        """A time as Graph renders it, or in the request's ``date_format`` (legacy apps)."""
+        fmt = self._date_format
+        if not fmt:
+            return graph_time(moment)
+        moment = moment.astimezone(UTC)
+        if fmt == "U":
+            return int(moment.timestamp())
+        php = {"Y": "%Y", "y": "%y", "m": "%m", "d": "%d", "H": "%H", "i": "%M", "s": "%S"}
+        out = []
+        for char in fmt:
+            if char == "U":
+                out.append(str(int(moment.timestamp())))
+            elif char == "c":
+                out.append(moment.isoformat())
+            else:
+                out.append(moment.strftime(php[char]) if char in php else char)
+        return "".join(out)
 
     def _error_body(self, err: GraphError) -> dict[str, Any]:
         body: dict[str, Any] = {"message": err.message, "type": err.type, "code": err.code}
@@ -730,7 +916,7 @@ class GraphHalf:
                 return _Route(
                     "/{id}/insights",
                     frozenset({"read", "insights"}),
-                    lambda r, p: self._insights_edge(head, r),
+                    lambda r, p: self._insights_edge(head, r, p),
                 )
             if edge == "sharedposts" and method == "GET":
                 return _Route("/{id}/sharedposts", read, lambda r, p: self._sharedposts(head))
@@ -740,38 +926,39 @@ class GraphHalf:
 
     # ------------------------------------------------------------ auth and usage
 
-    def _authenticate(self, req: SandboxRequest) -> _Principal:
+    def _authenticate(self, req: SandboxRequest, *, in_body: bool = False) -> _Principal:
         token = None
         auth = req.headers.get("Authorization", "")
         if auth.lower().startswith(("bearer ", "oauth ")):
             token = auth.split(None, 1)[1].strip()
-        if req.arg("access_token"):
+        if req.arg("access_token") and not in_body:
             self.token_in_query += 1
         token = token or req.param("access_token")
         if not token:
             raise GraphError(104)
         if token in self._revoked:
             raise GraphError(190, subcode=self._revoked[token])
-        app_token = f"{self.app_id}|{self.app_secret}" if self.app_secret else None
-        if app_token and token == app_token:
-            principal = _Principal("app", token)
+        app = next((a for a in self._apps.values() if a.token and a.token == token), None)
+        if app is not None:
+            principal = _Principal("app", token, app_id=app.id)
         else:
             page = next((p for p in self._pages.values() if p.token == token), None)
             if page is None:
                 raise GraphError(190)
-            principal = _Principal("page", token, page.id)
-        if self.app_secret:
+            app = self._apps[self._token_apps.get(token, self.app_id)]
+            principal = _Principal("page", token, page.id, app_id=app.id)
+        # The proof is HMAC(secret of the app that ISSUED this token, token): a proof made
+        # with any other app's secret is refused, as Graph refuses it.
+        if app.secret:
             proof = req.param("appsecret_proof")
-            expected = hmac.new(
-                self.app_secret.encode(), token.encode(), hashlib.sha256
-            ).hexdigest()
+            expected = hmac.new(app.secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             if proof is not None and not hmac.compare_digest(proof, expected):
                 raise GraphError(
                     100,
                     "Invalid appsecret_proof provided in the API argument",
                     type_="GraphMethodException",
                 )
-            if proof is None and self.require_appsecret_proof:
+            if proof is None and app.require_proof:
                 raise GraphError(
                     100,
                     "API calls from the server require an appsecret_proof argument",
@@ -780,7 +967,7 @@ class GraphHalf:
         return principal
 
     def _usage_key(self, principal: _Principal) -> str:
-        return principal.page_id or f"app:{self.app_id}"
+        return principal.page_id or f"app:{principal.app_id or self.app_id}"
 
     def _usage_percent(self, key: str) -> int:
         now = self.ctx.clock()
@@ -829,12 +1016,19 @@ class GraphHalf:
         return self._usage_headers(principal, key)
 
     def _require_owner(self, principal: _Principal, page_id: str) -> None:
-        if principal.kind != "page" or principal.page_id != page_id:
+        ours = principal.page_id == self.page_id
+        lacking = ours and not {"pages_manage_posts", "pages_read_engagement"} <= set(self.scopes)
+        if principal.kind != "page" or principal.page_id != page_id or lacking:
             raise GraphError(
                 200,
                 "(#200) If posting to a page, requires both pages_read_engagement and "
                 "pages_manage_posts as an admin with sufficient administrative permission",
             )
+
+    def _require_scope(self, principal: _Principal, scope: str) -> None:
+        """Our Page token has the scopes debug_token reports (``scopes``); others have all."""
+        if principal.page_id == self.page_id and scope not in self.scopes:
+            raise GraphError(10, f"(#10) This endpoint requires the '{scope}' permission.")
 
     # ------------------------------------------------------------ helpers
 
@@ -846,6 +1040,14 @@ class GraphHalf:
 
     def _go_live(self) -> None:
         now = self.ctx.clock()
+        for photo in self._photos.values():
+            if (
+                not photo.published
+                and photo.post_id is None
+                and not photo.deleted
+                and now - photo.created_time > UNUSED_UPLOAD_TTL
+            ):
+                photo.deleted = True  # Facebook drops unused unpublished uploads after ~24 h
         for post in self._posts.values():
             if (
                 not post.deleted
@@ -1043,7 +1245,7 @@ class GraphHalf:
                 )
             value = getter(spec)
             if value is not None:
-                out[spec.name] = value
+                out[spec.modifiers.get("as", spec.name)] = value  # .as(): legacy apps only
         out.setdefault("id", node_id)  # Graph always answers the id
         return out
 
@@ -1060,8 +1262,8 @@ class GraphHalf:
         fields: dict[str, Callable[[FieldSpec], Any]] = {
             "id": lambda s: post.id,
             "message": lambda s: post.message or None,
-            "created_time": lambda s: graph_time(post.created_time),
-            "updated_time": lambda s: graph_time(post.updated_time or post.created_time),
+            "created_time": lambda s: self._time(post.created_time),
+            "updated_time": lambda s: self._time(post.updated_time or post.created_time),
             "permalink_url": lambda s: self._permalink(post),
             "is_published": lambda s: post.published,
             "scheduled_publish_time": lambda s: int(scheduled.timestamp()) if scheduled else None,
@@ -1091,7 +1293,7 @@ class GraphHalf:
     def _render_photo(self, photo: _Photo, specs: list[FieldSpec] | None) -> dict[str, Any]:
         fields: dict[str, Callable[[FieldSpec], Any]] = {
             "id": lambda s: photo.id,
-            "created_time": lambda s: graph_time(photo.created_time),
+            "created_time": lambda s: self._time(photo.created_time),
             "name": lambda s: photo.caption or None,
             "link": lambda s: self._photo_url(photo.id),
             "page_story_id": lambda s: photo.post_id,
@@ -1177,6 +1379,8 @@ class GraphHalf:
                 "(#10) This endpoint requires the 'pages_read_engagement' permission or the "
                 "'Page Public Content Access' feature.",
             )
+        if page.agency and principal.page_id != page.id:
+            self._require_scope(principal, "pages_read_user_content")
         specs = parse_fields(req.param("fields"))
         with_scheduled = page.id == self.page_id and _wants(
             specs, "is_published", "scheduled_publish_time"
@@ -1220,7 +1424,11 @@ class GraphHalf:
         if not token:
             raise GraphError(100, "(#100) The parameter input_token is required")
         now = self.ctx.clock()
-        data: dict[str, Any] = {"app_id": self.app_id, "application": "Social Publisher"}
+        issuer = self._token_apps.get(token, self.app_id)
+        data: dict[str, Any] = {
+            "app_id": issuer,
+            "application": "Social Publisher" if issuer == self.app_id else f"App {issuer}",
+        }
         page = next((p for p in self._pages.values() if p.token == token), None)
         if page is None or token in self._revoked:
             subcode = self._revoked.get(token)
@@ -1269,12 +1477,25 @@ class GraphHalf:
             )
         return {i: self._render_node(i, specs) for i in ids}
 
-    def _insights_edge(self, post_id: str, req: SandboxRequest) -> dict[str, Any]:
+    def _insights_edge(
+        self, post_id: str, req: SandboxRequest, principal: _Principal
+    ) -> dict[str, Any]:
+        self._require_scope(principal, "read_insights")
         post = self._live_post(post_id)
         names = self._metric_names(req.param("metric"))
         return {"data": self._insights(post, names)}
 
     def _batch(self, req: SandboxRequest, principal: _Principal) -> list[Any]:
+        """The synchronous batch: each entry is a request of its own, answered in order.
+
+        An entry's answer is ``{code, headers, body: "<json string>"}`` (``headers`` left out
+        with ``include_headers=false``); an entry that fails does not fail the others; an
+        entry the fault rules leave unprocessed is ``null`` (Graph does that to a batch that
+        ran out of time: the client sends those entries again). Entries may carry their own
+        ``access_token`` (in ``relative_url`` or ``body``); the legacy features are refused
+        in entries as in plain requests. Dependencies between entries (``name``,
+        ``depends_on``, ``{result=…}``) are not emulated: such an entry is refused.
+        """
         try:
             entries = json.loads(req.param("batch") or "")
         except ValueError:
@@ -1286,31 +1507,70 @@ class GraphHalf:
                 100, f"(#100) Too many requests in batch message. Maximum batch size is {MAX_BATCH}"
             )
         with_headers = _flag(req.param("include_headers"), True)
-        results: list[Any] = []
-        for entry in entries:
-            relative = str(entry.get("relative_url", "")).lstrip("/")
-            body = str(entry.get("body", "")).encode()
-            headers = {k: req.headers[k] for k in req.headers}
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            sub = SandboxRequest.build(
-                str(entry.get("method", "GET")),
-                f"/{GRAPH_VERSION}/{relative}",
-                headers=headers,
-                body=body,
+        return [self._batch_entry(entry, req, principal, with_headers) for entry in entries]
+
+    def _batch_entry(
+        self, entry: Any, req: SandboxRequest, principal: _Principal, with_headers: bool
+    ) -> dict[str, Any] | None:
+        if not isinstance(entry, dict) or not isinstance(entry.get("relative_url"), str):
+            data: Any = self._error_body(
+                GraphError(100, "(#100) Each batch entry needs a method and a relative_url")
             )
-            path_match = _VERSION_PATH.match(sub.path)
-            rest = (path_match.group(2) if path_match else "") or ""
-            try:
-                route = self._route(sub, rest.strip("/"))
-                sub_principal = self._authenticate(sub) if sub.param("access_token") else principal
-                data, status = route.handler(sub, sub_principal), 200
-            except GraphError as err:
-                data, status = self._error_body(err), err.status
-            item: dict[str, Any] = {"code": status, "body": json.dumps(data, ensure_ascii=False)}
-            if with_headers:
-                item["headers"] = [{"name": "Content-Type", "value": "application/json"}]
-            results.append(item)
-        return results
+            return self._entry(400, data, with_headers)
+        method = str(entry.get("method", "GET")).upper()
+        relative = str(entry["relative_url"]).lstrip("/")
+        body = str(entry.get("body", "")).encode()
+        headers = {k: req.headers[k] for k in req.headers if k.lower() != "content-length"}
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        target = relative if _VERSION_PATH.match("/" + relative) else f"{GRAPH_VERSION}/{relative}"
+        sub = SandboxRequest.build(method, "/" + target, headers=headers, body=body)
+        own_token = sub.param("access_token")
+        if own_token:  # an entry's own token wins over the batch's
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            sub = SandboxRequest.build(method, "/" + target, headers=headers, body=body)
+        path_match = _VERSION_PATH.match(sub.path)
+        version = path_match.group(1) if path_match else GRAPH_VERSION
+        rest = ((path_match.group(2) if path_match else "") or "").strip("/")
+        fault = None
+        self._date_format = sub.param("date_format")
+        try:
+            if "depends_on" in entry or "{result=" in relative + body.decode(errors="replace"):
+                raise GraphError(
+                    100, "(#100) The sandbox does not emulate batch dependencies (depends_on)"
+                )
+            self._check_version(version)
+            self._check_legacy(sub, rest)
+            if method not in ("GET", "POST", "DELETE"):
+                raise GraphError(100, f"(#100) Unsupported batch method: {method}")
+            route = self._route(sub, rest)
+            fault = self.ctx.faults.pick("graph", {*route.ops, "batch_entry"}, kinds=ENTRY_KINDS)
+            if fault is not None and fault.kind == "null":
+                return None
+            if fault is not None and fault.before_processing:
+                raise GraphError(fault.code or 1, subcode=fault.subcode)
+            # (inside the POST body, not a URL: not counted as a token in a query)
+            sub_principal = self._authenticate(sub, in_body=True) if own_token else principal
+            data, status = route.handler(sub, sub_principal), 200
+        except GraphError as err:
+            data, status = self._error_body(err), err.status
+        finally:
+            self._date_format = None
+        if fault is not None and fault.kind == "drop":
+            return None  # processed, answer lost: as unprocessed to the client
+        if fault is not None and fault.kind == "500":
+            data, status = self._error_body(GraphError(1)), 500
+        return self._entry(status, data, with_headers)
+
+    @staticmethod
+    def _entry(status: int, data: Any, with_headers: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"code": status}
+        if with_headers:
+            item["headers"] = [
+                {"name": "Content-Type", "value": "application/json; charset=UTF-8"},
+                {"name": "Cache-Control", "value": "private, no-cache, no-store, must-revalidate"},
+            ]
+        item["body"] = json.dumps(data, ensure_ascii=False)
+        return item
 
     # ------------------------------------------------------------ writes
 
@@ -1352,6 +1612,7 @@ class GraphHalf:
         self._check_posting_rate(page_id)
         kind = "album" if len(media) > 1 else "photo" if media else "link" if link else "status"
         post = self._new_post(page_id, message, link, kind, now, published, media)
+        post.app_id = principal.app_id
         post.scheduled_for = scheduled_for
         post.unpublished_content_type = req.param("unpublished_content_type")
         for photo_id in media:
@@ -1397,6 +1658,12 @@ class GraphHalf:
                     100, f"(#100) param attached_media[{index}] has invalid media_fbid"
                 )
             media.append(fbid)
+        if len(media) > MAX_ATTACHED:
+            raise GraphError(
+                100,
+                f"(#100) A post can have at most {MAX_ATTACHED} attached photos "
+                "(sandbox: the practical maximum, unconfirmed)",
+            )
         return media
 
     def _check_duplicate(self, page_id: str, message: str, now: datetime) -> None:
@@ -1455,7 +1722,12 @@ class GraphHalf:
         if not published and scheduled_for is None:
             return {"id": photo_id}
         post = self._new_post(page_id, caption, None, "photo", now, published, [photo_id])
+        post.app_id = principal.app_id
         post.scheduled_for = scheduled_for
+        if self.photo_post_id == "never" or (
+            self.photo_post_id == "unscheduled" and scheduled_for is not None
+        ):
+            return {"id": photo_id}  # the sheet: post_id may be missing (unconfirmed)
         return {"id": photo_id, "post_id": post.id}
 
     def _update(self, node_id: str, req: SandboxRequest, principal: _Principal) -> dict[str, Any]:
@@ -1474,6 +1746,11 @@ class GraphHalf:
             self._check_schedule(when)
             post.scheduled_for = when
         if message is not None:
+            if post.app_id != principal.app_id:
+                raise GraphError(
+                    200,
+                    "(#200) Permissions error: only posts made by this app can be edited",
+                )
             self._check_message(message)
             post.message = message
             post.updated_time = now

@@ -1,4 +1,4 @@
-"""The Zalo half of the sandbox: a Zalo Official Account as ``/api/zalo-oa.md`` describes it.
+"""The Zalo half of the sandbox: a Zalo Official Account as ``docs/api/zalo-oa.md`` describes it.
 
 It reproduces what the client depends on, unpleasant parts included: errors with
 HTTP 200 and a negative ``error``; OAuth v4 with REAL rotation (a used refresh token
@@ -8,8 +8,11 @@ while processing; processing articles absent from ``getslice`` until processed; 
 sandbox FETCHING every ``photo_url`` over HTTP (loopback hosts only; anything else,
 a failed fetch, a non-jpg/png or an image over 1 MB fails the article with -200 at
 verify); ``getslice`` refusing ``limit`` > 10 or a missing ``type``; title/author/
-description refused AT their limits (150/50/300, as real OAs did); a monthly article
-quota (-223); broadcasts refused at night (-234, Asia/Ho_Chi_Minh by the sandbox clock).
+description refused AT their limits (150/50/300, as real OAs did); an article without
+``author`` or ``cover.status`` refused with -201 naming the field; a monthly article
+quota (-223); broadcasts refused at night (-234, Asia/Ho_Chi_Minh by the sandbox clock);
+4,000 requests a minute per app (the Article API in its own bucket) before -32, with the
+``X-RateLimit-*`` headers.
 
 Mounted at the root AND under ``/zalo`` (``env()`` hands out ``<base>/zalo``): on one port
 with the Graph half, ``/v2.0/...`` looks like a Graph version path, the prefix keeps the
@@ -38,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .server import HalfContext, SandboxRequest, SandboxResponse
+from .halves import HalfContext, SandboxRequest, SandboxResponse
 
 # The default sandbox identity (the demo and the tests configure the tool with these).
 APP_ID = "sandbox-zalo-app"
@@ -85,6 +88,7 @@ class ZaloError(Exception):
     def __init__(self, code: int, message: str | None = None) -> None:
         self.code = code
         self.message = message or MESSAGES.get(code, "Unknown error")
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
 
@@ -201,9 +205,13 @@ class ZaloHalf:
     -214 before success, default 1), ``processing_seconds`` (sandbox-clock seconds after
     which an article is processed even if nobody verifies it, default 20),
     ``verify_key`` ("id" or "article_id": the key of the article id in verify's data),
+    ``processing_code`` / ``processing_message`` (what verify answers while processing:
+    -214 by default; which code real Zalo uses is unconfirmed),
     ``require_appsecret_proof``, ``broadcast_error`` (a code every broadcast is refused
     with, e.g. -221), ``broadcast_quota`` (broadcasts a month before -211),
-    ``token_delay`` (real seconds the token endpoint takes: widens race windows).
+    ``token_delay`` (real seconds the token endpoint takes: widens race windows),
+    ``rate_limit_per_minute`` (requests a minute per app before -32, the Article API in its
+    own bucket; answers carry ``X-RateLimit-Limit`` / ``X-RateLimit-Remain``).
     """
 
     name = "zalo"
@@ -221,10 +229,13 @@ class ZaloHalf:
         processing_verifies: int = 1,
         processing_seconds: float = 20.0,
         verify_key: str = "id",
+        processing_code: int = -214,
+        processing_message: str | None = None,
         require_appsecret_proof: bool = False,
         broadcast_error: int | None = None,
         broadcast_quota: int | None = None,
         token_delay: float = 0.0,
+        rate_limit_per_minute: int = 4000,
     ) -> None:
         self.ctx = ctx
         self.app_id = app_id
@@ -236,10 +247,15 @@ class ZaloHalf:
         self.processing_verifies = processing_verifies
         self.processing_seconds = processing_seconds
         self.verify_key = verify_key
+        self.processing_code = processing_code
+        self.processing_message = processing_message
         self.require_appsecret_proof = require_appsecret_proof
         self.broadcast_error = broadcast_error
         self.broadcast_quota = broadcast_quota
         self.token_delay = token_delay
+        self.rate_limit_per_minute = rate_limit_per_minute
+        #: (bucket, minute) -> requests, for the per-minute rate limit
+        self._minute_counts: dict[tuple[str, int], int] = {}
         now = ctx.clock()
         self.tokens = _TokenState(
             access={access_token: now + timedelta(seconds=access_ttl)},
@@ -259,6 +275,7 @@ class ZaloHalf:
         self.broadcasts: list[dict[str, Any]] = []
         self.fetches: list[dict[str, Any]] = []
         self.token_in_query = 0
+        self._minute_counts = {}
 
     def env(self) -> dict[str, str]:
         """Settings that point the Zalo channel (and public media) at this half."""
@@ -370,9 +387,12 @@ class ZaloHalf:
         ops, handler = route
         req.route = PREFIX + path
         fault = self.ctx.faults.pick("zalo", ops)
+        limit_headers: dict[str, str] = {}
         try:
             if fault is not None and fault.before_processing:
                 raise ZaloError(fault.code or -201)
+            if path != "/v4/oa/access_token":
+                limit_headers = self._rate_limit(path)
             data = handler(req)
             response = (
                 SandboxResponse.json(data)
@@ -381,13 +401,33 @@ class ZaloHalf:
             )
         except ZaloError as err:
             response = SandboxResponse.json({"error": err.code, "message": err.message})
+            limit_headers = err.headers or limit_headers
         except _OAuthError as err:
             response = SandboxResponse.json(err.body())
+        response.headers.update(limit_headers)
         if fault is not None and fault.kind == "drop":
             return SandboxResponse.dropped()
         if fault is not None and fault.kind == "500":
             return SandboxResponse.json({"error": -1, "message": "Internal Server Error"}, 500)
         return response
+
+    def _rate_limit(self, path: str) -> dict[str, str]:
+        """4,000 requests a minute per app, the Article API in a bucket of its own (-32)."""
+        bucket = "article" if path.startswith("/v2.0/article/") else "oa"
+        minute = int(self.ctx.clock().timestamp() // 60)
+        key = (bucket, minute)
+        used = self._minute_counts.get(key, 0)
+        if len(self._minute_counts) > 16:  # keep only recent minutes
+            self._minute_counts = {k: v for k, v in self._minute_counts.items() if k[1] >= minute}
+        headers = {"X-RateLimit-Limit": str(self.rate_limit_per_minute)}
+        if used >= self.rate_limit_per_minute:
+            headers["X-RateLimit-Remain"] = "0"
+            err = ZaloError(-32)
+            err.headers = headers
+            raise err
+        self._minute_counts[key] = used + 1
+        headers["X-RateLimit-Remain"] = str(self.rate_limit_per_minute - used - 1)
+        return headers
 
     def _routes(self) -> dict[tuple[str, str], tuple[frozenset[str], Any]]:
         ops = frozenset
@@ -495,7 +535,7 @@ class ZaloHalf:
             raise ZaloError(-201, "type is invalid (normal or video)")
         for name, limit, required in (
             ("title", TITLE_LIMIT, True),
-            ("author", AUTHOR_LIMIT, False),
+            ("author", AUTHOR_LIMIT, True),  # the real API refuses an article without it
             ("description", DESCRIPTION_LIMIT, True),
         ):
             value = content.get(name)
@@ -510,6 +550,10 @@ class ZaloHalf:
             raise ZaloError(-201, "cover is invalid (cover_type photo with photo_url)")
         if not isinstance(cover.get("photo_url"), str) or not cover["photo_url"]:
             raise ZaloError(-201, "cover.photo_url is required")
+        if "status" not in cover:
+            raise ZaloError(-201, "cover.status is required (show or hide)")
+        if cover["status"] not in ("show", "hide"):
+            raise ZaloError(-201, "cover.status is invalid (show or hide)")
         body = content.get("body")
         if not isinstance(body, list) or not body:
             raise ZaloError(-201, "body is required")
@@ -617,7 +661,7 @@ class ZaloHalf:
         job.verify_calls += 1
         self._settle(article, self.ctx.clock())
         if not job.done:
-            raise ZaloError(-214)
+            raise ZaloError(self.processing_code, self.processing_message)
         if job.failure:
             raise ZaloError(-200, job.failure)
         return {self.verify_key: article.id}
@@ -641,7 +685,7 @@ class ZaloHalf:
         cover = article.content.get("cover") or {}
         return {
             "id": article.id,
-            "type": "normal",
+            "type": article.content.get("type", "normal"),
             "title": article.title,
             "status": article.status,
             "total_view": article.views,
@@ -669,8 +713,8 @@ class ZaloHalf:
             self._settle(article, now)
             if not article.removed and article.status in ("show", "hide"):
                 listed.append(article)
-        if req.arg("type") != "normal":
-            listed = []
+        # video articles (sandbox/zalo_video.py) are listed under type=video only
+        listed = [a for a in listed if a.content.get("type", "normal") == req.arg("type")]
         listed.sort(key=lambda a: (a.created, a.seq), reverse=True)
         return {
             "medias": [self._media(a) for a in listed[offset : offset + limit]],

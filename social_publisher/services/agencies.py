@@ -28,21 +28,37 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..errors import ConfigError, Problem
+from ..queue.share_list import ALL_AGENCIES as ALL_AGENCIES
+from ..queue.share_list import GROUPS as GROUPS
+from ..queue.share_list import NOBODY as NOBODY
+from ..queue.share_list import AgencyEntry, ShareDirectory
 from ..store import Agency, Database, Meta
 
-#: group id → how staff call it (Vietnamese)
-GROUPS: dict[str, str] = {
-    "xa-phuong": "UBND xã, phường",
-    "phong-ban": "Phòng, ban thị xã",
-    "doan-the": "Mặt trận, đoàn thể",
-    "trung-tam": "Trung tâm, đơn vị sự nghiệp",
-    "khac": "Đơn vị khác",
-}
-#: ``Chia sẻ: tat-ca`` = every active agency; ``khong`` = nobody
-ALL_AGENCIES = "tat-ca"
-NOBODY = "khong"
+# GROUPS, ALL_AGENCIES and NOBODY (the groups and keywords of ``Chia sẻ``) live with the
+# queue, which reads ``Chia sẻ`` at ``check`` time
 
-COLUMNS = ("id", "name", "group", "fb_page_id", "fb_page_url", "zalo_oa_id", "token_setting")
+COLUMNS = (
+    "id",
+    "name",
+    "group",
+    "fb_page_id",
+    "fb_page_url",
+    "zalo_oa_id",
+    "token_setting",
+    "token_app",
+)
+#: ``token_app``: the agency's token came from its own app (default: never our
+#: appsecret_proof, Graph refuses it) or through the town's app (FB_APP_ID: our proof)
+TOKEN_APP_OWN = "rieng"
+TOKEN_APP_OURS = "chung"
+_TOKEN_APP_WORDS = {
+    "": None,
+    "rieng": TOKEN_APP_OWN,
+    "own": TOKEN_APP_OWN,
+    "chung": TOKEN_APP_OURS,
+    "ours": TOKEN_APP_OURS,
+    "thi-xa": TOKEN_APP_OURS,
+}
 REQUIRED_COLUMNS = ("id", "name", "group")
 FIRST_SEEN_KEY = "agencies:first_seen"
 #: stands for "known since before the tool kept records" (the first load of the file)
@@ -155,6 +171,8 @@ class AgencyRow:
     fb_page_url: str | None = None
     zalo_oa_id: str | None = None
     token_setting: str | None = None
+    #: ``chung`` (token issued through our app) or None (its own app)
+    token_app: str | None = None
     line: int = 0
 
 
@@ -259,6 +277,14 @@ def parse_agencies(path: Path) -> list[AgencyRow]:
             )
         elif token_setting and not page_id:
             bad("có token_setting nhưng thiếu fb_page_id: ghi mã Trang Facebook của đơn vị.")
+        raw_app = v.get("token_app", "")
+        token_app = _TOKEN_APP_WORDS.get(slug(raw_app), "?")
+        if token_app == "?":
+            bad(
+                f"token_app “{raw_app}” không hợp lệ: ghi {TOKEN_APP_OWN} (mã do ứng dụng riêng "
+                f"của đơn vị cấp, mặc định) hoặc {TOKEN_APP_OURS} (mã cấp qua ứng dụng của thị "
+                "xã, FB_APP_ID), hoặc để trống."
+            )
         if len(problems) == before:
             rows.append(
                 AgencyRow(
@@ -269,12 +295,51 @@ def parse_agencies(path: Path) -> list[AgencyRow]:
                     fb_page_url=page_url or None,
                     zalo_oa_id=v.get("zalo_oa_id") or None,
                     token_setting=token_setting or None,
+                    token_app=token_app if token_app == TOKEN_APP_OURS else None,
                     line=line,
                 )
             )
     if problems:
         raise FileProblems(problems)
     return rows
+
+
+# ------------------------------------------------------------------ for the queue
+
+
+@dataclass(frozen=True)
+class DirectoryLoad:
+    """The agencies file as ``Chia sẻ`` reads it, or why it could not be read."""
+
+    directory: ShareDirectory | None
+    #: Vietnamese, without a trailing full stop: "không tìm thấy tệp …" (None: read)
+    failure: str | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+#: the last file read, by (path, mtime, size): the daemon scans every pass
+_DIRECTORIES: dict[str, tuple[tuple[int, int], ShareDirectory]] = {}
+
+
+def share_directory(settings: Settings) -> DirectoryLoad:
+    """AGENCIES_FILE for ``check`` and ingest; read again only when the file changed."""
+    path = settings.agencies_file
+    shown = str(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return DirectoryLoad(None, f"không tìm thấy tệp {shown} (AGENCIES_FILE)")
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    known = _DIRECTORIES.get(shown)
+    if known is not None and known[0] == stamp:
+        return DirectoryLoad(known[1])
+    try:
+        rows = parse_agencies(path)
+    except FileProblems as exc:
+        return DirectoryLoad(None, f"tệp {shown} (AGENCIES_FILE) có lỗi", tuple(exc.problems))
+    directory = ShareDirectory((AgencyEntry(r.id, r.name, r.group) for r in rows), shown)
+    _DIRECTORIES[shown] = (stamp, directory)
+    return DirectoryLoad(directory)
 
 
 # ------------------------------------------------------------------ sync to DB
@@ -311,7 +376,15 @@ class AgencySync:
         return f"Danh sách đơn vị {self.path}: " + "; ".join(parts) + "."
 
 
-_FIELDS = ("name", "group", "fb_page_id", "fb_page_url", "zalo_oa_id", "token_setting")
+_FIELDS = (
+    "name",
+    "group",
+    "fb_page_id",
+    "fb_page_url",
+    "zalo_oa_id",
+    "token_setting",
+    "token_app",
+)
 
 
 def sync_agencies(
@@ -387,6 +460,12 @@ class AgencyInfo:
     first_seen: datetime
     #: when it left the file (None while active)
     left_at: datetime | None
+    #: ``chung``: its token came through our app (send our appsecret_proof); None: its own
+    token_app: str | None = None
+
+    @property
+    def token_of_our_app(self) -> bool:
+        return self.token_app == TOKEN_APP_OURS
 
     def existed_at(self, when: datetime) -> bool:
         if when < self.first_seen:
@@ -413,6 +492,7 @@ def agency_infos(session: Session) -> list[AgencyInfo]:
                 datetime.fromisoformat(first_seen[a.id]) if a.id in first_seen else SINCE_ALWAYS
             ),
             left_at=None if a.active else a.updated_at,
+            token_app=a.token_app,
         )
         for a in session.scalars(select(Agency))
     ]

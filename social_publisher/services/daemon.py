@@ -25,25 +25,30 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 from sqlalchemy import func, select
 
+from ..channels.base import Channel
 from ..config import Settings
 from ..errors import DaemonAlreadyRunning, SocialPublisherError
-from ..store import ChannelHealth, Database, Post, PostState, Publication
-from ..store import PubState as S
+from ..states import BLOCKING_HEALTH, POST_NEEDS_PEOPLE, UNFINISHED
+from ..states import PubState as S
+from ..store import ChannelHealth, Database, Post, Publication
 from ..store.db import sqlite_path
 from .failures import explain
 from .planner import PlanResult, plan
-from .publisher import BLOCKING_HEALTH, Publisher, RenderFn, StepResult
+from .publisher import Publisher, RenderFn, StepResult
+
+if TYPE_CHECKING:
+    from .zalo_tokens import DbTokenStore
 
 log = logging.getLogger("social_publisher.daemon")
 
@@ -180,14 +185,10 @@ def attention_counts(db: Database) -> tuple[int, int]:
             )
         )
         bad_posts = session.scalar(
-            select(func.count(Post.id)).where(Post.state.in_([PostState.ERROR, PostState.HELD]))
+            select(func.count(Post.id)).where(Post.state.in_(POST_NEEDS_PEOPLE))
         )
         open_work = session.scalar(
-            select(func.count(Publication.id)).where(
-                Publication.state.in_(
-                    [S.PENDING, S.DUE, S.PUBLISHING, S.RETRY_WAIT, S.SCHEDULED_REMOTE, S.PUBLISHED]
-                )
-            )
+            select(func.count(Publication.id)).where(Publication.state.in_(UNFINISHED))
         )
     return int(waiting or 0) + int(blocked or 0) + int(bad_posts or 0), int(open_work or 0)
 
@@ -239,7 +240,7 @@ def default_render(settings: Settings) -> RenderFn | None:
 
 def zalo_token_store(
     db: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow
-) -> Any:
+) -> DbTokenStore:
     """The database-backed Zalo token pair (``services.zalo_tokens``)."""
     from ..channels.zalo import ZaloOAuthClient
     from .zalo_tokens import DbTokenStore
@@ -249,9 +250,9 @@ def zalo_token_store(
 
 def build_channels(
     settings: Settings, db: Database, *, clock: Callable[[], datetime] = utcnow
-) -> dict[str, Any]:
+) -> dict[str, Channel]:
     """The enabled channels; a channel whose settings are missing is simply absent."""
-    channels: dict[str, Any] = {}
+    channels: dict[str, Channel] = {}
     if settings.facebook_enabled:
         from ..channels.facebook import FacebookChannel  # type: ignore[attr-defined,unused-ignore]
 
@@ -278,7 +279,7 @@ def build_context(
     db: Database,
     *,
     clock: Callable[[], datetime] = utcnow,
-    channels: dict[str, Any] | None = None,
+    channels: Mapping[str, Channel] | None = None,
     ingest: IngestFn | bool | None = True,
     render: RenderFn | bool | None = True,
     worker: str | None = None,

@@ -23,10 +23,10 @@ from sqlalchemy import select
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError
+from ..platforms import platform_name
 from ..store import Database, Post, Publication
 from .daemon import build_context, run_pass, zalo_token_store
 from .logs import setup_logging, teardown_logging
-from .planner import PLATFORM_NAMES
 
 log = logging.getLogger("social_publisher.demo")
 
@@ -161,7 +161,7 @@ def run_demo(
             mark = "✔" if live else "✘"
             where = row.url or ""
             extra = f" — {row.problem}" if row.problem and not live else ""
-            platform = PLATFORM_NAMES.get(row.channel, row.channel)
+            platform = platform_name(row.channel)
             say(f"  {mark} {platform}: '{row.title}' {where}{extra}")
         state = sandbox.state()
         fb_posts = [p for p in state.get("graph", {}).get("posts", []) if p.get("published")]

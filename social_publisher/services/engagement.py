@@ -1,14 +1,14 @@
 """Engagement collection: snapshots of each live publication's counters on a schedule.
 
 A small town Page has a small API budget (4800 calls × engaged users a day),
-so collection is batched: Facebook through multi-id lookups of at most 50
-ids (about two requests per 50 posts, not one per post), Zalo through the
-paged article list. Each publication has its own schedule
-(``Publication.next_collect_at``): 1 h and 24 h after publishing, then daily
-for 30 days, then at each month end (23:00 local) for a year, so a month's
-figure (the last snapshot taken in the month) is close to the true month-end
-value. Metrics a Page refuses (insights need 100+ likes) are remembered in
-``Meta`` and not asked again for a month.
+so collection is batched: Facebook through synchronous batch requests of at
+most 50 entries (two requests per 50 posts, not two per post; ``?ids=`` is
+refused to apps made since Nov 2026), Zalo through the paged article list.
+Each publication has its own schedule (``Publication.next_collect_at``): 1 h
+and 24 h after publishing, then daily for 30 days, then at each month end
+(23:00 local) for a year, so a month's figure (the last snapshot taken in the
+month) is close to the true month-end value. Metrics a Page refuses (insights
+need 100+ likes) are remembered in ``Meta`` and not asked again for a month.
 
 The daemon calls :func:`collect` hourly; ``social-publisher collect`` runs it now.
 """
@@ -20,13 +20,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select, update
 
 from ..config import Settings
-from ..errors import AuthError, ChannelError, RateLimitError
+from ..errors import AuthError, ChannelError, RateLimitError, SetupError
 from ..store import Database, EngagementSnapshot, Meta, Publication
 from .agencies import FileProblems, load_agencies
 from .shares import DetectReport, detect_shares, live_publications
@@ -77,19 +77,6 @@ def collection_points(published_at: datetime, tz: ZoneInfo) -> list[datetime]:
 def next_collect_after(published_at: datetime, after: datetime, tz: ZoneInfo) -> datetime | None:
     """The first scheduled read after ``after`` (missed ones are not caught up one by one)."""
     return next((p for p in collection_points(published_at, tz) if p > after), None)
-
-
-# ------------------------------------------------------------------ channel shapes
-
-
-class FacebookEngagementSource(Protocol):
-    def fetch_engagement(
-        self, remote_ids: Sequence[str], *, unavailable_metrics: frozenset[str] = ...
-    ) -> Any: ...
-
-
-class ZaloEngagementSource(Protocol):
-    def fetch_engagement(self, article_ids: Sequence[str]) -> Mapping[str, Any]: ...
 
 
 # ------------------------------------------------------------------ collection
@@ -340,6 +327,9 @@ def _store(
 
 
 def _channel_error(report: CollectReport, name: str, exc: ChannelError, left: int) -> None:
+    if isinstance(exc, SetupError):  # a setting to fix, said in full (never the posts' fault)
+        report.errors.append(f"{name}: không đọc được số liệu của {left} bài. {exc.advice}")
+        return
     if isinstance(exc, AuthError):
         hint = "mã truy cập không còn hiệu lực: cấp lại mã rồi chạy lại"
     elif isinstance(exc, RateLimitError):
@@ -378,6 +368,10 @@ def _collect_facebook(
         except ChannelError as exc:
             # the rest keep their claim lease and are retried in about half an hour
             _channel_error(report, "Facebook", exc, len(items) - start)
+            if isinstance(exc, SetupError):
+                from .setup_checks import record_setup_block
+
+                record_setup_block(db, "facebook", exc, now=now, actor="collect")
             break
         learnt |= set(getattr(result, "unavailable_metrics", frozenset()))
         _store(db, settings, chunk, result.results, report, now=now)

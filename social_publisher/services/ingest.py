@@ -18,7 +18,7 @@ What ingest records, and why:
   The daemon never publishes a post in ``error`` (nor ``draft``/``held``/
   ``withdrawn``/``removed``), and a post already live is never re-posted by a
   local edit: that is the daemon's rule;
-* a folder gone: ``Post.state = removed`` (audit ``post_removed``); it comes
+* a folder gone: the post becomes ``removed`` (audit ``post_removed``); it comes
   back as ``post_added`` with ``restored`` if the folder reappears;
 * a file that cannot be read right now (an editor holds it) or a folder whose
   scan crashed changes nothing already recorded: it is tried again next pass.
@@ -38,16 +38,15 @@ staff ``withdraw`` is never undone by an edit.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, Text, bindparam, delete, func, or_, select, type_coerce, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -56,32 +55,34 @@ from ..errors import Problem, QueueError, StoreError
 from ..media import check_image
 from ..queue import (
     BytesImageCheck,
-    CachedScan,
     CheckedPost,
     ImageCheck,
     MemoryScanCache,
     Previous,
     ScannedPost,
     ScanOptions,
-    State,
     evaluate,
     evaluate_all,
     list_queue,
     scan_queue,
 )
-from ..store import AuditEvent, Database, Post, PostState, PostVersion, Publication
-from ..store import ScanCache as ScanCacheRow
+from ..queue.share_list import ShareDirectory, depends_on_agencies
+from ..states import OPEN_STATES, PostState, PubState
+from ..store import AuditEvent, Database, Post, PostVersion, Publication
+from ..store.bulk import (
+    IN_BATCH,
+    point_posts_at_versions,
+)
 from ..store.db import describe_db_error
-from .safeguards import settle_notes
+from ..store.lifecycle import transition
+from .agencies import DirectoryLoad, share_directory
+from .scan_cache import DbScanCache
+from .settle import settle_notes
 
 log = logging.getLogger("social_publisher.ingest")
 
 ACTOR = "queue"
-_POSTS = cast(Table, Post.__table__)
-#: keys per ``IN (...)`` list and rows per batch
-_IN_BATCH = 500
-#: scan cache rows committed together while a big scan runs (see ``write_during_scan``)
-WRITE_BATCH = 500
+_IN_BATCH = IN_BATCH
 #: ``Post.override`` value set by ``publish-now`` (services.planner uses the same string)
 OVERRIDE_PUBLISH = "publish"
 
@@ -118,186 +119,51 @@ def _resolve_check(settings: Settings, image_check: ImageCheck | None) -> tuple[
     return image_check, _check_id(image_check)
 
 
-def scan_options(settings: Settings, image_check_id: str) -> ScanOptions:
+def scan_options(
+    settings: Settings, image_check_id: str, agencies: ShareDirectory | None = None
+) -> ScanOptions:
     share = tuple(s.strip() for s in settings.default_share_with.split(",") if s.strip())
+    if agencies is not None:  # DEFAULT_SHARE_WITH may name agencies as staff write them too
+        share = agencies.read(share).entries
     return ScanOptions(
         timezone=settings.timezone,
         default_author=settings.default_author or None,
         default_share_with=share,
         image_check_id=image_check_id,
+        approvers=settings.approvers,
+        agencies=agencies,
     )
 
 
-# ---------------------------------------------------------------- the scan cache in the DB
-
-
-class DbScanCache:
-    """The ``scan_cache`` table behind the queue's :class:`ScanCache` protocol.
-
-    The rows of one queue root are read in one query (or those of a part of the
-    queue: ingest works through it in parts) and written back in one batch, so a
-    warm scan of thousands of folders costs two round trips.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.prefix = f"{root.as_posix()}/"
-        self.entries: dict[str, CachedScan] = {}
-        #: keys to write, in the order they were put (the scan's: sorted)
-        self.dirty: dict[str, None] = {}
-        self.deleted: set[str] = set()
-        self._writer: tuple[Database, datetime] | None = None
-
-    def write_during_scan(self, db: Database, now: datetime) -> None:
-        """Commit rows in batches of :data:`WRITE_BATCH` as the scan puts them.
-
-        A cold scan shares its folders between processes, but writing thousands of
-        rows at the end would be done by this process alone while the others wait;
-        written as the scan goes, the work is shared too. Each batch is its own short
-        transaction: the database is never locked for the length of a scan. A batch
-        that fails (a busy database) stops this; :meth:`flush` then writes the rest.
-        """
-        self._writer = (db, now)
-
-    def load(self, session: Session, keys: Sequence[str] | None = None) -> DbScanCache:
-        """Read this root's rows, or only those of ``keys``."""
-        # Core, not ORM, and the JSON left as text: the scanner decodes only what it uses.
-        columns = select(
-            ScanCacheRow.folder,
-            ScanCacheRow.signature,
-            ScanCacheRow.content_hash,
-            type_coerce(ScanCacheRow.result, Text),
-        )
-        if keys is None:
-            queries = [columns.where(ScanCacheRow.folder.startswith(self.prefix, autoescape=True))]
-        else:
-            queries = [
-                columns.where(ScanCacheRow.folder.in_(keys[start : start + _IN_BATCH]))
-                for start in range(0, len(keys), _IN_BATCH)
-            ]
-        connection = session.connection()
-        for query in queries:
-            for folder, signature, digest, result in connection.execute(query).all():
-                self.entries[folder] = CachedScan(signature, digest, result or {})
-        return self
-
-    def get(self, key: str) -> CachedScan | None:
-        return self.entries.get(key)
-
-    def put(self, key: str, entry: CachedScan) -> None:
-        self.entries[key] = entry
-        self.dirty[key] = None
-        self.deleted.discard(key)
-        if self._writer is not None and len(self.dirty) >= WRITE_BATCH:
-            db, now = self._writer
-            try:
-                with db.session() as session:
-                    self.flush(session, now)
-                self.saved()
-            except (IntegrityError, OperationalError) as exc:
-                log.warning("scan cache not saved during the scan: %s", type(exc).__name__)
-                self._writer = None
-
-    def delete(self, key: str) -> None:
-        if self.entries.pop(key, None) is not None:
-            self.deleted.add(key)
-        self.dirty.pop(key, None)
-
-    def prune(self, present: Iterable[str]) -> None:
-        """Forget folders of this root that are no longer in the queue."""
-        for key in set(self.entries) - set(present):
-            self.delete(key)
-
-    def prune_stored(self, session: Session, present: set[str]) -> None:
-        """Like :meth:`prune`, for rows that were not loaded: asks the table for the keys."""
-        stored = session.scalars(
-            select(ScanCacheRow.folder).where(
-                ScanCacheRow.folder.startswith(self.prefix, autoescape=True)
-            )
-        )
-        self.deleted.update(key for key in stored if key not in present)
-
-    def stop_writing(self) -> None:
-        self._writer = None
-
-    def forget(self) -> None:
-        """Drop the rows held (after :meth:`saved`): ingest holds one part at a time."""
-        self.entries.clear()
-
-    def flush(self, session: Session, now: datetime) -> None:
-        """Write the changes in ``session``; call :meth:`saved` once it is committed (a
-        transaction that fails and is tried again writes them again)."""
-        gone = sorted(self.deleted)
-        for start in range(0, len(gone), _IN_BATCH):
-            chunk = gone[start : start + _IN_BATCH]
-            session.execute(delete(ScanCacheRow).where(ScanCacheRow.folder.in_(chunk)))
-        if self.dirty:
-            dialect = session.get_bind().dialect.name
-            if dialect == "sqlite":
-                self._flush_sqlite(session, now)
-            else:
-                self._flush_postgresql(session, now)
-
-    def saved(self) -> None:
-        """The changes are committed: nothing is left to write."""
-        self.dirty.clear()
-        self.deleted.clear()
-
-    def _flush_sqlite(self, session: Session, now: datetime) -> None:
-        """One executemany on the raw connection: a cold scan writes thousands of rows.
-
-        In the order the scan put them (sorted by folder): SQLite has one writer, so
-        no lock order to keep, and the folder index is filled in order.
-        """
-        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # UTCDateTime's format
-        entries = self.entries
-        rows = []
-        for key in self.dirty:
-            entry = entries[key]
-            result = entry.result
-            text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-            rows.append((key, entry.signature, entry.content_hash, text, stamp))
-        session.connection().exec_driver_sql(
-            "INSERT INTO scan_cache (folder, signature, content_hash, result, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (folder) DO UPDATE SET "
-            "signature = excluded.signature, content_hash = excluded.content_hash, "
-            "result = excluded.result, updated_at = excluded.updated_at",
-            rows,
-        )
-
-    def _flush_postgresql(self, session: Session, now: datetime) -> None:
-        rows = [
-            {
-                "folder": key,
-                "signature": self.entries[key].signature,
-                "content_hash": self.entries[key].content_hash,
-                "result": _as_dict(self.entries[key].result),
-                "updated_at": now,
-            }
-            for key in sorted(self.dirty)  # one lock order for concurrent writers
+def share_notes(
+    settings: Settings, loaded: DirectoryLoad, posts: Sequence[ScannedPost]
+) -> list[Problem]:
+    """What ``check`` says once about ``Chia sẻ`` beyond each post: an agencies file that
+    could not be read (when some post needed it), and a DEFAULT_SHARE_WITH it does not know."""
+    shown = str(settings.agencies_file)
+    default = [s.strip() for s in settings.default_share_with.split(",") if s.strip()]
+    if loaded.directory is not None:
+        return [
+            Problem("DEFAULT_SHARE_WITH", f"Cấu hình DEFAULT_SHARE_WITH: {problem}")
+            for problem in loaded.directory.read(default).problems
         ]
-        # imported here: an SQLite office never loads the PostgreSQL dialect (2 MB of an idle
-        # daemon's memory)
-        from sqlalchemy.dialects.postgresql import insert
-
-        statement = insert(ScanCacheRow)
-        statement = statement.on_conflict_do_update(
-            index_elements=[ScanCacheRow.folder],
-            set_={
-                "signature": statement.excluded.signature,
-                "content_hash": statement.excluded.content_hash,
-                "result": statement.excluded.result,
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
-        for start in range(0, len(rows), _IN_BATCH):
-            session.execute(statement, rows[start : start + _IN_BATCH])
-
-
-def _as_dict(result: dict[str, Any] | str) -> dict[str, Any]:
-    if isinstance(result, str):
-        loaded: dict[str, Any] = json.loads(result)
-        return loaded
-    return result
+    unchecked = [p.folder for p in posts if depends_on_agencies(p.share_with)]
+    if not unchecked:
+        return []
+    names = ", ".join(unchecked[:5]) + (
+        f" và {len(unchecked) - 5} bài khác" if len(unchecked) > 5 else ""
+    )
+    fix = (
+        "Chạy 'social-publisher init' để tạo tệp mẫu, hoặc sửa AGENCIES_FILE trong tệp .env."
+        if not loaded.problems
+        else "Sửa các lỗi của tệp được liệt kê dưới đây."
+    )
+    note = Problem(
+        shown,
+        f"Mục Chia sẻ của {len(unchecked)} bài chưa được kiểm tra ({names}) vì "
+        f"{loaded.failure}. {fix}",
+    )
+    return [note, *loaded.problems]
 
 
 # ---------------------------------------------------------------- check
@@ -312,10 +178,12 @@ class CheckReport:
     read: list[str]
     #: processes that read the folders (see ``queue.scan_queue``)
     workers: int = 1
+    #: warnings about the whole queue rather than one post (an unreadable agencies file)
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
-        return any(p.state == State.ERROR for p in self.posts)
+        return any(p.state == PostState.ERROR for p in self.posts)
 
 
 def _same_dir(a: Path, b: Path) -> bool:
@@ -351,12 +219,14 @@ def check_queue(
     """
     queue_dir = queue_dir or settings.queue_dir
     check, check_id = _resolve_check(settings, image_check)
-    options = scan_options(settings, check_id)
+    agencies = share_directory(settings)
+    options = scan_options(settings, check_id, agencies.directory)
     grace = timedelta(hours=settings.overdue_grace_hours)
     if db is None:
         scan = scan_queue(queue_dir, options, cache=MemoryScanCache(), image_check=check)
         posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz)
-        return CheckReport(scan.root, posts, scan.read, scan.workers)
+        notes = share_notes(settings, agencies, scan.posts)
+        return CheckReport(scan.root, posts, scan.read, scan.workers, notes)
 
     cache = DbScanCache(queue_dir.resolve())
     with db.session() as session:
@@ -378,7 +248,8 @@ def check_queue(
     posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
     if known:
         posts = settle_notes(db, settings, posts, now)
-    return CheckReport(scan.root, posts, scan.read, scan.workers)
+    notes = share_notes(settings, agencies, scan.posts)
+    return CheckReport(scan.root, posts, scan.read, scan.workers, notes)
 
 
 # ---------------------------------------------------------------- ingest
@@ -404,7 +275,7 @@ class IngestReport:
 
     @property
     def errors(self) -> list[CheckedPost]:
-        return [p for p in self.posts if p.state == State.ERROR]
+        return [p for p in self.posts if p.state == PostState.ERROR]
 
     def merge(self, other: IngestReport, read: Iterable[str] = ()) -> None:
         """Add what one part of the pass found (ingest works in parts)."""
@@ -461,10 +332,9 @@ def _fields(post: Post, scanned: ScannedPost, checked: CheckedPost, now: datetim
     post.publish_at = scanned.publish_at
     post.channels = list(scanned.channels)
     post.approved_by = scanned.approved_by
-    post.state = PostState(checked.state.value).value
     post.removed_at = None
     post.updated_at = now
-    post.folder_changed_at = now  # the settle time starts again (services.safeguards)
+    post.folder_changed_at = now  # the settle time starts again (services.settle)
 
 
 @dataclass(frozen=True)
@@ -519,7 +389,7 @@ def _sync(
         seen = known.get(scanned.folder)
         if seen is None:
             checked = evaluate(scanned, now=now, grace=grace, tz=tz)
-            post = Post(folder=scanned.folder, first_seen_at=now)
+            post = Post(folder=scanned.folder, first_seen_at=now, state=checked.state.value)
             _fields(post, scanned, checked, now)
             session.add(post)
             changes.append(_Change(post, scanned, checked, "post_added", {}, known=False))
@@ -536,16 +406,21 @@ def _sync(
             # nothing new, or a file locked by an editor / a crash: keep what was recorded
             if not scanned.cacheable:  # ...but do not publish it while it is being written
                 session.execute(
-                    update(_POSTS).where(_POSTS.c.id == seen.id).values(folder_changed_at=now)
+                    update(Post)
+                    .where(Post.id == seen.id)
+                    .values(folder_changed_at=now)
+                    .execution_options(synchronize_session=False)
                 )
             continue
         post = session.get_one(Post, seen.id)
         _fields(post, scanned, checked, now)
+        # recorded by this change's own event below (post_added / _edited / _withdrawn)
+        transition(session, post, checked.state, actor=ACTOR, at=now, record=False)
         if was_removed:
             event = "post_added"
             extra: dict[str, Any] = {"restored": True, "old_hash": seen.current_hash}
             report.added.append(scanned.folder)
-        elif checked.state == State.WITHDRAWN and seen.state != PostState.WITHDRAWN:
+        elif checked.state == PostState.WITHDRAWN and seen.state != PostState.WITHDRAWN:
             event = "post_withdrawn"
             extra = {"old_hash": seen.current_hash, "new_hash": scanned.content_hash}
             report.withdrawn.append(scanned.folder)
@@ -567,11 +442,8 @@ def _point_at_versions(session: Session, changes: list[_Change], now: datetime) 
     """Point each changed post at the version with its content: an earlier one (staff may
     undo an edit: it is reused, never duplicated) or a new one.
 
-    By ids, not through the ``versions`` / ``current_version`` relationships: those
-    would tie each post and its versions into a reference cycle that outlives the
-    session until a full garbage collection, and a first ingest makes thousands. The
-    pointers are set by one UPDATE that also sets ``updated_at`` (left out, its
-    ``onupdate`` would put the wall clock there instead of ``now``).
+    By ids, in one UPDATE (:func:`~social_publisher.store.bulk.point_posts_at_versions`
+    says why not through the relationships).
     """
     session.flush()  # new posts get their ids
     pointers: list[tuple[int, int | PostVersion]] = []
@@ -593,14 +465,8 @@ def _point_at_versions(session: Session, changes: list[_Change], now: datetime) 
         else:
             pointers.append((post.id, version_id))
     session.flush()  # new versions get their ids
-    session.execute(
-        update(_POSTS)
-        .where(_POSTS.c.id == bindparam("post"))
-        .values(current_version_id=bindparam("version"), updated_at=bindparam("at")),
-        [
-            {"post": pid, "version": v if isinstance(v, int) else v.id, "at": now}
-            for pid, v in pointers
-        ],
+    point_posts_at_versions(
+        session, [(pid, v if isinstance(v, int) else v.id) for pid, v in pointers], now
     )
 
 
@@ -625,7 +491,7 @@ def _sync_removed(session: Session, present: set[str], now: datetime, report: In
     gone = [row for row in rows if row[0] not in present]
     for folder, pid, state, digest in gone:
         post = session.get_one(Post, pid)
-        post.state = PostState.REMOVED.value
+        transition(session, post, PostState.REMOVED, actor=ACTOR, at=now, record=False)
         post.removed_at = now
         post.updated_at = now
         details = {"folder": folder, "hash": digest, "old_state": state}
@@ -663,7 +529,7 @@ def ingest(
         raise ValueError("ingest needs an aware 'now'")
     queue_dir = queue_dir or settings.queue_dir
     check, check_id = _resolve_check(settings, image_check)
-    options = scan_options(settings, check_id)
+    options = scan_options(settings, check_id, share_directory(settings).directory)
     grace = timedelta(hours=settings.overdue_grace_hours)
     tz = settings.tz
     root, names = list_queue(queue_dir)
@@ -756,7 +622,7 @@ def _refuse_sudden_emptiness(db: Database, queue_dir: Path) -> None:
 
 
 #: publications an empty queue would cancel (states the planner cancels a removed post in)
-_WOULD_CANCEL = ("pending", "due", "retry_wait", "needs_attention", "scheduled_remote")
+_WOULD_CANCEL = (*OPEN_STATES, PubState.SCHEDULED_REMOTE)
 
 
 def _write(db: Database, write: Callable[[Session, IngestReport], None]) -> IngestReport:

@@ -7,7 +7,7 @@ platform (a Facebook scheduled post) is left for the publisher, which
 compares ``Publication.content_hash`` / ``remote_scheduled_for`` with the
 post's current version and moves or cancels it there first.
 
-Rules (DESIGN.md "Approval and the record"):
+Rules (docs/architecture.md "Approval and edits"):
 - a ready, approved, valid post gets a publication per channel it names,
   ``due_at`` = its publish time; ``pending`` becomes ``due`` when that passes;
 - an edit before publishing moves the publication to the new version (audit
@@ -23,21 +23,27 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from ..store import CHANNELS, AuditEvent, Database, Post, PostState, PostVersion, Publication
-from ..store import PubState as S
+from ..platforms import CHANNELS
+from ..platforms import platform_name as _platform
+from ..states import (
+    LIVE_STATES,
+    OPEN_STATES,
+    PLATFORM_HELD,
+    REQUEUEABLE,
+    HealthState,
+    PostState,
+)
+from ..states import PubState as S
+from ..store import AuditEvent, Database, Post, PostVersion, Publication
+from ..store.lifecycle import audit, set_health, transition
 
 log = logging.getLogger("social_publisher.planner")
 
-#: states in which a publication has not gone out and may still follow its post
-OPEN_STATES = (S.PENDING, S.DUE, S.RETRY_WAIT, S.NEEDS_ATTENTION)
-DONE_STATES = (S.PUBLISHED, S.CONFIRMED)
 OVERRIDE_PUBLISH = "publish"
-PLATFORM_NAMES = {"facebook": "Facebook", "zalo": "Zalo OA"}
 OVERRIDE_WITHDRAW = "withdraw"
 
 
@@ -97,64 +103,8 @@ class PlanResult:
         )
 
 
-def audit(
-    session: Session,
-    actor: str,
-    event: str,
-    pub: Publication | None = None,
-    *,
-    post_id: int | None = None,
-    at: datetime,
-    **details: Any,
-) -> None:
-    """One audit row; transitions carry ``from``/``to`` in their details."""
-    if "from_" in details:
-        details["from"] = details.pop("from_")
-    session.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            event=event,
-            post_id=pub.post_id if pub is not None else post_id,
-            publication_id=pub.id if pub is not None else None,
-            details=details,
-        )
-    )
-
-
-def set_state(
-    session: Session,
-    pub: Publication,
-    to: S,
-    *,
-    actor: str,
-    at: datetime,
-    reason: str | None = None,
-    **details: Any,
-) -> None:
-    """Move ``pub`` to ``to`` with an audit event (a no-op audit is skipped)."""
-    before = pub.state
-    pub.state = to.value
-    if to == S.NEEDS_ATTENTION:
-        pub.attention_reason = reason
-    elif before == S.NEEDS_ATTENTION:
-        pub.attention_reason = None
-    if before != to.value:
-        extra: dict[str, Any] = {"reason": reason} if reason else {}
-        audit(
-            session,
-            actor,
-            "transition",
-            pub,
-            at=at,
-            from_=before,
-            to=to.value,
-            **extra,
-            **details,
-        )
-
-
-def _adopt_version(pub: Publication, version: PostVersion) -> None:
+def adopt_version(pub: Publication, version: PostVersion) -> None:
+    """The publication now follows ``version``: its content, approver and time."""
     pub.version_id = version.id
     pub.content_hash = version.content_hash
     pub.approved_by = version.approved_by
@@ -218,7 +168,7 @@ def plan(
                 if disposition(post, version, channel) != Disposition.PUBLISH:
                     continue
                 pub = Publication(post_id=post.id, channel=channel, state=S.PENDING.value)
-                _adopt_version(pub, version)
+                adopt_version(pub, version)
                 session.add(pub)
                 session.flush()
                 audit(
@@ -235,60 +185,48 @@ def plan(
                 result.created += 1
                 existing[channel] = pub
                 if pub.due_at is not None and pub.due_at <= now:
-                    set_state(session, pub, S.DUE, actor=actor, at=now)
+                    transition(session, pub, S.DUE, actor=actor, at=now)
                     pub.next_attempt_at = None
                     result.became_due += 1
 
             for channel, pub in existing.items():
                 verdict = disposition(post, version, channel)
                 state = S(pub.state)
-                if state in DONE_STATES:
+                if state in LIVE_STATES:
                     if version is not None and pub.content_hash != version.content_hash:
                         edited_done.append((pub, version))
                     continue
-                if state in (S.PUBLISHING, S.SCHEDULED_REMOTE):
+                if state in PLATFORM_HELD:
                     continue  # in flight, or held on the platform: the publisher's job
                 if state == S.CANCELLED:
                     if verdict == Disposition.PUBLISH and version is not None:
-                        _adopt_version(pub, version)
+                        adopt_version(pub, version)
                         pub.attempt_count = 0
                         pub.next_attempt_at = None
                         pub.remote_id = pub.remote_url = None
                         pub.remote_scheduled_for = None
                         pub.last_error = pub.last_error_kind = None
-                        set_state(session, pub, S.PENDING, actor=actor, at=now, reason="revived")
+                        transition(session, pub, S.PENDING, actor=actor, at=now, reason="revived")
                         result.revived += 1
                     else:
                         continue
                 elif verdict == Disposition.CANCEL:
-                    set_state(
-                        session,
-                        pub,
-                        S.CANCELLED,
-                        actor=actor,
-                        at=now,
-                        reason=f"post {post.state}",
-                    )
+                    why = f"post {post.state}"
+                    transition(session, pub, S.CANCELLED, actor=actor, at=now, reason=why)
                     pub.next_attempt_at = None
                     result.cancelled += 1
                     continue
                 elif verdict == Disposition.HOLD:
                     if state in (S.DUE, S.RETRY_WAIT):
-                        set_state(
-                            session,
-                            pub,
-                            S.PENDING,
-                            actor=actor,
-                            at=now,
-                            reason=f"post {post.state}",
-                        )
+                        why = f"post {post.state}"
+                        transition(session, pub, S.PENDING, actor=actor, at=now, reason=why)
                         pub.next_attempt_at = None
                         result.held += 1
                     continue
                 assert version is not None
                 if pub.version_id != version.id:
                     old_hash = pub.content_hash
-                    _adopt_version(pub, version)
+                    adopt_version(pub, version)
                     audit(
                         session,
                         actor,
@@ -310,14 +248,14 @@ def plan(
                     pub.last_error = pub.last_error_kind = None
                     keep_due = post.override == OVERRIDE_PUBLISH and state == S.DUE
                     if state != S.PENDING and not keep_due:
-                        set_state(session, pub, S.PENDING, actor=actor, at=now, reason="edited")
+                        transition(session, pub, S.PENDING, actor=actor, at=now, reason="edited")
                 if (
                     pub.state == S.PENDING
                     and pub.due_at is not None
                     and (pub.due_at <= now or post.override == OVERRIDE_PUBLISH)
                     and (pub.next_attempt_at is None or pub.next_attempt_at <= now)
                 ):
-                    set_state(session, pub, S.DUE, actor=actor, at=now)
+                    transition(session, pub, S.DUE, actor=actor, at=now)
                     pub.next_attempt_at = None
                     pub.attempt_count = 0
                     result.became_due += 1
@@ -343,7 +281,7 @@ def plan(
                     version.title,
                     pub.channel,
                     pub.remote_url or pub.remote_id,
-                    "Facebook" if pub.channel == "facebook" else "Zalo OA",
+                    _platform(pub.channel),
                 )
                 result.edited_after_publish += 1
     return result
@@ -398,11 +336,7 @@ def _requeue(session: Session, pub: Publication, *, actor: str, now: datetime, r
         # It had gone out and then vanished from the platform: staff ask for it again.
         pub.remote_id = pub.remote_url = None
         pub.published_at = None
-    set_state(session, pub, S.DUE, actor=actor, at=now, reason=reason)
-
-
-def _platform(channel: str) -> str:
-    return PLATFORM_NAMES.get(channel, channel)
+    transition(session, pub, S.DUE, actor=actor, at=now, reason=reason)
 
 
 def clear_channel_blocks(
@@ -411,27 +345,19 @@ def clear_channel_blocks(
     """Let blocked channels be tried again (auth, permission, quota, rate limit)."""
     from ..store import ChannelHealth
 
-    cleared: list[str] = []
-    query = select(ChannelHealth).where(ChannelHealth.state != "ok")
+    query = select(ChannelHealth.channel).where(ChannelHealth.state != HealthState.OK.value)
     if channels is not None:
         query = query.where(ChannelHealth.channel.in_(channels))
-    for health in session.scalars(query):
-        audit(
-            session,
-            actor,
-            "channel_health",
-            at=now,
-            channel=health.channel,
-            from_=health.state,
-            to="ok",
-            by="staff",
-        )
-        health.state = "ok"
-        health.blocked_until = None
-        health.reason = None
-        health.updated_at = now
-        cleared.append(health.channel)
+    cleared = list(session.scalars(query))
+    for channel in cleared:
+        set_health(session, channel, HealthState.OK, actor=actor, at=now, by="staff")
     return cleared
+
+
+def reopen_channels(db: Database, *, actor: str, now: datetime) -> list[str]:
+    """``retry`` without a post: every blocked channel may be tried again."""
+    with db.session() as session:
+        return clear_channel_blocks(session, actor=actor, now=now)
 
 
 def staff_retry(db: Database, key: str, *, now: datetime, actor: str) -> ActionResult:
@@ -456,7 +382,7 @@ def staff_retry(db: Database, key: str, *, now: datetime, actor: str) -> ActionR
                 pub.next_attempt_at = None
                 pub.attempt_count = 0
                 result.changed.append(pub.channel)
-            elif state in DONE_STATES:
+            elif state in LIVE_STATES:
                 result.notes.append(
                     f"{_platform(pub.channel)}: đã đăng ({pub.remote_url or pub.remote_id}), "
                     "không đăng lại."
@@ -484,7 +410,7 @@ def staff_withdraw(
         for pub in _pubs(session, post):
             state = S(pub.state)
             if state in OPEN_STATES:
-                set_state(
+                transition(
                     session, pub, S.CANCELLED, actor=actor, at=now, reason="withdrawn by staff"
                 )
                 pub.next_attempt_at = None
@@ -499,7 +425,7 @@ def staff_withdraw(
                     f"{_platform(pub.channel)}: bài đang được gửi đi ngay lúc này; nếu đã lên "
                     "trang thì cần gỡ trực tiếp trên trang."
                 )
-            elif state in DONE_STATES and not live:
+            elif state in LIVE_STATES and not live:
                 result.notes.append(
                     f"{_platform(pub.channel)}: bài ĐÃ ĐĂNG ({pub.remote_url or pub.remote_id}); "
                     "muốn gỡ bài khỏi trang thì chạy lại lệnh với --live."
@@ -534,9 +460,9 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
         existing = {pub.channel: pub for pub in _pubs(session, post)}
         for pub in existing.values():
             state = S(pub.state)
-            if state in (S.PENDING, S.DUE, S.RETRY_WAIT, S.NEEDS_ATTENTION, S.CANCELLED):
+            if state in REQUEUEABLE:
                 if state == S.CANCELLED or pub.version_id != version.id:
-                    _adopt_version(pub, version)
+                    adopt_version(pub, version)
                     pub.remote_id = pub.remote_url = None
                     pub.remote_scheduled_for = None
                 _requeue(session, pub, actor=actor, now=now, reason="publish-now")
@@ -544,14 +470,14 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
             elif state == S.SCHEDULED_REMOTE:
                 result.changed.append(pub.channel)
                 result.notes.append("Facebook: bài đang hẹn giờ sẽ được đăng ngay.")
-            elif state in DONE_STATES:
+            elif state in LIVE_STATES:
                 result.notes.append(
                     f"{_platform(pub.channel)}: đã đăng ({pub.remote_url or pub.remote_id})."
                 )
         for channel in version.channels or []:
             if channel in CHANNELS and channel not in existing:
                 pub = Publication(post_id=post.id, channel=channel, state=S.PENDING.value)
-                _adopt_version(pub, version)
+                adopt_version(pub, version)
                 session.add(pub)
                 session.flush()
                 audit(session, actor, "planned", pub, at=now, channel=channel, by="publish-now")

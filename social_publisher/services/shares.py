@@ -10,7 +10,8 @@ when that is empty, to the only post we published in the 7 days before.
 
 A share is *on time* when it came within SHARE_ON_TIME_HOURS of the post,
 *late* after that, *pending* while that window is still open, and *missing*
-once it has closed with no share.
+once it has closed with no share. Rates count only posts whose window has
+closed: a post shared by 3 of 15 agencies an hour ago is neither 100 % nor 20 %.
 """
 
 from __future__ import annotations
@@ -23,17 +24,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
+from ..channels.base import ReadsFeeds
 from ..config import Settings
-from ..errors import AuthError, ChannelError, Problem
-from ..queue.parser import parse_publish_at
-from ..store import Database, Meta, Post, PostVersion, Publication, PubState, Share
+from ..errors import (
+    AppSecretProofError,
+    AuthError,
+    ChannelError,
+    PermissionDeniedError,
+    Problem,
+)
+from ..queue.dates import read_datetime
+from ..states import LIVE_STATES
+from ..store import Database, Meta, Post, PostVersion, Publication, Share
 from .agencies import (
     AgencyInfo,
     FileProblems,
@@ -46,7 +55,6 @@ from .agencies import (
 
 log = logging.getLogger("social_publisher.shares")
 
-LIVE_STATES = (PubState.PUBLISHED.value, PubState.CONFIRMED.value)
 #: a manual share with no ``post`` column is tied to the only post of this many days before it
 INFER_POST_DAYS = 7
 #: feed detection looks for shares of posts published in this many days
@@ -54,6 +62,9 @@ TRACK_DAYS = 30
 #: an agency's feed is read at most this often by the hourly collection
 FEED_INTERVAL = timedelta(hours=3)
 FEED_CURSOR_KEY = "facebook:feed_read:{page_id}"
+#: an agency whose Page could not be read for a reason staff must fix (``status`` shows it)
+UNREADABLE_KEY = "facebook:agency_unreadable:{agency_id}"
+UNREADABLE_PREFIX = "facebook:agency_unreadable:"
 _FB_HOSTS = ("facebook.com", "fb.com", "fb.me", "fb.watch")
 _FB_NOT_A_PAGE = {
     "permalink.php",
@@ -216,15 +227,23 @@ class Tally:
     on_time: int = 0
     late: int = 0
     missing: int = 0
+    #: every expected share of a post whose window is still open, shared yet or not
     pending: int = 0
+    #: of ``pending``, those already made: facts, but not in a rate until the window closes
+    pending_shared: int = 0
 
     @property
     def shared(self) -> int:
+        """Shares counted in the rates (posts whose window has closed)."""
         return self.on_time + self.late
 
     @property
+    def shared_so_far(self) -> int:
+        return self.shared + self.pending_shared
+
+    @property
     def due(self) -> int:
-        """Expected shares whose window has closed (or that came anyway)."""
+        """Expected shares of posts whose window has closed."""
         return self.expected - self.pending
 
     @property
@@ -237,20 +256,23 @@ class Tally:
 
     @classmethod
     def of(cls, counts: Sequence[int]) -> Tally:
-        """From counts ordered like ``_STATES`` (on time, late, missing, pending)."""
-        on_time, late, missing, pending = counts
-        return cls(on_time + late + missing + pending, on_time, late, missing, pending)
+        """From counts ordered like ``_STATES`` (on time, late, missing, pending), then how
+        many of the pending were already shared."""
+        on_time, late, missing, pending, *shared = counts
+        return cls(on_time + late + missing + pending, on_time, late, missing, pending, sum(shared))
 
-    def add(self, state: ShareState, n: int = 1) -> None:
+    def add(self, state: ShareState, n: int = 1, *, window_open: bool = False) -> None:
         self.expected += n
-        if state is ShareState.ON_TIME:
+        if window_open or state is ShareState.PENDING:
+            self.pending += n
+            if state is not ShareState.PENDING:
+                self.pending_shared += n
+        elif state is ShareState.ON_TIME:
             self.on_time += n
         elif state is ShareState.LATE:
             self.late += n
-        elif state is ShareState.MISSING:
-            self.missing += n
         else:
-            self.pending += n
+            self.missing += n
 
 
 @dataclass
@@ -266,6 +288,8 @@ class ShareMatrix:
     per_post: dict[int, Tally]
     total: Tally
     warnings: list[str] = field(default_factory=list)
+    #: posts whose on-time window is still open at ``now`` (their shares are not in rates yet)
+    open_posts: frozenset[int] = frozenset()
 
 
 def evaluate(
@@ -335,7 +359,7 @@ def _share_matrix(
     cells: dict[tuple[int, str], Cell] = {}
     # counted into plain lists indexed like _STATES and turned into tallies at the end: a
     # year of a busy Page is ~100,000 cells, so the loop stays lean
-    agency_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    agency_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     post_counts: dict[int, list[int]] = {}
     warnings: list[str] = []
     if not agencies:
@@ -345,6 +369,7 @@ def _share_matrix(
         )
     resolved: dict[tuple[tuple[str, ...], frozenset[str]], ShareTargets] = {}
     on_time, late, missing, pending = _STATES
+    open_posts: set[int] = set()
     for post in posts:
         present = frozenset(a.id for a in agencies if a.existed_at(post.published_at))
         memo = (post.share_with, present)
@@ -361,8 +386,11 @@ def _share_matrix(
             )
         post_shares = by_post.get(post.post_id, {})
         deadline = post.published_at + window
-        waiting, waiting_i = (pending, 3) if now < deadline else (missing, 2)
-        counts = post_counts[post.post_id] = [0, 0, 0, 0]
+        window_open = now < deadline
+        if window_open:
+            open_posts.add(post.post_id)
+        waiting, waiting_i = (pending, 3) if window_open else (missing, 2)
+        counts = post_counts[post.post_id] = [0, 0, 0, 0, 0]
         expected_ids = targets.agency_ids
         for agency_id in expected_ids | post_shares.keys():
             share = post_shares.get(agency_id)
@@ -375,13 +403,17 @@ def _share_matrix(
             expected = agency_id in expected_ids
             cells[(post.post_id, agency_id)] = Cell(expected, state, share)
             if expected:
+                if window_open and share is not None:  # a fact, but not in a rate yet
+                    agency_counts[agency_id][4] += 1
+                    counts[4] += 1
+                    index = 3
                 agency_counts[agency_id][index] += 1
                 counts[index] += 1
     involved = {aid for (_, aid) in cells}
     shown = [a for a in agencies if a.active or a.id in involved]
-    per_agency = {a.id: Tally.of(agency_counts.get(a.id, [0, 0, 0, 0])) for a in shown}
+    per_agency = {a.id: Tally.of(agency_counts.get(a.id, [0, 0, 0, 0, 0])) for a in shown}
     per_post = {post_id: Tally.of(c) for post_id, c in post_counts.items()}
-    total = Tally.of([sum(c[i] for c in post_counts.values()) for i in range(4)])
+    total = Tally.of([sum(c[i] for c in post_counts.values()) for i in range(5)])
     return ShareMatrix(
         start=start,
         end=end,
@@ -394,6 +426,7 @@ def _share_matrix(
         per_post=per_post,
         total=total,
         warnings=warnings,
+        open_posts=frozenset(open_posts),
     )
 
 
@@ -496,9 +529,10 @@ _IMPORT_COLUMNS = {
 
 
 def parse_local_time(text: str, tz: ZoneInfo) -> datetime | None:
-    """A share time as staff write it: the queue's own forms (``dd/mm/yyyy HH:MM`` in
-    ``tz``, or ISO 8601 with a time); a date alone cannot say whether it was on time."""
-    return parse_publish_at(text, tz)[0]
+    """A share time as staff write it: the queue's own reader and forms (``5/10/2024 14h``,
+    ``14h30 ngày 5/10/2024``… in ``tz``, or ISO 8601 with a time); a date alone cannot say
+    whether it was on time."""
+    return read_datetime(text, tz).value
 
 
 @dataclass(frozen=True)
@@ -681,12 +715,10 @@ def _check_row(
         return problem
     if not raw_time:
         return "thiếu thời điểm chia sẻ (cột time), dạng dd/mm/yyyy HH:MM, ví dụ 10/10/2024 08:15."
-    when = parse_local_time(raw_time, tz)
-    if when is None:
-        return (
-            f"thời điểm “{raw_time}” không đúng dạng; ghi dd/mm/yyyy HH:MM "
-            "(ví dụ 10/10/2024 08:15) hoặc ISO 8601 (2024-10-10T08:15)."
-        )
+    reading = read_datetime(raw_time, tz)
+    when = reading.value
+    if when is None:  # what is wrong, and the closest reading when there is one
+        return f"thời điểm “{raw_time}” {reading.problem}"
     if when > now + timedelta(minutes=5):
         return f"thời điểm “{raw_time}” ở tương lai; kiểm tra lại ngày giờ chia sẻ."
     post: PostRef | None
@@ -750,12 +782,6 @@ def _find_post(ref: str, posts: Sequence[PostRef]) -> PostRef | None:
 # ------------------------------------------------------------------ feed detection
 
 
-class FeedReader(Protocol):
-    """What detection needs from the Facebook channel."""
-
-    def read_page_feed(self, page_id: str, *, token: str, since: datetime) -> list[Any]: ...
-
-
 @dataclass
 class DetectReport:
     pages_read: int = 0
@@ -769,7 +795,7 @@ def detect_shares(
     settings: Settings,
     *,
     now: datetime,
-    facebook: FeedReader,
+    facebook: ReadsFeeds,
     match_share: Any,
     force: bool = False,
 ) -> DetectReport:
@@ -833,18 +859,38 @@ def detect_shares(
         if last_read is not None:
             since = max(since, last_read - timedelta(hours=1))
         try:
-            items = facebook.read_page_feed(agency.fb_page_id, token=token, since=since)
+            items = facebook.read_page_feed(
+                agency.fb_page_id,
+                token=token,
+                since=since,
+                with_proof=agency.token_of_our_app,
+            )
+        except AppSecretProofError as exc:
+            problem = proof_advice(agency, exc, settings.agencies_file)
+            report.errors.append(problem)
+            _mark_unreadable(db, agency, problem, now=now)
+            continue
         except AuthError as exc:
-            report.errors.append(
+            problem = (
                 f"{agency.name}: mã truy cập Trang ở {agency.token_setting} không còn hiệu lực "
                 f"({exc.platform_message}); nhờ đơn vị cấp lại mã."
             )
+            report.errors.append(problem)
+            _mark_unreadable(db, agency, problem, now=now)
+            continue
+        except PermissionDeniedError as exc:
+            problem = f"{agency.name}: không đọc được Trang ({exc.message})."
+            report.errors.append(problem)
+            _mark_unreadable(db, agency, problem, now=now)
             continue
         except ChannelError as exc:
             report.errors.append(f"{agency.name}: không đọc được Trang ({exc.message}).")
             continue
         report.pages_read += 1
         with db.session() as s:
+            stale = s.get(Meta, UNREADABLE_KEY.format(agency_id=agency.id))
+            if stale is not None:
+                s.delete(stale)
             for item in items:
                 remote = match_share(item, our_posts)
                 if remote is None or str(remote) not in pub_by_remote:
@@ -866,6 +912,45 @@ def detect_shares(
         "share detection: %d pages read, %d shares found", report.pages_read, len(report.found)
     )
     return report
+
+
+def proof_advice(agency: AgencyInfo, exc: AppSecretProofError, agencies_file: Path) -> str:
+    """What staff must change when Graph refused (or wanted) our proof with an agency's token."""
+    where = f"ở dòng của đơn vị {agency.id} trong {agencies_file}"
+    if exc.proof_sent:
+        return (
+            f"{agency.name}: mã truy cập ở {agency.token_setting} do ứng dụng Facebook riêng của "
+            "đơn vị cấp, không phải ứng dụng của thị xã, nên Facebook từ chối appsecret_proof "
+            f"của thị xã đi kèm mã này ({exc.platform_message}). Cách sửa: {where}, để trống "
+            "cột token_app (hoặc ghi rieng) để không gửi appsecret_proof với mã này. Đây là lỗi "
+            "cấu hình của mã, không phải lỗi bài viết."
+        )
+    return (
+        f"{agency.name}: ứng dụng đã cấp mã ở {agency.token_setting} bật “Require App Secret” "
+        f"nên đòi appsecret_proof ({exc.platform_message}). Cách sửa: nếu mã được cấp qua ứng "
+        f"dụng của thị xã (FB_APP_ID), ghi chung ở cột token_app {where}; nếu do ứng dụng "
+        "riêng của đơn vị, nhờ đơn vị cấp lại mã qua ứng dụng của thị xã. Đây là lỗi cấu hình "
+        "của mã, không phải lỗi bài viết."
+    )
+
+
+def _mark_unreadable(db: Database, agency: AgencyInfo, problem: str, *, now: datetime) -> None:
+    """Remember why an agency's Page cannot be read, until a read succeeds (``status``)."""
+    key = UNREADABLE_KEY.format(agency_id=agency.id)
+    value = {"agency": agency.id, "name": agency.name, "reason": problem, "at": now.isoformat()}
+    with db.session() as s:
+        meta = s.get(Meta, key)
+        if meta is None:
+            s.add(Meta(key=key, value=value, updated_at=now))
+        else:
+            meta.value = value
+            meta.updated_at = now
+
+
+def unreadable_agencies(session: Session) -> list[dict[str, Any]]:
+    """The agencies last found unreadable, each ``{agency, name, reason, at}``."""
+    rows = session.scalars(select(Meta).where(Meta.key.like(UNREADABLE_PREFIX + "%")))
+    return sorted((dict(m.value) for m in rows), key=lambda v: str(v.get("agency")))
 
 
 def _record_feed_share(

@@ -1,4 +1,4 @@
-"""Taking a live post down: the explicit staff command DESIGN.md asks for.
+"""Taking a live post down: the explicit staff command (docs/architecture.md).
 
 Nothing else ever removes a published post: not a local edit, not a removed folder,
 not ``Trạng thái: hủy``. ``withdraw POST --live`` does, and like every call that
@@ -11,29 +11,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
+from ..channels.base import Channel, RemovesArticles, SchedulesNatively
 from ..errors import SocialPublisherError
+from ..platforms import platform_name
+from ..states import LIVE_STATES
+from ..states import PubState as S
 from ..store import Attempt, Database, Publication
-from ..store import PubState as S
-from .planner import PLATFORM_NAMES, ActionResult, audit, find_post, set_state
+from ..store.lifecycle import audit, transition
+from .planner import ActionResult, find_post
 
 log = logging.getLogger("social_publisher.takedown")
 
-LIVE_STATES = (S.PUBLISHED, S.CONFIRMED)
 
-
-def _remove(channel: Any, remote_id: str) -> None:
-    if hasattr(channel, "remove_article"):  # Zalo
+def _remove(channel: Channel, remote_id: str) -> None:
+    if isinstance(channel, RemovesArticles):  # Zalo
         channel.remove_article(remote_id)
-    else:  # Facebook: DELETE works on a live post as on a scheduled one
+    elif isinstance(channel, SchedulesNatively):  # Facebook: DELETE takes a live post too
         channel.cancel(remote_id)
+    else:
+        raise SocialPublisherError(
+            f"kênh {platform_name(channel.name)} không gỡ được bài qua API, gỡ trực tiếp trên trang"
+        )
 
 
 def take_down(
-    db: Database, channels: Mapping[str, Any], key: str, *, now: datetime, actor: str
+    db: Database, channels: Mapping[str, Channel], key: str, *, now: datetime, actor: str
 ) -> ActionResult:
     """Remove every live publication of a post from its platform; each channel on its own."""
     with db.session() as session:
@@ -51,7 +56,7 @@ def take_down(
     if not live:
         result.notes.append("Bài chưa đăng trên kênh nào: không có gì để gỡ.")
     for pub_id, name, remote_id, content_hash in live:
-        platform = PLATFORM_NAMES.get(name, name)
+        platform = platform_name(name)
         channel = channels.get(name)
         if channel is None or not remote_id:
             result.notes.append(
@@ -88,7 +93,7 @@ def take_down(
             pub = session.get(Publication, pub_id)
             assert done is not None and pub is not None
             done.outcome, done.finished_at = "ok", now
-            set_state(
+            transition(
                 session, pub, S.CANCELLED, actor=actor, at=now, reason="removed live by staff"
             )
             audit(session, actor, "removed_live", pub, at=now, remote_id=remote_id)

@@ -57,12 +57,16 @@ from ..errors import (
     TransientError,
     register_secret,
 )
-from ..store import ChannelHealth, Database, PlatformToken, utcnow
+from ..states import HealthState
+from ..store import Database, PlatformToken, utcnow
 from ..store.db import sqlite_path
+from ..store.lifecycle import health_of, set_health
 
 log = logging.getLogger("social_publisher.zalo.tokens")
 
 PLATFORM = "zalo"
+#: the actor of the audit rows this module writes
+ACTOR = "zalo-tokens"
 #: the access token lives 25 h: refresh when 80 % of it is gone (about 20 h in)
 REFRESH_AT_FRACTION = 0.8
 ACCESS_LIFETIME = timedelta(hours=25)
@@ -86,7 +90,7 @@ def _process_lock(key: str) -> threading.Lock:
         return _process_locks.setdefault(key, threading.Lock())
 
 
-def _account(settings: Settings) -> str:
+def account_name(settings: Settings) -> str:
     return settings.zalo_app_id or "default"
 
 
@@ -163,7 +167,7 @@ class DbTokenStore:
         self.settings = settings
         self.oauth = oauth_client
         self.clock = clock
-        self.account = account or _account(settings)
+        self.account = account or account_name(settings)
         self.lock_timeout = lock_timeout
         self.hook = hook
         self.sleep = sleep
@@ -278,7 +282,7 @@ class DbTokenStore:
         register_secret(access_token)
         register_secret(refresh_token)
         now = self.clock()
-        with self._exclusive(), self._durable_session() as session:
+        with self._exclusive(), self.db.durable_session() as session:
             row = self._query(session, for_update=True)
             if row is None:
                 row = PlatformToken(platform=PLATFORM, account=self.account, generation=0)
@@ -317,60 +321,15 @@ class DbTokenStore:
 
     def describe(self) -> dict[str, Any]:
         """Ages and expiry of the stored pair, never the tokens (``zalo token show``)."""
-        pair = self.load()
-        now = self.clock()
-        if pair is None:
-            return {"stored": False, "warnings": token_warnings(self.db, self.settings, now)}
-        out: dict[str, Any] = {
-            "stored": True,
-            "generation": pair.generation,
-            "has_refresh_token": bool(pair.refresh_token),
-            "access_expires_at": _iso(pair.access_expires_at),
-            "access_expired": bool(pair.access_expires_at and now >= pair.access_expires_at),
-            "refresh_issued_at": _iso(pair.refresh_issued_at),
-            "refresh_age_days": (
-                round((now - pair.refresh_issued_at).total_seconds() / 86400, 1)
-                if pair.refresh_issued_at
-                else None
-            ),
-            "refresh_expires_at": _iso(
-                pair.refresh_issued_at + REFRESH_LIFETIME if pair.refresh_issued_at else None
-            ),
-            "refresh_started_at": _iso(pair.refresh_started_at),
-            "last_error": pair.last_error,
-            "warnings": token_warnings(self.db, self.settings, now),
-        }
-        return out
+        from .zalo_token_report import describe  # the report builds on this module
+
+        return describe(self.load(), self.db, self.settings, self.clock())
 
     def token_diagnoses(self) -> list[Diagnosis]:
         """``doctor`` lines about the token (used by ``ZaloChannel.diagnose``)."""
-        now = self.clock()
-        pair = self.load()
-        warnings = token_warnings(self.db, self.settings, now)
-        if pair is None and not warnings:
-            return [
-                Diagnosis(
-                    "zalo.token",
-                    True,
-                    "Chưa có token trong cơ sở dữ liệu: sẽ dùng ZALO_ACCESS_TOKEN / "
-                    "ZALO_REFRESH_TOKEN trong .env ở lần chạy đầu.",
-                )
-            ]
-        if pair is None:
-            return [Diagnosis("zalo.token", False, " ".join(warnings))]
-        if warnings:
-            failed = bool(pair.last_error) or not pair.refresh_token
-            return [Diagnosis("zalo.token", not failed, " ".join(warnings), warning=not failed)]
-        assert pair.refresh_issued_at is not None
-        expires = pair.refresh_issued_at + REFRESH_LIFETIME
-        return [
-            Diagnosis(
-                "zalo.token",
-                True,
-                f"Token Zalo (thế hệ {pair.generation}) hợp lệ; mã làm mới hết hạn "
-                f"{_local(expires, self.settings)} nếu không được làm mới.",
-            )
-        ]
+        from .zalo_token_report import diagnoses
+
+        return diagnoses(self.load(), self.db, self.settings, self.clock())
 
     # ------------------------------------------------------------ internals
 
@@ -393,7 +352,7 @@ class DbTokenStore:
             raise self._no_token_error()
         now = self.clock()
         try:
-            with self._durable_session() as session:
+            with self.db.durable_session() as session:
                 if self._query(session) is None:
                     session.add(
                         PlatformToken(
@@ -422,7 +381,7 @@ class DbTokenStore:
     def _set_marker(
         self, row_id: int, started: datetime | None, *, last_error: str | None = None
     ) -> None:
-        with self._durable_session() as session:
+        with self.db.durable_session() as session:
             row = session.get(PlatformToken, row_id, with_for_update=True)
             if row is None:
                 raise StoreError("Dòng token Zalo trong cơ sở dữ liệu đã bị xóa giữa chừng.")
@@ -452,7 +411,7 @@ class DbTokenStore:
 
     def _save(self, row_id: int, pair: TokenPair, now: datetime) -> None:
         """Commit Zalo's new pair (every writer of the row holds the same lock)."""
-        with self._durable_session() as session:
+        with self.db.durable_session() as session:
             row = session.get(PlatformToken, row_id, with_for_update=True)
             if row is None:
                 row = PlatformToken(platform=PLATFORM, account=self.account, generation=0)
@@ -481,54 +440,25 @@ class DbTokenStore:
                 f"bị thu hồi). Kênh Zalo đã dừng. {RECONSENT}"
             )
         log.error("%s [%s]", reason, exc.platform_message)
-        with self._durable_session() as session:
+        with self.db.durable_session() as session:
             row = session.get(PlatformToken, pair.id, with_for_update=True)
             if row is not None:
                 row.refresh_started_at = None
                 row.last_error = reason
-            health = session.get(ChannelHealth, PLATFORM)
-            if health is None:
-                health = ChannelHealth(channel=PLATFORM)
-                session.add(health)
-            health.state = "auth_failed"
-            health.reason = reason
-            health.blocked_until = None
+            set_health(
+                session,
+                PLATFORM,
+                HealthState.AUTH_FAILED,
+                actor=ACTOR,
+                at=self.clock(),
+                reason=reason,
+            )
         return AuthError(reason, platform=PLATFORM, code=exc.code, http_status=exc.http_status)
 
-    @staticmethod
-    def _health_ok(session: Session) -> None:
-        health = session.get(ChannelHealth, PLATFORM)
-        if health is not None and health.state == "auth_failed":
-            health.state = "ok"
-            health.reason = None
-            health.blocked_until = None
-
-    @contextmanager
-    def _durable_session(self) -> Iterator[Session]:
-        """A committed session whose commit is fsync'd on SQLite (synchronous=FULL).
-
-        The project runs SQLite with WAL + synchronous=NORMAL, which survives a
-        process crash but may lose the last commits on a power cut: not acceptable
-        for the only copy of a rotated refresh token.
-        """
-        with self.db.engine.connect() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA synchronous=FULL")
-                conn.commit()
-            try:
-                with Session(bind=conn, expire_on_commit=False) as session:
-                    try:
-                        yield session
-                        session.commit()
-                    except BaseException:
-                        session.rollback()
-                        raise
-            finally:
-                if sqlite:
-                    conn.rollback()
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                    conn.commit()
+    def _health_ok(self, session: Session) -> None:
+        """A new pair ends an auth failure (other blocks are not the token's to clear)."""
+        if health_of(session, PLATFORM) == HealthState.AUTH_FAILED:
+            set_health(session, PLATFORM, HealthState.OK, actor=ACTOR, at=self.clock())
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -568,62 +498,3 @@ class DbTokenStore:
             "Một tiến trình khác đang làm mới token Zalo quá lâu; sẽ thử lại sau.",
             platform=PLATFORM,
         )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def token_warnings(db: Database, settings: Settings, now: datetime) -> list[str]:
-    """Vietnamese warnings about the Zalo token for ``status`` and ``doctor`` (empty: all fine).
-
-    Warns from day 80 of the refresh token's 90 (the daemon rotates it daily, so an
-    old one means the daemon has not run for weeks), when it has expired, when a
-    refresh was cut short, and when the last refresh failed.
-    """
-    if not settings.zalo_enabled:
-        return []
-    with db.session() as session:
-        row = session.scalars(
-            select(PlatformToken).where(
-                PlatformToken.platform == PLATFORM, PlatformToken.account == _account(settings)
-            )
-        ).one_or_none()
-        pair = StoredPair.of(row) if row else None
-    if pair is None:
-        if settings.zalo_refresh_token or settings.zalo_access_token:
-            return []
-        return [
-            "Zalo: chưa có token OA. Lấy cặp access token + refresh token (API Explorer trên "
-            f"developers.zalo.me) rồi chạy lệnh {SET_COMMAND}."
-        ]
-    warnings: list[str] = []
-    if pair.last_error:
-        warnings.append(f"Zalo: {pair.last_error}")
-    elif pair.refresh_started_at is not None:
-        warnings.append(
-            f"Zalo: lần làm mới token lúc {_local(pair.refresh_started_at, settings)} chưa hoàn "
-            "tất (có thể máy bị tắt giữa chừng). Lần chạy tới sẽ tự thử lại; nếu Zalo từ chối, "
-            "cần cấp lại quyền cho ứng dụng."
-        )
-    if not pair.refresh_token:
-        warnings.append(
-            "Zalo: không có mã làm mới (refresh token), token truy cập sẽ hết hạn và không tự "
-            f"làm mới được. Nhập đủ cặp token bằng lệnh {SET_COMMAND}."
-        )
-    elif pair.refresh_issued_at is not None:
-        age = now - pair.refresh_issued_at
-        expires = pair.refresh_issued_at + REFRESH_LIFETIME
-        if age >= REFRESH_LIFETIME:
-            warnings.append(
-                f"Zalo: mã làm mới token đã hết hạn ngày {expires.astimezone(settings.tz):%d/%m/%Y}"
-                f" (90 ngày không được làm mới). {RECONSENT}"
-            )
-        elif age >= REFRESH_WARN_AFTER:
-            warnings.append(
-                f"Zalo: mã làm mới token đã {age.days} ngày tuổi và sẽ hết hạn ngày "
-                f"{expires.astimezone(settings.tz):%d/%m/%Y}: chạy ngay lệnh "
-                "`social-publisher zalo token refresh` (hoặc để daemon chạy) để có mã mới, "
-                "nếu không sẽ phải cấp lại quyền."
-            )
-    return warnings

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..states import PostState, PubState
 from .db import Database, make_engine
 from .models import (
-    CHANNELS,
     Agency,
     Attempt,
     AuditEvent,
@@ -14,17 +14,14 @@ from .models import (
     Meta,
     PlatformToken,
     Post,
-    PostState,
     PostVersion,
     Publication,
-    PubState,
     ScanCache,
     Share,
     utcnow,
 )
 
 __all__ = [
-    "CHANNELS",
     "Agency",
     "Attempt",
     "AuditEvent",

@@ -26,7 +26,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -364,6 +364,19 @@ def recover_half_made(
     )
 
 
+@contextmanager
+def _committing(session: Session) -> Iterator[Session]:
+    """Commit ``session`` on success, roll it back on any exception, close it either way."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 class Database:
     """The engine plus a session factory; the one handle services receive."""
 
@@ -376,18 +389,31 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> AbstractContextManager[Session]:
         """A session committed on success and rolled back on any exception."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return _committing(self.sessions())
+
+    @contextmanager
+    def durable_session(self) -> Iterator[Session]:
+        """Like :meth:`session`, but the commit is fsync'd on SQLite (synchronous=FULL).
+
+        The project runs SQLite with WAL + synchronous=NORMAL, which survives a process
+        crash but may lose the last commits on a power cut: not acceptable for the only
+        copy of a rotated refresh token.
+        """
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                conn.commit()
+            try:
+                with _committing(Session(bind=conn, expire_on_commit=False)) as session:
+                    yield session
+            finally:
+                if sqlite:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                    conn.commit()
 
     def upgrade(self, revision: str = "head", *, repair: bool = False) -> list[str]:
         """Apply migrations up to ``revision`` (creates the schema on an empty database).

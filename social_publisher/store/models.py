@@ -7,7 +7,6 @@ PostgreSQL. Schema changes go through Alembic (``store/migrations``).
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from ..states import HealthState, PostState, PubState
 
 
 def utcnow() -> datetime:
@@ -67,34 +68,6 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[Any]: JSON,
     }
-
-
-class PostState(enum.StrEnum):
-    """What the queue says of a post (the staff side), see ``check``."""
-
-    READY = "ready"
-    DRAFT = "draft"
-    WITHDRAWN = "withdrawn"
-    HELD = "held"  # overdue beyond grace: needs a staff decision
-    ERROR = "error"
-    REMOVED = "removed"  # folder gone from the queue
-
-
-class PubState(enum.StrEnum):
-    """A publication's state machine (DESIGN.md "State, and publishing exactly once")."""
-
-    PENDING = "pending"
-    SCHEDULED_REMOTE = "scheduled_remote"  # Facebook's scheduler holds it
-    DUE = "due"
-    PUBLISHING = "publishing"  # an attempt is in flight (or was, before a crash)
-    PUBLISHED = "published"
-    CONFIRMED = "confirmed"
-    RETRY_WAIT = "retry_wait"
-    NEEDS_ATTENTION = "needs_attention"
-    CANCELLED = "cancelled"
-
-
-CHANNELS = ("facebook", "zalo")
 
 
 class Post(Base):
@@ -270,6 +243,9 @@ class Agency(Base):
     zalo_oa_id: Mapped[str | None] = mapped_column(String(100))
     #: name of the environment setting holding this page's token, if it granted one
     token_setting: Mapped[str | None] = mapped_column(String(100))
+    #: which app issued that token: ``chung`` (our app: send our appsecret_proof) or
+    #: ``rieng``/None (the agency's own app: never our proof)
+    token_app: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -325,8 +301,8 @@ class ChannelHealth(Base):
     __tablename__ = "channel_health"
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    #: ok | auth_failed | rate_limited | policy | quota | permission
-    state: Mapped[str] = mapped_column(String(20), default="ok")
+    #: a :class:`~social_publisher.states.HealthState`
+    state: Mapped[str] = mapped_column(String(20), default=HealthState.OK.value)
     blocked_until: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -528,11 +528,20 @@ def test_claim_is_atomic_by_row_count(db, make_ctx, clock):
 
     plan(db, now=clock())
     pub_id = pubs(db, post)["facebook"].id
-    a, b = make_ctx("wa").publisher, make_ctx("wb").publisher
-    with db.session() as s:
-        assert a._claim(s, pub_id, ["due"], clock()) is True
-    with db.session() as s:
-        assert b._claim(s, pub_id, ["due"], clock()) is False
+    from social_publisher.states import PubState
+    from social_publisher.store import Publication
+    from social_publisher.store.lifecycle import claim
+
+    for worker, expected in (("wa", True), ("wb", False)):
+        with db.session() as s:
+            pub = s.get(Publication, pub_id)
+            assert pub is not None
+            lease = make_ctx(worker).publisher.lease
+            won = claim(
+                s, pub, from_=[PubState.DUE], to=PubState.PUBLISHING, worker=worker,
+                now=clock(), lease=lease,
+            )  # fmt: skip
+            assert won is expected
     assert pubs(db, post)["facebook"].claimed_by == "wa"
 
 
@@ -582,6 +591,9 @@ def test_postgres_claim_same_row_exactly_one_wins(pg_db, dsettings, clock, fb):
 
     from social_publisher.services.daemon import build_context
     from social_publisher.services.planner import plan
+    from social_publisher.states import PubState
+    from social_publisher.store import Publication
+    from social_publisher.store.lifecycle import claim
 
     post = add_post(pg_db, "one", publish_at=T0, channels=("facebook",))
     plan(pg_db, now=clock())
@@ -601,8 +613,14 @@ def test_postgres_claim_same_row_exactly_one_wins(pg_db, dsettings, clock, fb):
             rng=random.Random(1),
         ).publisher
         with pg_db.session() as s:
+            row = s.get(Publication, pub_id)
+            assert row is not None
             barrier.wait()
-            if pub._claim(s, pub_id, ["due"], clock()):
+            won = claim(
+                s, row, from_=[PubState.DUE], to=PubState.PUBLISHING, worker=name,
+                now=clock(), lease=pub.lease,
+            )  # fmt: skip
+            if won:
                 wins.append(name)
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]

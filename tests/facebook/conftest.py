@@ -16,7 +16,7 @@ from social_publisher.config import Settings, load_settings
 from social_publisher.sandbox import Sandbox
 
 GRAPH = "https://graph.example.test"
-VERSION = "v25.0"
+VERSION = "v27.0"
 BASE = f"{GRAPH}/{VERSION}"
 PAGE = "100000000000001"
 TOKEN = "unit-page-token-5f0e9a1c"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -249,17 +249,53 @@ def test_schedule_text_post(rsps: responses.RequestsMock, channel: FacebookChann
     assert not remote.is_published and remote.scheduled_for == at
 
 
-def test_schedule_one_photo_through_photos(
+def test_schedule_one_photo_through_feed_with_one_attached_media(
     rsps: responses.RequestsMock, channel: FacebookChannel, photos: list[OutgoingImage]
 ) -> None:
+    # A scheduled /photos call may answer no post_id (unconfirmed): one unpublished,
+    # temporary upload, then a scheduled /feed post, whose answer is the post's own id.
     at = NOW + timedelta(days=2)
-    rsps.post(f"{BASE}/{PAGE}/photos", json={"id": "5001", "post_id": POST_ID})
-    rsps.get(f"{BASE}/{POST_ID}", json={**FEED_OK, "is_published": False})
+    rsps.post(f"{BASE}/{PAGE}/photos", json={"id": "5001"})
+    rsps.post(f"{BASE}/{PAGE}/feed", json=FEED_OK)
     remote = channel.schedule(make_post(images=(photos[0],)), at)
-    body = raw(rsps.calls[0])
-    assert b'name="published"\r\n\r\nfalse' in body
-    assert f'name="scheduled_publish_time"\r\n\r\n{int(at.timestamp())}'.encode() in body
+    upload = raw(rsps.calls[0])
+    assert b'name="published"\r\n\r\nfalse' in upload
+    assert b'name="temporary"\r\n\r\ntrue' in upload
+    assert b"scheduled_publish_time" not in upload
+    feed = form(rsps.calls[1])
+    assert json.loads(feed["attached_media[0]"]) == {"media_fbid": "5001"}
+    assert "attached_media[1]" not in feed
+    assert feed["published"] == "false"
+    assert feed["unpublished_content_type"] == "SCHEDULED"
+    assert feed["scheduled_publish_time"] == str(int(at.timestamp()))
     assert remote.remote_id == POST_ID and not remote.is_published
+    assert remote.extra["photo_ids"] == ["5001"]
+    assert len(rsps.calls) == 2
+
+
+def test_photo_published_without_post_id_is_found_on_the_feed(
+    rsps: responses.RequestsMock, channel: FacebookChannel, photos: list[OutgoingImage]
+) -> None:
+    rsps.post(f"{BASE}/{PAGE}/photos", json={"id": "5001"})
+    other = {"id": f"{PAGE}_9", "attachments": {"data": [{"target": {"id": "4999"}}]}}
+    mine = {"id": POST_ID, "attachments": {"data": [{"target": {"id": "5001"}}]}}
+    rsps.get(f"{BASE}/{PAGE}/feed", json={"data": [other, mine]})
+    rsps.get(f"{BASE}/{POST_ID}", json={**FEED_OK, "is_published": True})
+    remote = channel.publish(make_post(images=(photos[0],)))
+    assert remote.remote_id == POST_ID and remote.url == PERMALINK
+    assert remote.extra["photo_ids"] == ["5001"]
+    assert "attachments{target,media}" in query(rsps.calls[1])["fields"]
+
+
+def test_photo_without_post_id_and_not_on_the_feed_is_outcome_unknown(
+    rsps: responses.RequestsMock, channel: FacebookChannel, photos: list[OutgoingImage]
+) -> None:
+    rsps.post(f"{BASE}/{PAGE}/photos", json={"id": "5001"})
+    rsps.get(f"{BASE}/{PAGE}/feed", json={"data": []})
+    with pytest.raises(OutcomeUnknownError, match="post_id"):
+        channel.publish(make_post(images=(photos[0],)))
+    # never the photo id in place of a post id
+    assert not any(url_of(c).split("?")[0].endswith("/5001") for c in rsps.calls)
 
 
 def test_schedule_multi_photo_uses_temporary_and_scheduled_type(
@@ -714,6 +750,31 @@ def test_find_scheduled_reads_only_what_facebook_holds(
 # ---------------------------------------------------------------- engagement (unit)
 
 
+def batch_answers(
+    answer: Callable[[str], tuple[int, Any] | None],
+) -> Callable[[Any], tuple[int, dict[str, str], str]]:
+    """A ``responses`` callback for ``POST /`` with ``batch=[…]``: ``answer(relative_url)``
+    gives each entry's (HTTP code, body) or None (a ``null`` entry), in order."""
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        sent = json.loads(parse_qs(body)["batch"][0])
+        assert len(sent) <= 50
+        out = []
+        for entry in sent:
+            assert entry["method"] == "GET"
+            got = answer(entry["relative_url"])
+            out.append(None if got is None else {"code": got[0], "body": json.dumps(got[1])})
+        return 200, {"Content-Type": "application/json"}, json.dumps(out)
+
+    return callback
+
+
+def relative_parts(relative_url: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(relative_url)
+    return parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
 def test_engagement_missing_shares_means_zero(
     rsps: responses.RequestsMock, channel: FacebookChannel
 ) -> None:
@@ -722,29 +783,40 @@ def test_engagement_missing_shares_means_zero(
         "reactions": {"data": [], "summary": {"total_count": 7}},
         "comments": {"data": [], "summary": {"total_count": 2}},
     }
-    insights = {
-        "id": POST_ID,
-        "insights": {"data": [
-            {"name": "post_media_view", "values": [{"value": {"is_from_ads": 0, "organic": 40}}]},
-            {"name": "post_total_media_view_unique", "values": [{"value": 31}]},
-        ]},
-    }  # fmt: skip
-    rsps.get(f"{BASE}/", json={POST_ID: node})
-    rsps.get(f"{BASE}/", json={POST_ID: insights})
+    insights = {"data": [
+        {"name": "post_media_view", "values": [{"value": {"is_from_ads": 0, "organic": 40}}]},
+        {"name": "post_total_media_view_unique", "values": [{"value": 31}]},
+    ]}  # fmt: skip
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def answer(relative_url: str) -> tuple[int, Any]:
+        seen.append(relative_parts(relative_url))
+        return (200, insights) if "/insights" in relative_url else (200, node)
+
+    rsps.add_callback(responses.POST, f"{BASE}/", callback=batch_answers(answer))
     result = channel.fetch_engagement([POST_ID])
     got = result.results[POST_ID]
     assert (got.reactions, got.comments, got.shares, got.views, got.reach) == (7, 2, 0, 40, 31)
-    first, second = query(rsps.calls[0]), query(rsps.calls[1])
-    assert first["fields"] == (
-        "shares,reactions.summary(total_count).limit(0),comments.summary(true).limit(0)"
-    )
-    assert second["fields"] == "insights.metric(post_media_view,post_total_media_view_unique)"
+    assert len(rsps.calls) == 2
+    assert seen == [
+        (POST_ID, {
+            "fields": "shares,reactions.summary(total_count).limit(0),"
+            "comments.summary(true).limit(0)"
+        }),
+        (f"{POST_ID}/insights", {"metric": "post_media_view,post_total_media_view_unique"}),
+    ]  # fmt: skip
+    sent = form(rsps.calls[0])
+    assert sent["include_headers"] == "false" and sent["appsecret_proof"] == proof()
+    assert rsps.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "ids" not in query(rsps.calls[0]) and "ids" not in sent  # refused to new apps
 
 
 def test_engagement_skips_known_unavailable_metrics(
     rsps: responses.RequestsMock, channel: FacebookChannel
 ) -> None:
-    rsps.get(f"{BASE}/", json={POST_ID: {"id": POST_ID}})
+    rsps.add_callback(
+        responses.POST, f"{BASE}/", callback=batch_answers(lambda url: (200, {"id": POST_ID}))
+    )
     result = channel.fetch_engagement(
         [POST_ID],
         unavailable_metrics=frozenset({"post_media_view", "post_total_media_view_unique"}),
@@ -756,8 +828,12 @@ def test_engagement_skips_known_unavailable_metrics(
 def test_engagement_permission_error_on_insights_keeps_counts(
     rsps: responses.RequestsMock, channel: FacebookChannel
 ) -> None:
-    rsps.get(f"{BASE}/", json={POST_ID: {"id": POST_ID, "shares": {"count": 3}}})
-    rsps.get(f"{BASE}/", json=graph_error(10), status=403)
+    def answer(url: str) -> tuple[int, Any]:
+        if "/insights" in url:
+            return 403, graph_error(10)
+        return 200, {"id": POST_ID, "shares": {"count": 3}}
+
+    rsps.add_callback(responses.POST, f"{BASE}/", callback=batch_answers(answer))
     result = channel.fetch_engagement([POST_ID])
     assert result.results[POST_ID].shares == 3
     assert result.results[POST_ID].views is None
@@ -767,9 +843,63 @@ def test_engagement_permission_error_on_insights_keeps_counts(
 def test_engagement_auth_error_propagates(
     rsps: responses.RequestsMock, channel: FacebookChannel
 ) -> None:
-    rsps.get(f"{BASE}/", json=graph_error(190, 460), status=400)
+    rsps.post(f"{BASE}/", json=graph_error(190, 460), status=400)
     with pytest.raises(AuthError):
         channel.fetch_engagement([POST_ID])
+
+
+def test_engagement_auth_or_rate_limit_inside_an_entry_propagates(
+    rsps: responses.RequestsMock, channel: FacebookChannel
+) -> None:
+    for error, raised in ((graph_error(190, 460), AuthError), (graph_error(80001), RateLimitError)):
+        rsps.reset()
+        rsps.add_callback(
+            responses.POST, f"{BASE}/", callback=batch_answers(lambda url, e=error: (400, e))
+        )
+        with pytest.raises(raised):
+            channel.fetch_engagement([POST_ID, f"{PAGE}_2"])
+
+
+def test_engagement_entries_fail_alone_and_nulls_are_sent_again(
+    rsps: responses.RequestsMock, channel: FacebookChannel
+) -> None:
+    ids = [f"{PAGE}_{100 + i}" for i in range(60)]
+    deleted, flaky = ids[7], {ids[3], ids[55]}
+    tries: dict[str, int] = {}
+
+    def answer(url: str) -> tuple[int, Any] | None:
+        path, _ = relative_parts(url)
+        post_id = path.split("/")[0]
+        if "/insights" in path:
+            return 200, {"data": [{"name": "post_media_view", "values": [{"value": 4}]}]}
+        if post_id == deleted:
+            return 400, graph_error(100, 33, message="Object does not exist")
+        tries[post_id] = tries.get(post_id, 0) + 1
+        if post_id in flaky and tries[post_id] < 3:
+            return None  # not processed: retried
+        return 200, {"id": post_id, "reactions": {"summary": {"total_count": int(post_id[-2:])}}}
+
+    rsps.add_callback(responses.POST, f"{BASE}/", callback=batch_answers(answer))
+    result = channel.fetch_engagement(ids)
+    assert result.missing == frozenset({deleted})
+    assert set(result.results) == set(ids) - {deleted}
+    assert result.results[ids[3]].reactions == 3 and result.results[ids[55]].reactions == 55
+    assert result.results[ids[8]].views == 4
+    # counters: 2 batches, then the two nulls together twice; insights: 2 batches
+    sizes = [len(json.loads(form(c)["batch"])) for c in rsps.calls]
+    assert sizes == [50, 10, 2, 2, 50, 9]
+
+
+def test_engagement_entries_still_null_after_the_retries_are_left_out(
+    rsps: responses.RequestsMock, channel: FacebookChannel
+) -> None:
+    def answer(url: str) -> tuple[int, Any] | None:
+        return None if url.startswith(f"{PAGE}_2") else (200, {"id": f"{PAGE}_1"})
+
+    rsps.add_callback(responses.POST, f"{BASE}/", callback=batch_answers(answer))
+    result = channel.fetch_engagement([f"{PAGE}_1", f"{PAGE}_2"])
+    assert set(result.results) == {f"{PAGE}_1"} and result.missing == frozenset()
+    assert len(rsps.calls) == 1 + 3 + 1  # counters, 3 resends of the null, insights
 
 
 # ---------------------------------------------------------------- agency pages (unit)
@@ -788,8 +918,21 @@ def test_agency_token_usage_does_not_stop_our_page(
     rsps.get(f"{BASE}/{POST_ID}", json=FEED_OK)
     assert channel.read_page_feed(agency, token=agency_token, since=NOW) == []
     assert rsps.calls[0].request.headers["Authorization"] == f"Bearer {agency_token}"
-    assert query(rsps.calls[0])["appsecret_proof"] == proof(agency_token)
+    # the agency's own app issued its token: our proof would be refused with it
+    assert "appsecret_proof" not in query(rsps.calls[0])
     assert channel.get_post(POST_ID) is not None  # our own budget is untouched
+    assert query(rsps.calls[1])["appsecret_proof"] == proof()
+
+
+def test_agency_token_of_our_app_carries_our_proof(
+    rsps: responses.RequestsMock, channel: FacebookChannel
+) -> None:
+    agency, agency_token = "200000000000011", "agency-token-abcdef"
+    rsps.get(f"{BASE}/{agency}/feed", json={"data": []})
+    channel.read_page_feed(agency, token=agency_token, since=NOW, with_proof=True)
+    assert query(rsps.calls[0])["appsecret_proof"] == proof(agency_token)
+    channel.read_page_feed(agency, token=None, since=NOW)  # our token: always our proof
+    assert query(rsps.calls[1])["appsecret_proof"] == proof()
 
 
 def test_match_share_rules() -> None:

@@ -15,12 +15,14 @@ from social_publisher.channels.facebook import (
     match_share,
 )
 from social_publisher.errors import (
+    AppSecretProofError,
     AuthError,
     DuplicateError,
     InvalidRequestError,
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitError,
+    SetupError,
     TransientError,
 )
 from social_publisher.sandbox import SANDBOX_FB_PAGE_ID, Sandbox
@@ -31,8 +33,14 @@ Start = Callable[..., tuple[Sandbox, FacebookChannel]]
 PAGE = SANDBOX_FB_PAGE_ID
 
 
-def ids_requests(box: Sandbox) -> int:
-    return int(box.request_counts()["routes"].get("GET /{version}/?ids", 0))
+def batch_requests(box: Sandbox) -> int:
+    return int(box.request_counts()["routes"].get("POST /{version}/ (batch)", 0))
+
+
+def no_legacy_calls(box: Sandbox) -> None:
+    routes = box.request_counts()["routes"]
+    assert "GET /{version}/?ids" not in routes and "GET /{version}/(unknown)" not in routes
+    assert box.graph.state()["legacy_refused"] == {}
 
 
 # ---------------------------------------------------------------- publishing
@@ -157,10 +165,27 @@ def test_wrong_token_is_auth_error(sandbox_factory: Start) -> None:
         fb.get_post(f"{PAGE}_1")
 
 
-def test_wrong_app_secret_is_refused(sandbox_factory: Start) -> None:
+def test_wrong_app_secret_is_a_setup_error_naming_the_setting(sandbox_factory: Start) -> None:
     _, fb = sandbox_factory(settings_overrides={"FB_APP_SECRET": "wrong-app-secret-value"})
-    with pytest.raises(InvalidRequestError, match="appsecret_proof"):
+    with pytest.raises(AppSecretProofError) as caught:
         fb.get_post(f"{PAGE}_1")
+    error = caught.value
+    assert isinstance(error, SetupError) and error.kind == "setup" and error.proof_sent
+    assert (error.code, error.http_status) == (100, 400)
+    assert "FB_APP_SECRET" in error.advice and "không phải lỗi bài viết" in error.advice
+    assert "Invalid appsecret_proof" in error.advice  # Graph's own words kept
+    assert "wrong-app-secret-value" not in str(error)
+
+
+def test_missing_app_secret_when_the_app_requires_a_proof(sandbox_factory: Start) -> None:
+    _, fb = sandbox_factory(
+        graph_require_appsecret_proof=True,
+        settings_overrides={"FB_APP_SECRET": "", "FB_APP_ID": ""},
+    )
+    with pytest.raises(AppSecretProofError) as caught:
+        fb.publish(make_post())
+    assert not caught.value.proof_sent
+    assert "Require App Secret" in caught.value.advice and "FB_APP_SECRET" in caught.value.advice
 
 
 def test_repeated_message_is_506_then_adopted(sandbox_factory: Start, clock: FakeClock) -> None:
@@ -284,7 +309,8 @@ def test_engagement_for_120_posts_costs_about_two_requests_per_50(
         )  # fmt: skip
     result = fb.fetch_engagement(ids)
     assert len(result.results) == 120 and result.unavailable_metrics == frozenset()
-    assert box.request_counts()["total"] <= 2 * math.ceil(120 / 50)
+    assert box.request_counts()["total"] == batch_requests(box) == 2 * math.ceil(120 / 50)
+    no_legacy_calls(box)
     sample = result.results[ids[17]]
     assert (sample.reactions, sample.comments, sample.shares, sample.views, sample.reach) == (
         17, 3, 2, 170, 85,
@@ -311,11 +337,29 @@ def test_deleted_post_does_not_sink_the_collection(sandbox_factory: Start) -> No
     ids = [box.graph.add_post(f"Bài {i}") for i in range(8)]
     box.graph.add_engagement(ids[5], reactions=9)
     fb.cancel(ids[3])
+    box.graph.add_engagement(ids[2], views=12)
+    before = box.request_counts()["total"]
     result = fb.fetch_engagement(ids)
     assert result.missing == frozenset({ids[3]})
     assert set(result.results) == set(ids) - {ids[3]}
-    assert result.results[ids[5]].reactions == 9
-    assert ids_requests(box) <= 2 + 2 * math.ceil(math.log2(8))
+    assert result.results[ids[5]].reactions == 9 and result.results[ids[2]].views == 12
+    # the deleted post costs no other post its figures, and no extra request
+    assert box.request_counts()["total"] - before == 2
+    no_legacy_calls(box)
+
+
+def test_null_batch_entries_are_sent_again(sandbox_factory: Start) -> None:
+    box, fb = sandbox_factory(faults="graph.batch_entry=null:x7")
+    ids = [box.graph.add_post(f"Bài {i}") for i in range(60)]
+    for index, post_id in enumerate(ids):
+        box.graph.add_engagement(post_id, reactions=index, views=index + 1)
+    result = fb.fetch_engagement(ids)
+    assert box.faults.describe()["fired"] == {"graph.batch_entry=null:x7": 7}
+    assert len(result.results) == 60 and result.missing == frozenset()
+    assert [result.results[i].reactions for i in ids] == list(range(60))
+    assert [result.results[i].views for i in ids] == [i + 1 for i in range(60)]
+    # 2 counter batches + 1 resend of the 7 nulls (all in the first batch) + 2 insight batches
+    assert batch_requests(box) == 5
 
 
 # ---------------------------------------------------------------- agency pages
@@ -412,3 +456,21 @@ def test_message_composition_is_what_the_page_shows(sandbox_factory: Start) -> N
     post = make_post("Tiêu đề", "Dòng 1\nDòng 2")
     fb.publish(post)
     assert box.graph.posts()[0]["message"] == compose_message(post) == "Tiêu đề\n\nDòng 1\nDòng 2"
+
+
+def test_diagnose_a_page_token_issued_by_another_app(sandbox_factory: Start) -> None:
+    # FB_APP_ID/FB_APP_SECRET are of our app, the Page token of another one
+    box, _ = sandbox_factory()
+    box.graph.add_agency_page("200000000000021", token="page-token-of-another-app-42")
+    _, fb = sandbox_factory(
+        settings_overrides={
+            "FB_GRAPH_URL": box.url,
+            "FB_PAGE_ID": "200000000000021",
+            "FB_PAGE_ACCESS_TOKEN": "page-token-of-another-app-42",
+        }
+    )
+    page, token = fb.diagnose()
+    assert not page.ok and page.message.startswith("FB_APP_SECRET trong .env không phải")
+    other_app = box.graph.agency_app("200000000000021")[0]
+    assert not token.ok and f"do ứng dụng Facebook {other_app} cấp" in token.message
+    assert "page-token-of-another-app-42" not in page.message + token.message

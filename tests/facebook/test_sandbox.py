@@ -41,7 +41,7 @@ def sandbox(clock: FakeClock, tmp_path: Path) -> Iterator[Sandbox]:
 
 def graph(box: Sandbox, method: str, path: str, **kwargs: Any) -> requests.Response:
     headers = {**AUTH, **kwargs.pop("headers", {})}
-    return requests.request(method, f"{box.url}/v25.0/{path}", headers=headers, timeout=5, **kwargs)
+    return requests.request(method, f"{box.url}/v27.0/{path}", headers=headers, timeout=5, **kwargs)
 
 
 def error_of(response: requests.Response) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def test_any_version_prefix_and_token_checks(sandbox: Sandbox) -> None:
     assert reply.json() == {"name": SANDBOX_FB_PAGE_NAME, "id": PAGE}
     wrong = graph(sandbox, "GET", "me", headers={"Authorization": "Bearer nope"})
     assert error_of(wrong)["code"] == 190
-    missing = requests.get(f"{sandbox.url}/v25.0/me", timeout=5)
+    missing = requests.get(f"{sandbox.url}/v27.0/me", timeout=5)
     assert error_of(missing)["code"] == 104
     sandbox.graph.revoke_token(subcode=463)
     expired = graph(sandbox, "GET", "me")
@@ -190,7 +190,7 @@ def test_any_version_prefix_and_token_checks(sandbox: Sandbox) -> None:
 
 def test_token_in_query_is_noticed(sandbox: Sandbox) -> None:
     requests.get(
-        f"{sandbox.url}/v25.0/me", params={"access_token": SANDBOX_FB_PAGE_TOKEN}, timeout=5
+        f"{sandbox.url}/v27.0/me", params={"access_token": SANDBOX_FB_PAGE_TOKEN}, timeout=5
     )
     assert sandbox.graph.state()["token_in_query"] == 1
 
@@ -203,12 +203,20 @@ def test_appsecret_proof_checked(clock: FakeClock) -> None:
         assert "Invalid appsecret_proof" in error_of(wrong)["message"]
 
 
-def test_too_many_ids_and_missing_ids(sandbox: Sandbox) -> None:
+def test_ids_lookups_work_only_for_an_old_app(sandbox: Sandbox, clock: FakeClock) -> None:
     post = sandbox.graph.add_post("Một")
-    reply = graph(sandbox, "GET", "", params={"ids": ",".join(str(i) for i in range(51))})
-    assert error_of(reply)["message"] == "(#100) Too many IDs. Maximum: 50"
-    reply = graph(sandbox, "GET", "", params={"ids": f"{post},{PAGE}_404"})
-    assert error_of(reply)["code"] == 803
+    refused = graph(sandbox, "GET", "", params={"ids": post})
+    assert refused.status_code == 400
+    error = error_of(refused)
+    assert error["code"] == 12 and "Multi-ID requests" in error["message"]
+    assert "November 4, 2026" in error["message"]
+    with Sandbox(clock=clock, graph_legacy_app=True) as old:
+        post = old.graph.add_post("Một")
+        reply = graph(old, "GET", "", params={"ids": ",".join(str(i) for i in range(51))})
+        assert error_of(reply)["message"] == "(#100) Too many IDs. Maximum: 50"
+        reply = graph(old, "GET", "", params={"ids": f"{post},{PAGE}_404"})
+        assert error_of(reply)["code"] == 803
+        assert graph(old, "GET", "", params={"ids": post}).json()[post]["id"] == post
 
 
 def test_retired_insight_metric_fails_whole_request(sandbox: Sandbox) -> None:
@@ -269,21 +277,27 @@ def test_unknown_field_refused(sandbox: Sandbox) -> None:
     assert "nonexisting field (permalink_urls)" in error_of(reply)["message"]
 
 
-def test_usage_header_grows_and_ids_count_per_id(clock: FakeClock) -> None:
+def test_usage_header_grows_and_batch_counts_per_entry(clock: FakeClock) -> None:
     with Sandbox(clock=clock, graph_budget=20) as box:
         posts = [box.graph.add_post(f"Bài {i}") for i in range(5)]
         first = graph(box, "GET", "me")
         usage = json.loads(first.headers["X-Business-Use-Case-Usage"])[PAGE][0]
         assert usage["call_count"] == 5
-        reply = graph(box, "GET", "", params={"ids": ",".join(posts)})
+        batch = [{"method": "GET", "relative_url": p} for p in posts]
+        reply = graph(box, "POST", "", data={"batch": json.dumps(batch)})
         usage = json.loads(reply.headers["X-Business-Use-Case-Usage"])[PAGE][0]
-        assert usage["call_count"] == 30  # 1 + 5 ids of 20
+        assert usage["call_count"] == 30  # 1 + 5 entries of 20
         box.graph.use_budget(14)
         graph(box, "GET", "me")
         refused = graph(box, "GET", "me")
         assert error_of(refused)["code"] == 80001
         usage = json.loads(refused.headers["X-Business-Use-Case-Usage"])[PAGE][0]
         assert usage["call_count"] >= 100 and usage["estimated_time_to_regain_access"] > 0
+    with Sandbox(clock=clock, graph_budget=20, graph_legacy_app=True) as old:
+        posts = [old.graph.add_post(f"Bài {i}") for i in range(5)]
+        reply = graph(old, "GET", "", params={"ids": ",".join(posts)})
+        usage = json.loads(reply.headers["X-Business-Use-Case-Usage"])[PAGE][0]
+        assert usage["call_count"] == 25  # ?ids= counts one call per id too
 
 
 def test_field_expansion_parser() -> None:

@@ -16,7 +16,7 @@ def test_defaults_match_design() -> None:
     assert s.queue_dir == Path("content_queue")
     assert s.timezone == "Asia/Ho_Chi_Minh"
     assert s.overdue_grace_hours == 24
-    assert (s.fb_graph_url, s.fb_graph_version) == ("https://graph.facebook.com", "v25.0")
+    assert (s.fb_graph_url, s.fb_graph_version) == ("https://graph.facebook.com", "v27.0")
     assert (s.zalo_oauth_url, s.zalo_openapi_url) == (
         "https://oauth.zaloapp.com",
         "https://openapi.zalo.me",

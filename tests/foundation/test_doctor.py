@@ -48,7 +48,7 @@ def test_doctor_all_green_against_the_sandbox(sandbox_env: dict[str, str]) -> No
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0].startswith("[ OK ] Cơ sở dữ liệu sqlite:///")
-    assert "[ OK ] Kết nối Graph API v25.0 tốt" in out
+    assert "[ OK ] Kết nối Graph API v27.0 tốt" in out
     assert "[ OK ] Gọi API Zalo OA thành công" in out
     assert "[ OK ] Thư mục ảnh công khai được phục vụ đúng" in out
     assert lines[-1] == "Mọi kiểm tra đều đạt."

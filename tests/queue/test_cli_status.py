@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from social_publisher.cli import cmd_status
+from social_publisher.services import status as status_service
 from social_publisher.store import ChannelHealth, Database, Post, Publication
 
 Run = Callable[..., tuple[int, str, str]]
@@ -34,7 +34,7 @@ FIRST = """\
 Thư mục   Tiêu đề                                   Bài       Kênh      Đăng           Giờ đăng
 loi       Bài lỗi                                   lỗi       facebook  chưa lên lịch  —
                                                               zalo      kênh tắt       —
-    loi/bai-viet.txt:2: Thời gian đăng '12/12/2026' không đúng định dạng. Ghi theo dạng dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30 (ngày/tháng/năm, rồi giờ:phút).
+    loi/bai-viet.txt:2: Thời gian đăng '12/12/2026' chỉ có ngày, thiếu giờ. Ghi thêm giờ, ví dụ 12/12/2026 07:30.
 ngay-cds  Đức Phổ hưởng ứng Ngày Chuyển đổi số qu…  sẵn sàng  facebook  chưa lên lịch  10/12/2026 07:30
                                                               zalo      kênh tắt       10/12/2026 07:30
 vneid     VNeID                                     sẵn sàng  zalo      kênh tắt       12/12/2026 08:00
@@ -98,7 +98,7 @@ SECOND = """\
 Thư mục   Tiêu đề                                   Bài       Kênh      Đăng                      Giờ đăng
 loi       Bài lỗi                                   lỗi       facebook  chưa lên lịch             —
                                                               zalo      kênh tắt                  —
-    loi/bai-viet.txt:2: Thời gian đăng '12/12/2026' không đúng định dạng. Ghi theo dạng dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30 (ngày/tháng/năm, rồi giờ:phút).
+    loi/bai-viet.txt:2: Thời gian đăng '12/12/2026' chỉ có ngày, thiếu giờ. Ghi thêm giờ, ví dụ 12/12/2026 07:30.
 ngay-cds  Đức Phổ hưởng ứng Ngày Chuyển đổi số qu…  sẵn sàng  facebook  đã hẹn giờ trên Facebook  10/12/2026 07:30
     facebook: https://www.facebook.com/1234567890/posts/42
                                                               zalo      cần xử lý                 10/12/2026 07:30
@@ -136,7 +136,7 @@ def test_status_with_publications_health_and_warnings(
     def broken(settings: object, db: object, now: datetime) -> list[str]:
         raise RuntimeError("x")
 
-    monkeypatch.setattr(cmd_status, "WARNING_SOURCES", [token_age, broken])
+    monkeypatch.setattr(status_service, "WARNING_SOURCES", [token_age, broken])
     assert run_cli("status") == (1, SECOND, "")
 
     code, out, err = run_cli("status", "--json")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parents[2] / "content_queue" / "README.md"
 OK = "Tiêu đề: Hướng dẫn cài VNeID\nThời gian đăng: 10/12/2026 07:30\nNgười duyệt: Võ Thanh Hùng\n"
@@ -24,6 +27,10 @@ MISTAKES = {
     "sai-trang-thai": OK + "Trạng thái: tạm hoãn\n\nNội dung.\n",
     "chua-duyet": OK.replace("Người duyệt: Võ Thanh Hùng\n", "") + "\nNội dung.\n",
     "qua-gio": OK.replace("10/12/2026", "20/11/2026") + "\nNội dung.\n",
+    "goi-y-gio": OK.replace("10/12/2026 07:30", "10/12/2026 7") + "\nNội dung.\n",
+    "sai-dau-nguoi-duyet": OK.replace("Người duyệt", "Ngưoi duyêt") + "\nNội dung.\n",
+    "sai-chia-se": OK + "Chia sẻ: xa-phuong, phuong-pho-hoaa\n\nNội dung.\n",
+    "co-video": OK + "\nNội dung.\n",
 }
 
 
@@ -32,7 +39,14 @@ def test_guide_messages_are_verbatim(
     write_post: Callable[..., Path],
     queue: Path,
     jpeg: Callable[..., bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the guide names the agencies file as an office has it: agencies.csv next to .env
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AGENCIES_FILE", "agencies.csv")
+    shutil.copyfile(README.parents[1] / "agencies.csv", tmp_path / "agencies.csv")
+    (write_post("co-video", MISTAKES["co-video"]) / "clip.mp4").write_bytes(bytes(64))
     for folder, text in MISTAKES.items():
         write_post(folder, text)
     write_post("thieu-anh", MISTAKES["thieu-anh"], images={"anh-1.jpg": None})
@@ -48,9 +62,9 @@ def test_guide_messages_are_verbatim(
         for line in block.splitlines()
         if line.startswith("  ") and ": " in line
     ]
-    assert len(quoted) == 12
+    assert len(quoted) == 16
     printed = out.splitlines()
     for line in quoted:
         assert line in printed, line
-    assert "12 bài: 1 chờ quyết định, 1 bản nháp,\n10 lỗi; 2 cảnh báo" in guide
-    assert printed[-1] == "12 bài: 1 chờ quyết định, 1 bản nháp, 10 lỗi; 2 cảnh báo"
+    assert "16 bài: 1 chờ quyết định, 1 bản nháp,\n14 lỗi; 2 cảnh báo" in guide
+    assert printed[-1] == "16 bài: 1 chờ quyết định, 1 bản nháp, 14 lỗi; 2 cảnh báo"

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from social_publisher.config import load_settings
 from social_publisher.queue import MemoryScanCache, ScanOptions, parallel, scan_queue
 from social_publisher.queue import scanner as scanner_module
-from social_publisher.services import ingest as ingest_module
+from social_publisher.services import scan_cache as scan_cache_module
 from social_publisher.services.ingest import check_queue
 from social_publisher.store import Database
 from social_publisher.store import ScanCache as ScanCacheRow
@@ -266,7 +266,7 @@ def test_check_spreads_a_big_cold_queue_and_writes_the_cache_as_it_goes(
     monkeypatch.setattr(scanner_module, "PARALLEL_MIN", 5)
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)  # whatever runs beside the test
     monkeypatch.setattr(parallel, "busy_elsewhere", lambda: 0)
-    monkeypatch.setattr(ingest_module, "WRITE_BATCH", 2)
+    monkeypatch.setattr(scan_cache_module, "WRITE_BATCH", 2)
     shared: list[int] = []
     real_share = parallel.share
 
@@ -276,15 +276,15 @@ def test_check_spreads_a_big_cold_queue_and_writes_the_cache_as_it_goes(
 
     monkeypatch.setattr(parallel, "share", spy)
     flushes: list[int] = []
-    real_flush = ingest_module.DbScanCache.flush
+    real_flush = scan_cache_module.DbScanCache.flush
 
-    def flaky_flush(self: ingest_module.DbScanCache, session: object, now: object) -> None:
+    def flaky_flush(self: scan_cache_module.DbScanCache, session: object, now: object) -> None:
         flushes.append(len(self.dirty))
         if len(flushes) == 2:  # a busy database once: the rest waits for the last write
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         real_flush(self, session, now)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest_module.DbScanCache, "flush", flaky_flush)
+    monkeypatch.setattr(scan_cache_module.DbScanCache, "flush", flaky_flush)
     settings = load_settings(
         {"DATABASE_URL": f"sqlite:///{tmp_path / 'sp.db'}", "QUEUE_DIR": str(queue)},
         dotenv_path=None,

@@ -37,13 +37,13 @@ from social_publisher.queue import (
     MemoryScanCache,
     ScannedPost,
     ScanOptions,
-    State,
     decode_text,
     scan_queue,
 )
 from social_publisher.queue import scanner as scanner_module
 from social_publisher.services import ingest as ingest_module
 from social_publisher.services.ingest import ingest
+from social_publisher.states import PostState as State
 from social_publisher.store import AuditEvent, Database, Post, PostVersion, ScanCache
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

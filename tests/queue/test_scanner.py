@@ -17,12 +17,12 @@ from social_publisher.queue import (
     Previous,
     ScannedPost,
     ScanOptions,
-    State,
     evaluate,
     read_folder,
     scan_queue,
 )
 from social_publisher.queue import scanner as scanner_module
+from social_publisher.states import PostState as State
 
 OPTIONS = ScanOptions(default_author="Phòng VHTT", default_share_with=("tat-ca",))
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from social_publisher.store import (
     PostVersion,
     Publication,
     PubState,
+    Share,
 )
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -149,6 +151,91 @@ def loaded(db: Database, settings: Settings, agencies_file: Path) -> Database:
     return db
 
 
+OFFICE_TITLES = (
+    "Hướng dẫn cài đặt và kích hoạt tài khoản định danh điện tử VNeID mức độ 2",
+    "Dùng căn cước công dân gắn chíp thay thẻ bảo hiểm y tế khi khám chữa bệnh",
+    "Hộ kinh doanh chuyển sang hóa đơn điện tử khởi tạo từ máy tính tiền",
+    "Tổ công nghệ số cộng đồng phường Phổ Văn hỗ trợ người dân nộp hồ sơ trực tuyến",
+    "Thanh toán không dùng tiền mặt tại chợ Đức Phổ",
+    "Cảnh giác với cuộc gọi mạo danh cơ quan công an yêu cầu cài ứng dụng lạ",
+    "Dịch vụ công trực tuyến toàn trình: đăng ký khai sinh tại nhà",
+    "Hội nghị triển khai Đề án 06 trên địa bàn thị xã",
+    "Ngày Chuyển đổi số quốc gia 10/10: các hoạt động hưởng ứng",
+    "Nông dân Phổ Phong bán nông sản trên sàn thương mại điện tử",
+)
+
+
+def seed_office(
+    db: Database,
+    settings: Settings,
+    *,
+    until: datetime,
+    since: datetime | None = None,
+    seed: int = 2024,
+) -> dict[str, int]:
+    """A realistic office: the example agencies.csv, two posts a week from ``since``
+    (September 2023), engagement snapshots, and two thirds of the agencies sharing each post.
+
+    Returns counts of what it made (posts, publications, snapshots, shares)."""
+    from social_publisher.services.agencies import parse_agencies, sync_agencies
+
+    rng = random.Random(seed)
+    repo_agencies = Path(__file__).parents[2] / "agencies.csv"
+    rows = parse_agencies(repo_agencies)
+    sync_agencies(db, repo_agencies, rows, now=local(2023, 1, 1))
+    at = since or local(2023, 9, 4, 7, 30)
+    made = {"posts": 0, "publications": 0, "snapshots": 0, "shares": 0}
+    i = 0
+    while at < until:
+        channels = ("facebook",) if i % 5 == 4 else ("facebook", "zalo")
+        title = OFFICE_TITLES[i % len(OFFICE_TITLES)]
+        ids = add_post(db, f"{at:%Y-%m-%d}-bai-{i}", title, at, channels=channels)
+        made["posts"] += 1
+        with db.session() as s:
+            for channel, pid in ids.items():
+                made["publications"] += 1
+                for hours in (1, 24, 24 * 7):
+                    taken = at + timedelta(hours=hours)
+                    if taken >= until:
+                        break
+                    grow = hours**0.3
+                    fb = channel == "facebook"
+                    s.add(
+                        EngagementSnapshot(
+                            publication_id=pid,
+                            taken_at=taken,
+                            reactions=int(rng.randint(20, 400) * grow) if fb else None,
+                            comments=int(rng.randint(0, 40) * grow) if fb else None,
+                            shares=int(rng.randint(0, 30) * grow),
+                            views=int(rng.randint(300, 6000) * grow),
+                            reach=int(rng.randint(200, 4000) * grow) if fb else None,
+                        )
+                    )
+                    made["snapshots"] += 1
+                if channel != "facebook":
+                    continue
+                for row in rows:
+                    if rng.random() < 0.68:
+                        shared_at = at + timedelta(hours=rng.choice([1, 2, 5, 9, 20, 30, 70]))
+                        if shared_at >= until:
+                            continue
+                        s.add(
+                            Share(
+                                publication_id=pid,
+                                agency_id=row.id,
+                                url=f"https://www.facebook.com/{row.id}/posts/{pid}",
+                                shared_at=shared_at,
+                                source="manual",
+                                verified=True,
+                                recorded_at=shared_at,
+                            )
+                        )
+                        made["shares"] += 1
+        i += 1
+        at += timedelta(days=3 if i % 2 else 4, hours=rng.choice([0, 1, 2, 7]))
+    return made
+
+
 class Helpers:
     """The helpers above as a fixture (test modules cannot import conftest under importlib mode)."""
 
@@ -159,6 +246,7 @@ class Helpers:
     add_post = staticmethod(add_post)
     add_snapshot = staticmethod(add_snapshot)
     remote_id_of = staticmethod(remote_id_of)
+    seed_office = staticmethod(seed_office)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from social_publisher.services.agencies import (
 from social_publisher.store import Agency, Database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+NOW_FOR_SYNC = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
 HEADER = "id,name,group,fb_page_id,fb_page_url,zalo_oa_id,token_setting\n"
 
 
@@ -196,3 +197,42 @@ def test_resolve_share_with_ids_groups_all_and_unknown(loaded: Database, h: type
     assert targets.agency_ids == {"thi-doan-duc-pho"}
     assert targets.unknown == ("phong-khong-co",)
     assert resolve_share_with(["khong"], "tat-ca", infos, at=at).agency_ids == frozenset()
+
+
+def test_token_app_column_says_whose_app_issued_the_token(tmp_path: Path, db: Database) -> None:
+    path = write(
+        tmp_path / "a.csv",
+        "id,name,group,fb_page_id,fb_page_url,zalo_oa_id,token_setting,token_app\n"
+        "phuong-pho-hoa,UBND phường Phổ Hòa,xa-phuong,2000001,,,FB_TOKEN_PHO_HOA,chung\n"
+        "phuong-pho-minh,UBND phường Phổ Minh,xa-phuong,2000002,,,FB_TOKEN_PHO_MINH,Riêng\n"
+        "phuong-pho-ninh,UBND phường Phổ Ninh,xa-phuong,2000003,,,FB_TOKEN_PHO_NINH,\n"
+        "phuong-pho-quang,UBND phường Phổ Quang,xa-phuong,,,,\n",
+    )
+    rows = {r.id: r for r in parse_agencies(path)}
+    assert rows["phuong-pho-hoa"].token_app == "chung"
+    assert rows["phuong-pho-minh"].token_app is None  # its own app: the default
+    assert rows["phuong-pho-ninh"].token_app is None
+    assert rows["phuong-pho-quang"].token_app is None  # a file of the old shape still reads
+    from social_publisher.services.agencies import sync_agencies
+
+    sync_agencies(db, path, list(rows.values()), now=NOW_FOR_SYNC)
+    with db.session() as s:
+        infos = {a.id: a for a in agency_infos(s)}
+    assert infos["phuong-pho-hoa"].token_of_our_app
+    assert not infos["phuong-pho-minh"].token_of_our_app
+
+
+def test_token_app_with_a_wrong_word_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.csv",
+        "id,name,group,fb_page_id,fb_page_url,zalo_oa_id,token_setting,token_app\n"
+        "phuong-pho-hoa,UBND phường Phổ Hòa,xa-phuong,2000001,,,FB_TOKEN_PHO_HOA,co\n",
+    )
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:2: token_app “co” không hợp lệ: ghi rieng")
+    assert "chung" in problem and "FB_APP_ID" in problem
+
+
+def test_the_example_file_has_the_token_app_column() -> None:
+    header = (REPO_ROOT / "agencies.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.split(",")[-1] == "token_app"

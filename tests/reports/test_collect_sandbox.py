@@ -21,8 +21,9 @@ from social_publisher.cli import main
 from social_publisher.config import Settings, load_settings
 from social_publisher.sandbox import Sandbox
 from social_publisher.services.engagement import UNAVAILABLE_KEY, collect
+from social_publisher.services.setup_checks import agency_token_diagnoses, status_warnings
 from social_publisher.services.shares import share_matrix
-from social_publisher.store import Database, EngagementSnapshot, Meta, Share
+from social_publisher.store import ChannelHealth, Database, EngagementSnapshot, Meta, Share
 
 START = datetime(2024, 10, 12, 1, 0, tzinfo=UTC)
 AGENCY_TOKEN = "agency-token-pho-hoa-3c9d"
@@ -118,11 +119,136 @@ def test_collect_against_the_sandbox_costs_two_requests_per_50_posts(
         )
         assert (zl.views, zl.shares) == (5 * i, i % 4)
 
-    # the next run knows the refused metric: exactly 2 requests per 50, no probing
-    before = _graph_requests(sandbox)
+    # the next run knows the refused metric: exactly one batch request per 50 posts and
+    # metric family (counters, insights), no probing, no legacy lookups
+    before = _requests(sandbox)["routes"]
     again = collect(loaded, sb_settings, now=START, everything=True, detect=False)
     assert again.collected["facebook"] == n
-    assert _graph_requests(sandbox) - before == 2 * math.ceil(n / 50)
+    after = _requests(sandbox)["routes"]
+    graph = {
+        k: v - before.get(k, 0)
+        for k, v in after.items()
+        if "/zalo/" not in k and v != before.get(k, 0)
+    }
+    assert graph == {"POST /{version}/ (batch)": 2 * math.ceil(n / 50)}
+    assert sandbox.graph.state()["legacy_refused"] == {}
+
+
+def test_collect_a_deleted_post_and_null_entries_cost_nobody_their_figures(
+    loaded: Database, sandbox: Sandbox, sb_settings: Settings, h: type
+) -> None:
+    n = 60
+    seeded = _seed(loaded, sandbox, h, n)
+    gone = seeded[17]
+    requests.delete(
+        f"{sandbox.url}/{sb_settings.fb_graph_version}/{gone['fb']}",
+        headers={"Authorization": f"Bearer {sb_settings.fb_page_access_token}"},
+        timeout=5,
+    ).raise_for_status()
+    sandbox.faults.set("graph.batch_entry=null:x6")  # six entries left unprocessed once
+    report = collect(loaded, sb_settings, now=START, detect=False)
+    assert sandbox.faults.describe()["fired"] == {"graph.batch_entry=null:x6": 6}
+    assert report.collected == {"facebook": n - 1, "zalo": n}
+    assert report.not_found == [f"facebook:{gone['fb']}"]
+    with loaded.session() as s:
+        snaps = {sn.publication_id: sn for sn in s.scalars(select(EngagementSnapshot))}
+    for item in seeded:
+        if item is gone:
+            assert item["facebook"] not in snaps
+            continue
+        fb = snaps[item["facebook"]]
+        i = item["i"]
+        assert (fb.reactions, fb.comments, fb.views) == (i, i % 7, 10 * i), i
+
+
+def test_wrong_app_secret_at_collection_is_said_once_with_the_fix(
+    loaded: Database, sandbox: Sandbox, env: dict[str, str], h: type
+) -> None:
+    wrong = load_settings(
+        {**env, **sandbox.env(), "FB_APP_SECRET": "khoa-cua-ung-dung-khac-1234"}, dotenv_path=None
+    )
+    _seed(loaded, sandbox, h, 3)
+    report = collect(loaded, wrong, now=START, detect=False)
+    [error] = report.errors
+    assert error.startswith("Facebook: không đọc được số liệu của 3 bài. FB_APP_SECRET trong .env")
+    assert report.collected == {"zalo": 3}
+    with loaded.session() as s:
+        health = s.get(ChannelHealth, "facebook")
+    assert (
+        health is not None and health.state == "setup" and "FB_APP_SECRET" in (health.reason or "")
+    )
+
+
+def _agencies_with(token_app: str) -> str:
+    lines = AGENCIES_CSV_WITH_APP.splitlines()
+    return "\n".join(
+        [
+            lines[0],
+            *(ln + (token_app if ln.startswith("phuong-pho-hoa,") else "") for ln in lines[1:]),
+        ]
+    )
+
+
+AGENCIES_CSV_WITH_APP = """id,name,group,fb_page_id,fb_page_url,zalo_oa_id,token_setting,token_app
+phuong-pho-hoa,UBND phường Phổ Hòa,xa-phuong,2000001,https://www.facebook.com/phuongphohoa,,FB_TOKEN_PHO_HOA,
+phuong-nguyen-nghiem,UBND phường Nguyễn Nghiêm,xa-phuong,2000002,https://www.facebook.com/nguyennghiem,,,
+"""
+
+
+def test_agency_token_of_another_app_marks_the_agency_unreadable_with_the_fix(
+    loaded: Database, sandbox: Sandbox, sb_settings: Settings, clock: Clock, h: type
+) -> None:
+    seeded = _seed(loaded, sandbox, h, 2)
+    # Phổ Hòa's token comes from its own app; its row wrongly says "through our app"
+    sandbox.graph.add_agency_page("2000001", token=AGENCY_TOKEN, name="UBND phường Phổ Hòa")
+    sandbox.graph.add_share("2000001", seeded[0]["fb"], created_time=START - timedelta(days=1))
+    sb_settings.agencies_file.write_text(_agencies_with("chung"), encoding="utf-8")
+    report = collect(loaded, sb_settings, now=START)
+    assert report.shares is not None and report.shares.pages_read == 0
+    [problem] = report.shares.errors
+    assert problem.startswith("UBND phường Phổ Hòa: mã truy cập ở FB_TOKEN_PHO_HOA do ứng dụng")
+    assert "Invalid appsecret_proof" in problem and "cột token_app" in problem
+    assert str(sb_settings.agencies_file) in problem and AGENCY_TOKEN not in problem
+    assert report.collected == {"facebook": 2, "zalo": 2}  # our counters are untouched
+    with loaded.session() as s:
+        assert s.scalars(select(Share)).all() == []
+        assert s.get(ChannelHealth, "facebook") is None  # our channel is fine
+    warnings = status_warnings(sb_settings, loaded, START)
+    assert any("Không đọc được Trang đơn vị: UBND phường Phổ Hòa" in w for w in warnings)
+    fb = FacebookChannel(sb_settings, sleep=lambda _s: None)
+    [check] = [
+        d
+        for d in agency_token_diagnoses(loaded, sb_settings, fb)
+        if "2000001" in d.message or "Phổ Hòa" in d.message
+    ]
+    assert not check.ok and "cột token_app" in check.message
+
+    # the fix: the default (its own app, no proof): read, the share found, the mark cleared
+    sb_settings.agencies_file.write_text(_agencies_with(""), encoding="utf-8")
+    report = collect(loaded, sb_settings, now=START, everything=True)
+    assert report.shares is not None and report.shares.pages_read == 1
+    assert report.shares.found == [("phuong-pho-hoa", seeded[0]["facebook"])]
+    assert not any("Phổ Hòa" in w for w in status_warnings(sb_settings, loaded, START))
+    [check] = agency_token_diagnoses(loaded, sb_settings, fb)
+    assert check.ok and "ứng dụng riêng" in check.message
+
+
+def test_agency_token_through_our_app_that_requires_a_proof(
+    loaded: Database, sandbox: Sandbox, sb_settings: Settings, h: type
+) -> None:
+    seeded = _seed(loaded, sandbox, h, 1)
+    sandbox.graph.add_agency_page("2000001", token=AGENCY_TOKEN, issued_by="ours")
+    sandbox.graph.set_require_proof()  # our app: "Require App Secret" on
+    sandbox.graph.add_share("2000001", seeded[0]["fb"], created_time=START - timedelta(days=1))
+    sb_settings.agencies_file.write_text(_agencies_with(""), encoding="utf-8")
+    report = collect(loaded, sb_settings, now=START)
+    assert report.shares is not None
+    [problem] = report.shares.errors
+    assert "Require App Secret" in problem and "ghi chung ở cột token_app" in problem
+    sb_settings.agencies_file.write_text(_agencies_with("chung"), encoding="utf-8")
+    report = collect(loaded, sb_settings, now=START, everything=True)
+    assert report.shares is not None and report.shares.errors == []
+    assert report.shares.found == [("phuong-pho-hoa", seeded[0]["facebook"])]
 
 
 def test_agency_shares_found_in_feeds(
@@ -209,36 +335,33 @@ def test_collect_with_responses_counts_and_values(
     ]
 
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        query = parse_qs(urlsplit(request.url).query)
-        ids = query["ids"][0].split(",")
-        assert len(ids) <= 50
         assert "unit-token-abcdef" not in request.url  # the token travels in a header
-        if query["fields"][0].startswith("insights"):
-            body = {
-                i: {
-                    "id": i,
-                    "insights": {
-                        "data": [
-                            {"name": "post_media_view", "values": [{"value": 7}]},
-                            {"name": "post_total_media_view_unique", "values": [{"value": 5}]},
-                        ]
-                    },
+        assert "ids" not in parse_qs(urlsplit(request.url).query)  # refused to new apps
+        form = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
+        entries = json.loads(form["batch"][0])
+        assert len(entries) <= 50
+        out = []
+        for entry in entries:
+            path = urlsplit(entry["relative_url"]).path
+            post_id = path.split("/")[0]
+            if path.endswith("/insights"):
+                body: dict[str, Any] = {
+                    "data": [
+                        {"name": "post_media_view", "values": [{"value": 7}]},
+                        {"name": "post_total_media_view_unique", "values": [{"value": 5}]},
+                    ]
                 }
-                for i in ids
-            }
-        else:
-            body = {
-                i: {
-                    "id": i,
-                    "reactions": {"data": [], "summary": {"total_count": int(i[-3:])}},
+            else:
+                body = {
+                    "id": post_id,
+                    "reactions": {"data": [], "summary": {"total_count": int(post_id[-3:])}},
                     "comments": {"data": [], "summary": {"total_count": 2}},
-                    **({"shares": {"count": 1}} if int(i[-3:]) % 2 else {}),
+                    **({"shares": {"count": 1}} if int(post_id[-3:]) % 2 else {}),
                 }
-                for i in ids
-            }
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+            out.append({"code": 200, "body": json.dumps(body)})
+        return 200, {"Content-Type": "application/json"}, json.dumps(out)
 
-    responses.add_callback(responses.GET, re.compile(rf"{GRAPH}/v25\.0/?\?.*"), callback=answer)
+    responses.add_callback(responses.POST, re.compile(rf"{GRAPH}/v27\.0/?$"), callback=answer)
     report = collect(
         db,
         settings,

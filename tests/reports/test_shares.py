@@ -145,8 +145,8 @@ def test_import_is_all_or_nothing_and_names_each_bad_line(
         "kiểm tra lại cột agency hoặc liên kết.",
         f"{path}:4: mã đơn vị “phuong-khong-co” không có trong {settings.agencies_file}; "
         "dùng mã ở cột id của tệp đó (ví dụ phuong-pho-hoa).",
-        f"{path}:5: thời điểm “31/02/2024 25:00” không đúng dạng; ghi dd/mm/yyyy HH:MM "
-        "(ví dụ 10/10/2024 08:15) hoặc ISO 8601 (2024-10-10T08:15).",
+        f"{path}:5: thời điểm “31/02/2024 25:00” không có thật (tháng 2/2024 không có ngày "
+        "31). Ghi theo dạng dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30.",
         f"{path}:6: liên kết rút gọn “https://www.facebook.com/share/p/AbC123/” không cho biết "
         "Trang nào đã chia sẻ; mở liên kết rồi chép địa chỉ đầy đủ trên thanh địa chỉ của "
         "trình duyệt.",
@@ -159,6 +159,24 @@ def test_import_is_all_or_nothing_and_names_each_bad_line(
     ]
     with loaded.session() as s:
         assert s.scalars(select(Share)).all() == []  # nothing written, not even line 2
+
+
+def test_import_reads_share_times_as_staff_write_them(
+    loaded: Database, settings: Settings, h: type, posts: dict[str, dict[str, int]], tmp_path: Path
+) -> None:
+    link = "https://www.facebook.com/phuongphohoa/posts/"
+    path = _csv(tmp_path, f"phuong-pho-hoa,{link}7,5/10/2024 14h,2024-10-05-ngay-cds\n")
+    report = import_shares(loaded, settings, path, now=h.local(2024, 11, 1, 10, 0))
+    assert report.ok, report.problems
+    assert [r.shared_at for r in report.rows] == [h.local(2024, 10, 5, 14, 0)]
+    # a value that cannot be read: the closest reading is offered, nothing is written
+    path = _csv(tmp_path, f"phuong-pho-hoa,{link}8,5/10/2024 9,2024-10-05-ngay-cds\n", "b.csv")
+    report = import_shares(loaded, settings, path, now=h.local(2024, 11, 1, 10, 0))
+    assert [str(p) for p in report.problems] == [
+        f"{path}:2: thời điểm “5/10/2024 9” không đúng định dạng. Có phải ý bạn là "
+        "05/10/2024 09:00? Ghi theo dạng dd/mm/yyyy HH:MM, ví dụ 10/12/2026 07:30 "
+        "(ngày/tháng/năm, rồi giờ:phút)."
+    ]
 
 
 def test_import_without_post_column_needs_a_single_candidate(
@@ -352,6 +370,9 @@ def test_cli_shares_status_bad_month_is_usage_error(
         ("10-12-2026 07:30", "2026-12-10T07:30:00+07:00"),
         (" 2026-12-10T07:30 ", "2026-12-10T07:30:00+07:00"),
         ("2026-12-10T00:30:00Z", "2026-12-10T00:30:00+00:00"),
+        ("5/12/2026 14h", "2026-12-05T14:00:00+07:00"),
+        ("14h30 ngày 5/12/26", "2026-12-05T14:30:00+07:00"),
+        ("05/12/2026 2:30 CH", "2026-12-05T14:30:00+07:00"),
         ("2026-12-10", None),  # a date alone cannot say whether the share was on time
         ("31/02/2026 07:30", None),
         ("hôm qua", None),

@@ -23,7 +23,14 @@ from social_publisher.store import Database
 
 OAUTH = "https://oauth.zalo.test"
 OPENAPI = "https://openapi.zalo.test"
-MEDIA_BASE = "https://media.ducpho.test/cong-khai"
+MEDIA_BASE = "https://media.ducpho.gov.vn/cong-khai"
+
+
+def public_dns(host: str) -> list[str]:
+    """A resolver that never touches the network: every name is a public address."""
+    return ["14.225.12.34"]
+
+
 APP_ID = "app-1234567"
 APP_SECRET = "app-secret-abcdef-123456"
 

@@ -39,7 +39,7 @@ from social_publisher.errors import (
     TransientError,
 )
 
-from .conftest import MEDIA_BASE, OPENAPI, FakeClock, FakeTokens, serve_folder
+from .conftest import MEDIA_BASE, OPENAPI, FakeClock, FakeTokens, public_dns, serve_folder
 
 CREATE = f"{OPENAPI}/v2.0/article/create"
 VERIFY = f"{OPENAPI}/v2.0/article/verify"
@@ -90,7 +90,9 @@ def channel(
         zsettings,
         tokens=tokens,
         http=http,
-        public_media=PublicMedia(zsettings, HttpClient("public_media", sleep=sleeps)),
+        public_media=PublicMedia(
+            zsettings, HttpClient("public_media", sleep=sleeps), resolver=public_dns
+        ),
         clock=clock,
         sleep=sleeps,
     )
@@ -551,8 +553,12 @@ def test_not_found_is_not_final_within_the_processing_window(
     since = clock.now - timedelta(seconds=30)
     with pytest.raises(ProcessingError) as caught:
         channel.find_published(make_post(), since)
-    assert caught.value.retry_after == pytest.approx(60)
-    clock.advance(61)
+    # ZALO_SETTLE_SECONDS defaults to 600: ten times the minute the sheet gives processing
+    assert caught.value.retry_after == pytest.approx(570)
+    clock.advance(300)
+    with pytest.raises(ProcessingError):  # a slow article may still appear: no answer yet
+        channel.find_published(make_post(), since)
+    clock.advance(271)
     assert channel.find_published(make_post(), since) is None
 
 
@@ -734,7 +740,7 @@ def test_an_article_another_publication_holds_is_never_answered(
     ms = int(clock.now.timestamp() * 1000)
     responses.add_callback(responses.GET, SLICE, callback=paged([media("held", post.title, ms)]))
     responses.add(responses.GET, DETAIL, body=detail_of("held", PARAS))
-    since = clock.now - timedelta(minutes=3)  # the settle window has passed
+    since = clock.now - timedelta(minutes=11)  # the settle window (600 s) has passed
     assert channel.find_published(post, since, exclude=frozenset({"held"})) is None
     assert not any("getdetail" in call.request.url for call in responses.calls)
 

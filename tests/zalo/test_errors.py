@@ -8,13 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from social_publisher.channels.zalo_errors import (
-    classify,
-    is_broadcast_hours,
-    month_start,
-    next_broadcast_opening,
-    next_month_start,
-)
+from social_publisher.channels.zalo_errors import classify, still_processing_at_verify
 from social_publisher.errors import (
     AuthError,
     InvalidRequestError,
@@ -25,6 +19,8 @@ from social_publisher.errors import (
     RateLimitError,
     TransientError,
 )
+from social_publisher.localtime import month_start, next_month_start
+from social_publisher.platforms import is_broadcast_hours, next_broadcast_opening
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 local
@@ -97,3 +93,24 @@ def test_rate_limit_carries_a_wait() -> None:
     err = classify(-32, "Rate limit", now=NOW, tz=TZ)
     assert err.retry_after == 60
     assert err.retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "processing"),
+    [
+        (-214, "Article is being processed", True),
+        (-999, "Whatever Zalo says", True),  # not in the contract's table
+        (-201, "Article is processing, please wait", True),
+        (-201, "title is required", False),
+        (-200, "Can not fetch photo", False),  # a documented, definite failure
+        (-216, "Access token is invalid", False),
+        (-32, "Rate limit", False),
+        (-223, "quota", False),
+        (-242, "appsecret_proof is invalid", False),
+    ],
+)
+def test_what_verify_may_take_for_still_processing(
+    code: int, message: str, processing: bool
+) -> None:
+    exc = classify(code, message, now=NOW, tz=TZ, action="xác nhận bài viết")
+    assert still_processing_at_verify(exc) is processing

@@ -16,7 +16,7 @@ from social_publisher.channels.public_media import PublicMedia, ascii_url
 from social_publisher.config import Settings
 from social_publisher.errors import PublicMediaError
 
-from .conftest import MEDIA_BASE, serve_folder
+from .conftest import MEDIA_BASE, public_dns, serve_folder
 
 
 def no_sleep(_: float) -> None:
@@ -25,7 +25,7 @@ def no_sleep(_: float) -> None:
 
 @pytest.fixture
 def media(zsettings: Settings) -> PublicMedia:
-    return PublicMedia(zsettings, HttpClient("public_media", sleep=no_sleep))
+    return PublicMedia(zsettings, HttpClient("public_media", sleep=no_sleep), resolver=public_dns)
 
 
 @responses.activate
@@ -115,7 +115,8 @@ def test_urls_are_ascii_and_percent_encoded(zsettings: Settings) -> None:
 def test_diagnose_writes_a_probe_and_fetches_it(media: PublicMedia, zsettings: Settings) -> None:
     assert zsettings.public_media_dir is not None
     serve_folder(zsettings.public_media_dir)
-    [line] = media.diagnose()
+    host, line = media.diagnose()
+    assert host.ok and not host.warning and "tên miền công khai" in host.message
     assert line.ok
     assert list(zsettings.public_media_dir.iterdir()) == []
 
@@ -126,5 +127,6 @@ def test_diagnose_fails_when_the_folder_is_not_served(
 ) -> None:
     assert zsettings.public_media_dir is not None
     serve_folder(zsettings.public_media_dir, status=404)
-    [line] = media.diagnose()
+    host, line = media.diagnose()
+    assert host.ok
     assert not line.ok and "PUBLIC_MEDIA_DIR" in line.message

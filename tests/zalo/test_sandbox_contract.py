@@ -18,6 +18,7 @@ from social_publisher.errors import (
     ProcessingError,
     PublicMediaError,
     QuotaError,
+    RateLimitError,
     TransientError,
 )
 from social_publisher.sandbox.zalo import (
@@ -347,3 +348,77 @@ def test_reset_forgets_articles_but_keeps_the_rotated_pair(sandbox_rig: SandboxR
     assert zalo_state(sandbox_rig)["articles"] == []
     assert sandbox_rig.zalo.refresh_token == rotated
     assert channel.list_articles() == ([], 0)  # the stored access token still works
+
+
+@pytest.mark.parametrize(
+    ("drop", "field"),
+    [("author", "author"), ("cover.status", "cover.status")],
+)
+def test_article_without_author_or_cover_status_is_refused(
+    sandbox_rig: SandboxRig, drop: str, field: str
+) -> None:
+    base = sandbox_rig.settings.zalo_openapi_url
+    headers = {"access_token": ACCESS_TOKEN}
+    article: dict[str, Any] = {
+        "type": "normal",
+        "title": "Tiêu đề",
+        "author": "Phòng VHTT",
+        "description": "Mô tả",
+        "cover": {"cover_type": "photo", "photo_url": "http://127.0.0.1/x.jpg", "status": "show"},
+        "body": [{"type": "text", "content": "x"}],
+    }
+    if drop == "author":
+        del article["author"]
+    else:
+        del article["cover"]["status"]
+    answer = requests.post(f"{base}/v2.0/article/create", json=article, headers=headers, timeout=5)
+    assert answer.status_code == 200
+    assert answer.json()["error"] == -201 and f"{field} is required" in answer.json()["message"]
+    bad = {**article, "author": "A", "cover": {**article["cover"], "status": "maybe"}}
+    answer = requests.post(f"{base}/v2.0/article/create", json=bad, headers=headers, timeout=5)
+    assert "cover.status is invalid" in answer.json()["message"]
+    assert zalo_state(sandbox_rig)["articles"] == []
+
+
+def test_verify_with_an_undocumented_processing_code_keeps_polling(
+    sandbox_rig: SandboxRig, make_post: Callable[..., OutgoingPost], renditions: Any
+) -> None:
+    assert sandbox_rig.sandbox.zalo is not None
+    sandbox_rig.sandbox.zalo.processing_code = -999
+    sandbox_rig.sandbox.zalo.processing_verifies = 3
+    channel = make_channel(sandbox_rig)
+    token = channel.create_article(make_post(cover=renditions()))
+    remote = channel.verify_article(token)  # -999 three times, then the id
+    [article] = zalo_state(sandbox_rig)["articles"]
+    assert remote.remote_id == article["id"]
+    sandbox_rig.sandbox.zalo.processing_verifies = 10**6
+    again = channel.create_article(make_post(title="Bài thứ hai", cover=renditions()))
+    quick = make_channel(sandbox_rig, verify_timeout=3.0)
+    with pytest.raises(ProcessingError) as caught:  # never a plain "failed": keep the token
+        quick.verify_article(again)
+    assert caught.value.code == -999
+
+
+@pytest.mark.parametrize("sandbox_rig", [{"zalo_rate_limit_per_minute": 3}], indirect=True)
+def test_rate_limit_per_minute_with_its_headers(sandbox_rig: SandboxRig) -> None:
+    channel = make_channel(sandbox_rig)
+    base = sandbox_rig.settings.zalo_openapi_url
+    for remain in ("2", "1", "0"):
+        answer = requests.get(
+            f"{base}/v2.0/article/getslice",
+            params={"offset": 0, "limit": 5, "type": "normal"},
+            headers={"access_token": ACCESS_TOKEN},
+            timeout=5,
+        )
+        assert answer.json()["error"] == 0
+        assert answer.headers["X-RateLimit-Limit"] == "3"
+        assert answer.headers["X-RateLimit-Remain"] == remain
+    with pytest.raises(RateLimitError):
+        channel.list_articles()
+    # the OA API has a bucket of its own, and the next minute starts afresh
+    other = requests.post(
+        f"{base}/v2.0/oa/upload/image", headers={"access_token": ACCESS_TOKEN}, timeout=5
+    )
+    assert other.json()["error"] == -201 and other.headers["X-RateLimit-Remain"] == "2"
+    sandbox_rig.clock.advance(60)
+    assert channel.list_articles() == ([], 0)

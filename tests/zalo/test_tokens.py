@@ -18,7 +18,8 @@ from social_publisher.channels.http import HttpClient
 from social_publisher.channels.zalo import ZaloChannel, ZaloOAuthClient
 from social_publisher.config import Settings
 from social_publisher.errors import AuthError, ConfigError, TransientError
-from social_publisher.services.zalo_tokens import DbTokenStore, token_warnings
+from social_publisher.services.zalo_token_report import token_warnings
+from social_publisher.services.zalo_tokens import DbTokenStore
 from social_publisher.store import ChannelHealth, Database, PlatformToken
 
 from .conftest import APP_ID, APP_SECRET, OAUTH, OPENAPI, FakeClock

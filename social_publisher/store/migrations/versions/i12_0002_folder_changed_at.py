@@ -1,7 +1,7 @@
 """posts.folder_changed_at: when the queue last saw the post's folder change
 
 Revision ID: i12_0002
-Revises: 0001
+Revises: i11_0002
 Create Date: 2026-11-27 09:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import social_publisher.store.models
 
 revision: str = "i12_0002"
-down_revision: str | None = "0001"
+down_revision: str | None = "i11_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
