@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from social_publisher.config import Settings, load_settings
 from social_publisher.sandbox import Sandbox
 from social_publisher.services.daemon import PassContext, build_context, run_pass
 from social_publisher.services.takedown import take_down
-from social_publisher.store import Database
+from social_publisher.store import Attempt, Database
 
 from .conftest import T0, Clock, add_post, pubs, write_image
 
@@ -188,11 +189,23 @@ def test_a_zero_byte_database_publishes_nothing_again(world: World, tmp_path: Pa
         lost.dispose()
 
 
+@pytest.mark.parametrize("photos", [0, 1, 3])
 def test_a_restored_backup_does_not_schedule_a_facebook_post_twice(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, photos: int
 ) -> None:
+    """Also for photo posts: one photo is scheduled as a ``/feed`` post with one attached
+    photo, several as one with many; the strict Graph shows them on ``/scheduled_posts``."""
     due = T0 + timedelta(days=3)
-    add_post(world.db, "hen-gio", publish_at=due, channels=("facebook",), body="Ngày hội CĐS.")
+    folder = world.settings.queue_dir / "hen-gio"
+    images = [write_image(folder / f"anh-{i}.jpg", seed=20 + i) for i in range(photos)]
+    add_post(
+        world.db,
+        "hen-gio",
+        publish_at=due,
+        channels=("facebook",),
+        body="Ngày hội CĐS.",
+        images=images,
+    )
     db_file = Path(world.settings.database_url.removeprefix("sqlite:///"))
     backup = tmp_path / "backup.db"
     world.db.dispose()
@@ -213,5 +226,10 @@ def test_a_restored_backup_does_not_schedule_a_facebook_post_twice(
         assert len(world.sandbox.state()["graph"]["posts"]) == 1  # not scheduled again
         [pub] = pubs(restored).values()
         assert pub.state == "scheduled_remote" and pub.remote_id == held["id"]
+        with restored.session() as session:
+            [look] = session.scalars(select(Attempt).where(Attempt.action == "look_first"))
+            # found among the scheduled posts, its photos counted (not adopted on text alone)
+            assert look.outcome == "adopted" and look.details["before"] == "schedule"
+            assert look.details["photos_unverified"] is False
     finally:
         restored.dispose()

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from social_publisher.config import load_settings
-from social_publisher.errors import TransientError, UnverifiedMatchError
+from social_publisher.errors import AppSecretProofError, TransientError, UnverifiedMatchError
 from social_publisher.services.daemon import build_context, run_pass
 from social_publisher.services.planner import plan, staff_publish_now, staff_withdraw
-from social_publisher.store import Attempt, Post, Publication
+from social_publisher.store import Attempt, ChannelHealth, Post, Publication
 
 from .conftest import T0, add_post, pubs, unknown
 
@@ -95,6 +95,29 @@ def test_nothing_is_created_while_the_platform_cannot_be_looked_at(db, make_ctx,
     clock.now = pub.next_attempt_at
     run_pass(ctx, clock())
     assert pubs(db, post)["facebook"].state == "published" and len(fb.live()) == 1
+
+
+def test_a_wrong_setting_met_while_looking_blocks_the_channel_and_creates_nothing(
+    db, make_ctx, clock, fb
+):
+    """Issue 11's SetupError (here Graph refusing our appsecret_proof) met by the look before
+    creating: the channel stops with the setting's advice, the post waits, not for staff."""
+    post = add_post(db, "sai-cau-hinh", publish_at=T0, channels=("facebook",))
+    advice = "FB_APP_SECRET không phải của ứng dụng đã cấp token: sửa .env rồi chạy retry."
+    fb.script["find_published"] = [
+        AppSecretProofError(advice, proof_sent=True, platform="facebook", code=100)
+    ]
+    ctx = make_ctx()
+    run_pass(ctx, clock())
+    pub = pubs(db, post)["facebook"]
+    assert pub.state == "due" and pub.next_attempt_at is None and pub.attention_reason is None
+    assert "publish" not in [c for c, _ in fb.calls]
+    with db.session() as s:
+        health = s.get_one(ChannelHealth, "facebook")
+        assert health.state == "setup" and health.reason == advice
+    clock.advance(3600)
+    run_pass(ctx, clock())  # blocked until staff fix it: not even looked at again
+    assert [c for c, _ in fb.calls] == ["find_published"]
 
 
 def test_a_post_already_on_the_page_is_adopted_not_published(db, make_ctx, clock, fb):
