@@ -7,7 +7,13 @@ simply off: that is a state ``status`` and ``doctor`` report, never an exception
 
 from __future__ import annotations
 
+import codecs
+import io
+import math
 import os
+import re
+import stat
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,31 +34,77 @@ SECRET_SETTINGS = frozenset(
 )
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+#: the largest whole number any setting takes (beyond it, times and sizes overflow)
+_INT_CEILING = 10**9
+
+
+class _BadSetting(ConfigError):
+    """A setting's value is refused; :func:`load_settings` adds where it was written."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.setting = name
+        super().__init__(message)
+
+
+def _int(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    minimum: int = 0,
+    maximum: int = _INT_CEILING,
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(
-            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số nguyên (ví dụ {default})."
+        raise _BadSetting(
+            name, f"Cấu hình {name}={raw!r} không hợp lệ: cần một số nguyên (ví dụ {default})."
         ) from None
     if value < minimum:
-        raise ConfigError(f"Cấu hình {name}={value} phải lớn hơn hoặc bằng {minimum}.")
+        raise _BadSetting(name, f"Cấu hình {name}={value} phải lớn hơn hoặc bằng {minimum}.")
+    if value > maximum:
+        raise _BadSetting(
+            name,
+            f"Cấu hình {name}={raw} quá lớn: tối đa {maximum} (mặc định {default}).",
+        )
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    minimum: float = 0.0,
+    maximum: float = float(_INT_CEILING),
+) -> float:
+    """A finite number in [minimum, maximum]: ``nan``, ``inf`` and huge values are refused
+    here, not as an overflow deep inside a pass."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(
-            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số (ví dụ {default})."
+        raise _BadSetting(
+            name, f"Cấu hình {name}={raw!r} không hợp lệ: cần một số (ví dụ {default:g})."
         ) from None
+    if not math.isfinite(value):
+        raise _BadSetting(
+            name,
+            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số cụ thể (ví dụ {default:g}), "
+            "không dùng nan hay inf.",
+        )
+    if value < minimum:
+        raise _BadSetting(
+            name, f"Cấu hình {name}={raw} không được nhỏ hơn {minimum:g} (ví dụ {default:g})."
+        )
+    if value > maximum:
+        raise _BadSetting(
+            name, f"Cấu hình {name}={raw} quá lớn: tối đa {maximum:g} (mặc định {default:g})."
+        )
+    return value
 
 
 def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
@@ -74,7 +126,90 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off", "khong", "không"):
         return False
-    raise ConfigError(f"Cấu hình {name}={raw!r} không hợp lệ: dùng true hoặc false.")
+    raise _BadSetting(name, f"Cấu hình {name}={raw!r} không hợp lệ: dùng true hoặc false.")
+
+
+# ---------------------------------------------------------------- the .env file
+
+
+def _decode_env(data: bytes, path: Path) -> str:
+    """The ``.env`` text, read the way the queue reads a post (``queue.decode``): strict
+    UTF-8 (BOM dropped), then UTF-16 with a BOM, then Windows-1258, as Notepad saves it.
+
+    Kept here rather than imported: settings sit below the queue in the import order.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            try:
+                text = data.decode("utf-16")
+            except UnicodeDecodeError:
+                raise ConfigError(_unreadable_env(path)) from None
+        else:
+            try:
+                text = data.decode("cp1258")
+            except UnicodeDecodeError:
+                raise ConfigError(_unreadable_env(path)) from None
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        raise ConfigError(_unreadable_env(path))
+    return unicodedata.normalize("NFC", text)
+
+
+def _unreadable_env(path: Path) -> str:
+    return (
+        f"Không đọc được tệp cấu hình {path}: tệp không phải văn bản thuần (mã hóa lạ hoặc "
+        "có ký tự nhị phân). Mở tệp bằng Notepad, chọn Lưu thành (Save As) với mã hóa UTF-8, "
+        "rồi chạy lại."
+    )
+
+
+def read_env_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """The settings written in ``path`` and the line each one is on.
+
+    A missing file (or anything that is not a regular file: a folder, a pipe) is no
+    settings; one that cannot be read or decoded is a Vietnamese :class:`ConfigError`
+    naming it, never a traceback.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return {}, {}
+    if not stat.S_ISREG(info.st_mode):
+        return {}, {}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"Không đọc được tệp cấu hình {path} ({exc.strerror or type(exc).__name__}): "
+            "kiểm tra quyền đọc tệp, rồi chạy lại."
+        ) from None
+    text = _decode_env(data, path)
+    values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _ENV_LINE.match(line)
+        if match:
+            lines.setdefault(match.group(1), number)
+    return values, lines
+
+
+_ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+#: whitespace anywhere in a secret (a token pasted across two lines, a quoted ``\n``)
+_WHITESPACE = re.compile(r"\s")
+
+
+def _check_secret(name: str, value: str) -> None:
+    """Refuse a token or secret with whitespace inside: no platform issues one, and sent
+    in a header it would make the HTTP library quote it back in its error."""
+    if _WHITESPACE.search(value):
+        raise _BadSetting(
+            name,
+            f"Cấu hình {name} có khoảng trắng hoặc ký tự xuống dòng ở giữa giá trị: mã truy "
+            "cập (token) và khóa bí mật không bao giờ chứa khoảng trắng. Dán lại giá trị trên "
+            "một dòng, không có dấu cách hay dấu xuống dòng, rồi chạy lại.",
+        )
 
 
 @dataclass(frozen=True)
@@ -85,6 +220,9 @@ class Settings:
     queue_dir: Path = Path("content_queue")
     timezone: str = "Asia/Ho_Chi_Minh"
     overdue_grace_hours: float = 24.0
+    #: a post folder must be unchanged this long before its post may go out (a copy in
+    #: progress, a text still being saved)
+    queue_settle_seconds: float = 60.0
 
     fb_graph_url: str = "https://graph.facebook.com"
     fb_graph_version: str = "v27.0"
@@ -208,6 +346,10 @@ class Settings:
         """A token named by an agency row (``token_setting``), from the environment."""
         value = self.extra.get(name, "").strip()
         register_secret(value)
+        try:
+            _check_secret(name, value)
+        except _BadSetting as exc:
+            raise ConfigError(exc.message) from None
         return value
 
 
@@ -218,27 +360,49 @@ def load_settings(
 ) -> Settings:
     """Read settings: explicit ``env`` wins, else ``os.environ`` over ``.env``."""
     merged: dict[str, str] = {}
-    if dotenv_path is not None and Path(dotenv_path).is_file():
-        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-    merged.update(os.environ if env is None else env)
+    file_lines: dict[str, int] = {}
+    env_path = Path(dotenv_path) if dotenv_path is not None else None
+    if env_path is not None:
+        file_values, file_lines = read_env_file(env_path)
+        merged.update(file_values)
+    given = os.environ if env is None else env
+    merged.update(given)
 
     for name in SECRET_SETTINGS:
+        register_secret(merged.get(name, ""))
         register_secret(merged.get(name, "").strip())
+    try:
+        return _build(merged)
+    except _BadSetting as exc:
+        where = ""
+        if env_path is not None and exc.setting in file_lines and exc.setting not in given:
+            where = f" Giá trị này ở dòng {file_lines[exc.setting]} của tệp {env_path}."
+        elif exc.setting in given:
+            where = " Giá trị này đến từ biến môi trường cùng tên."
+        raise ConfigError(exc.message + where) from None
+
+
+def _build(merged: Mapping[str, str]) -> Settings:
+    for name in sorted(SECRET_SETTINGS):
+        _check_secret(name, merged.get(name, "").strip())
 
     timezone = _str(merged, "TIMEZONE", "Asia/Ho_Chi_Minh")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"Cấu hình TIMEZONE={timezone!r} không phải múi giờ hợp lệ (ví dụ Asia/Ho_Chi_Minh)."
+        raise _BadSetting(
+            "TIMEZONE",
+            f"Cấu hình TIMEZONE={timezone!r} không phải múi giờ hợp lệ (ví dụ Asia/Ho_Chi_Minh).",
         ) from None
 
+    day, week, year = 86_400, 7 * 86_400, 8_760
     public_dir = _str(merged, "PUBLIC_MEDIA_DIR")
     settings = Settings(
         database_url=_str(merged, "DATABASE_URL", Settings.database_url),
         queue_dir=Path(_str(merged, "QUEUE_DIR", "content_queue")),
         timezone=timezone,
-        overdue_grace_hours=_float(merged, "OVERDUE_GRACE_HOURS", 24.0),
+        overdue_grace_hours=_float(merged, "OVERDUE_GRACE_HOURS", 24.0, maximum=year),
+        queue_settle_seconds=_float(merged, "QUEUE_SETTLE_SECONDS", 60.0, maximum=3600),
         fb_graph_url=_str(merged, "FB_GRAPH_URL", Settings.fb_graph_url).rstrip("/"),
         fb_graph_version=_str(merged, "FB_GRAPH_VERSION", Settings.fb_graph_version),
         fb_graph_video_url=_str(merged, "FB_GRAPH_VIDEO_URL", Settings.fb_graph_video_url).rstrip(
@@ -254,9 +418,13 @@ def load_settings(
         zalo_app_secret=_str(merged, "ZALO_APP_SECRET"),
         zalo_refresh_token=_str(merged, "ZALO_REFRESH_TOKEN"),
         zalo_access_token=_str(merged, "ZALO_ACCESS_TOKEN"),
-        zalo_monthly_article_quota=_int(merged, "ZALO_MONTHLY_ARTICLE_QUOTA", 0),
-        zalo_broadcast_monthly_budget=_int(merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4),
-        zalo_settle_seconds=_float(merged, "ZALO_SETTLE_SECONDS", Settings.zalo_settle_seconds),
+        zalo_monthly_article_quota=_int(merged, "ZALO_MONTHLY_ARTICLE_QUOTA", 0, maximum=100_000),
+        zalo_broadcast_monthly_budget=_int(
+            merged, "ZALO_BROADCAST_MONTHLY_BUDGET", 4, maximum=1_000
+        ),
+        zalo_settle_seconds=_float(
+            merged, "ZALO_SETTLE_SECONDS", Settings.zalo_settle_seconds, maximum=3600
+        ),
         zalo_default_cover=Path(cover) if (cover := _str(merged, "ZALO_DEFAULT_COVER")) else None,
         public_media_dir=Path(public_dir) if public_dir else None,
         public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),
@@ -264,27 +432,31 @@ def load_settings(
         default_share_with=_str(merged, "DEFAULT_SHARE_WITH", "tat-ca"),
         default_author=_str(merged, "DEFAULT_AUTHOR", Settings.default_author),
         approvers=_names(merged, "APPROVERS"),
-        tick_seconds=_int(merged, "TICK_SECONDS", 30, minimum=1),
-        retry_base_seconds=_int(merged, "RETRY_BASE_SECONDS", 60, minimum=0),
-        retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0),
-        retry_max_attempts=_int(merged, "RETRY_MAX_ATTEMPTS", 5, minimum=1),
-        lease_seconds=_int(merged, "LEASE_SECONDS", 300, minimum=10),
+        tick_seconds=_int(merged, "TICK_SECONDS", 30, minimum=1, maximum=day),
+        retry_base_seconds=_int(merged, "RETRY_BASE_SECONDS", 60, minimum=0, maximum=week),
+        retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0, maximum=week),
+        retry_max_attempts=_int(merged, "RETRY_MAX_ATTEMPTS", 5, minimum=1, maximum=1_000),
+        lease_seconds=_int(merged, "LEASE_SECONDS", 300, minimum=10, maximum=day),
         log_dir=Path(_str(merged, "LOG_DIR", "logs")),
         media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
         media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),
-        media_cache_days=_int(merged, "MEDIA_CACHE_DAYS", 60),
-        video_max_seconds=_int(merged, "VIDEO_MAX_SECONDS", 1200, minimum=3),
-        video_max_mb=_int(merged, "VIDEO_MAX_MB", 1000, minimum=1),
-        zalo_video_max_mb=_int(merged, "ZALO_VIDEO_MAX_MB", 50, minimum=1),
+        media_cache_days=_int(merged, "MEDIA_CACHE_DAYS", 60, maximum=36_500),
+        video_max_seconds=_int(merged, "VIDEO_MAX_SECONDS", 1200, minimum=3, maximum=day),
+        video_max_mb=_int(merged, "VIDEO_MAX_MB", 1000, minimum=1, maximum=1_000_000),
+        zalo_video_max_mb=_int(merged, "ZALO_VIDEO_MAX_MB", 50, minimum=1, maximum=1_000_000),
         video_transcode_timeout_seconds=_int(
-            merged, "VIDEO_TRANSCODE_TIMEOUT_SECONDS", 3600, minimum=10
+            merged, "VIDEO_TRANSCODE_TIMEOUT_SECONDS", 3600, minimum=10, maximum=day
         ),
-        video_transcode_memory_mb=_int(merged, "VIDEO_TRANSCODE_MEMORY_MB", 3072, minimum=256),
+        video_transcode_memory_mb=_int(
+            merged, "VIDEO_TRANSCODE_MEMORY_MB", 3072, minimum=256, maximum=1_000_000
+        ),
         report_dir=Path(_str(merged, "REPORT_DIR", "reports")),
-        plan_posts_per_month_facebook=_int(merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8),
-        plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4),
-        plan_share_rate_percent=_int(merged, "PLAN_SHARE_RATE_PERCENT", 80),
-        share_on_time_hours=_float(merged, "SHARE_ON_TIME_HOURS", 24.0),
+        plan_posts_per_month_facebook=_int(
+            merged, "PLAN_POSTS_PER_MONTH_FACEBOOK", 8, maximum=10_000
+        ),
+        plan_posts_per_month_zalo=_int(merged, "PLAN_POSTS_PER_MONTH_ZALO", 4, maximum=10_000),
+        plan_share_rate_percent=_int(merged, "PLAN_SHARE_RATE_PERCENT", 80, maximum=100),
+        share_on_time_hours=_float(merged, "SHARE_ON_TIME_HOURS", 24.0, maximum=year),
         report_unit_name=_str(merged, "REPORT_UNIT_NAME", Settings.report_unit_name),
         report_parent_body=_str(merged, "REPORT_PARENT_BODY", Settings.report_parent_body),
         report_place=_str(merged, "REPORT_PLACE", Settings.report_place),
@@ -298,7 +470,10 @@ def load_settings(
         extra=dict(merged),
     )
     if settings.retry_max_seconds < settings.retry_base_seconds:
-        raise ConfigError("Cấu hình RETRY_MAX_SECONDS phải lớn hơn hoặc bằng RETRY_BASE_SECONDS.")
+        raise _BadSetting(
+            "RETRY_MAX_SECONDS",
+            "Cấu hình RETRY_MAX_SECONDS phải lớn hơn hoặc bằng RETRY_BASE_SECONDS.",
+        )
     return settings
 
 

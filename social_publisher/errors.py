@@ -12,11 +12,13 @@ message built here, and channel code registers each token it uses with
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 _secrets_lock = threading.Lock()
 _secrets: set[str] = set()
@@ -28,11 +30,36 @@ _SECRET_PARAM = re.compile(
 MASK = "***"
 
 
+#: shorter strings are not remembered (nor the pieces of a secret split on whitespace)
+_MIN_SECRET = 6
+
+
+def secret_forms(value: str) -> set[str]:
+    """Every spelling of ``value`` a message may carry: as is, as Python's ``repr`` shows
+    it (a token with a newline comes back from ``requests`` as ``'...\\n...'``), JSON- and
+    unicode-escaped, bytes' ``repr``, percent-encoded (``quote``, ``quote_plus``), and,
+    when it holds whitespace, each piece between the whitespace."""
+    forms = {
+        value,
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        value.encode("unicode_escape").decode("ascii"),
+        repr(value.encode("utf-8", "surrogatepass"))[2:-1],
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+    }
+    forms.update(value.split())
+    return {form for form in forms if len(form) >= _MIN_SECRET}
+
+
 def register_secret(value: str | None) -> None:
-    """Remember a secret so :func:`redact` masks it wherever it turns up."""
-    if value and len(value) >= 6:
+    """Remember a secret so :func:`redact` masks it (in every form) wherever it turns up."""
+    if value and len(value) >= _MIN_SECRET:
+        forms = secret_forms(value)
         with _secrets_lock:
-            _secrets.add(value)
+            _secrets.update(forms)
 
 
 def redact(text: str) -> str:
@@ -254,3 +281,15 @@ class OutcomeUnknownError(ChannelError):
     """
 
     kind = "unknown_outcome"
+
+
+class UnverifiedMatchError(ChannelError):
+    """Reconciliation found a post that may be ours (same title, made after the attempt
+    began) but could not read its content to be sure: neither adopt it nor send a second
+    copy; a person decides. ``candidate`` is that post's link or id."""
+
+    kind = "unverified"
+
+    def __init__(self, message: str, *, platform: str, candidate: str) -> None:
+        self.candidate = candidate
+        super().__init__(message, platform=platform)

@@ -98,8 +98,15 @@ class Channel(Protocol):
         """Create the post now, whole (with all its photos) or not at all."""
         ...
 
-    def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
-        """Look on the platform for ``post`` created since ``since``; None when not there."""
+    def find_published(
+        self, post: OutgoingPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
+        """Look on the platform for ``post`` created since ``since``; None when not there.
+
+        By content, never by title alone; a post whose id is in ``exclude`` (held by
+        another publication) is never answered; one that may be ours but cannot be
+        verified raises :class:`~social_publisher.errors.UnverifiedMatchError`.
+        """
         ...
 
 
@@ -120,6 +127,16 @@ class SchedulesNatively(Protocol):
     def publish_scheduled_now(self, remote_id: str) -> Any: ...
 
     def in_schedule_window(self, at: datetime, now: datetime) -> bool: ...
+
+
+@runtime_checkable
+class FindsScheduled(Protocol):
+    """Looks among the posts the platform's scheduler holds, whenever they were handed over
+    (asked before scheduling: a restored database does not know what it handed over since)."""
+
+    def find_scheduled(
+        self, post: OutgoingPost, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None: ...
 
 
 @runtime_checkable

@@ -57,6 +57,7 @@ from .base import (
     Diagnoses,
     Diagnosis,
     Engagement,
+    FindsScheduled,
     OutgoingImage,
     OutgoingPost,
     ReadsFeeds,
@@ -172,17 +173,27 @@ def parse_graph_time(value: Any) -> datetime | None:
 
 
 def _photo_count(item: Mapping[str, Any]) -> int | None:
-    """Photos in a feed item's attachments (None when attachments were not returned)."""
+    """Photos in a feed item's attachments; None when they cannot be counted.
+
+    Uncountable: attachments not returned, or an attachment in a shape we do not know
+    (neither ``media`` nor ``subattachments``, only a ``type``). Counted as 0 it would
+    make our own photo post look like a stranger's and have it sent twice.
+    """
     attachments = item.get("attachments")
     if not isinstance(attachments, Mapping):
         return None if "attachments" in item else 0
     total = 0
     for attachment in attachments.get("data") or []:
-        subs = (attachment.get("subattachments") or {}).get("data")
-        if subs:
-            total += len(subs)
+        if not isinstance(attachment, Mapping):
+            return None
+        subs = attachment.get("subattachments")
+        sub_items = subs.get("data") if isinstance(subs, Mapping) else None
+        if sub_items:
+            total += len(sub_items)
         elif attachment.get("media") is not None:
             total += 1
+        else:
+            return None
     return total
 
 
@@ -314,6 +325,7 @@ def _summary_total(node: Mapping[str, Any], edge: str) -> int | None:
 class FacebookChannel(
     Channel,
     SchedulesNatively,
+    FindsScheduled,
     ScheduleHorizon,
     ReadsPosts,
     CollectsEngagement,
@@ -798,11 +810,17 @@ class FacebookChannel(
 
     # ------------------------------------------------------------ reconciling
 
-    def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
+    def find_published(
+        self, post: OutgoingPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
         """Our post on the Page (live or scheduled) created since ``since``, or None.
 
         Matched by its text (:func:`compose_message`, whitespace-insensitive) and, for
-        photo posts, the photo count. Reads ``/feed`` then ``/scheduled_posts``.
+        photo posts, the photo count. Reads ``/feed`` then ``/scheduled_posts``. A post
+        whose text matches but whose photos cannot be counted is ours too (it was made
+        after the attempt began; sending again would put it on the Page twice): it is
+        returned with ``extra["photos_unverified"]``. ``exclude``: ids other
+        publications hold, never returned.
         """
         self._require_enabled()
         message = compose_message(post)
@@ -814,19 +832,45 @@ class FacebookChannel(
             stop_before=start,
         )
         for item in feed:
-            if self._matches(item, message, photos):
-                return self._remote_from_item(item)
+            if str(item.get("id")) not in exclude and self._matches(item, message, photos):
+                return self._found(item, photos)
+        return self._find_in_scheduled(message, photos, start, exclude)
+
+    def find_scheduled(
+        self, post: OutgoingPost, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
+        """Our post among those Facebook's scheduler holds, whenever it was handed over.
+
+        Asked before a post is scheduled: a database restored from an older backup does
+        not know the posts it handed over since, and scheduling again would publish twice.
+        """
+        self._require_enabled()
+        return self._find_in_scheduled(compose_message(post), len(post.images), None, exclude)
+
+    def _find_in_scheduled(
+        self, message: str, photos: int, start: datetime | None, exclude: frozenset[str]
+    ) -> RemotePost | None:
         scheduled = self._paged(
             f"{self.page_id}/scheduled_posts",
             {"fields": FIND_FIELDS, "limit": SEARCH_PAGE_LIMIT},
         )
         for item in scheduled:
             created = parse_graph_time(item.get("created_time"))
-            if created is not None and created < start:
+            if start is not None and created is not None and created < start:
                 continue
-            if self._matches(item, message, photos):
-                return self._remote_from_item(item)
+            if str(item.get("id")) not in exclude and self._matches(item, message, photos):
+                return self._found(item, photos)
         return None
+
+    def _found(self, item: Mapping[str, Any], photos: int) -> RemotePost:
+        remote = self._remote_from_item(item)
+        if photos and _photo_count(item) is None:
+            log.warning(
+                "post %s matches by text but its photos cannot be counted: adopted",
+                remote.remote_id,
+            )
+            remote.extra["photos_unverified"] = True
+        return remote
 
     @staticmethod
     def _matches(item: Mapping[str, Any], message: str, photos: int) -> bool:

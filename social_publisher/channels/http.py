@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..errors import OutcomeUnknownError, TransientError, redact
+from ..errors import AuthError, OutcomeUnknownError, TransientError, redact
 
 log = logging.getLogger("social_publisher.http")
 
@@ -31,9 +31,20 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 60.0
 
 
+#: raised by ``requests`` while it builds the request, before a byte is sent
+_BEFORE_SENDING = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidJSONError,
+)
+
+
 def _sent_nothing(exc: requests.RequestException) -> bool:
     """True when the request certainly never reached the server."""
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, (requests.ConnectTimeout, *_BEFORE_SENDING)):
         return True
     if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
         text = repr(exc)
@@ -117,6 +128,20 @@ class HttpClient:
             except requests.RequestException as exc:
                 reason = f"{type(exc).__name__}: {redact(str(exc))}"
                 log.info("%s %s %s failed: %s", self.platform, method, redact(url), reason)
+                if isinstance(exc, requests.exceptions.InvalidHeader):
+                    # Only our tokens (and the proof made from them) go into headers: one
+                    # with a line break or a space cannot be sent at all. Nothing left.
+                    raise AuthError(
+                        f"Mã truy cập (token) của {self.platform} có ký tự xuống dòng hoặc "
+                        "khoảng trắng nên yêu cầu không được gửi đi (chưa có gì được đăng). "
+                        "Cấp lại token, dán trên một dòng, không có khoảng trắng",
+                        platform=self.platform,
+                    ) from None
+                if isinstance(exc, _BEFORE_SENDING):
+                    raise TransientError(
+                        f"Không tạo được yêu cầu (chưa gửi gì đi): {reason}",
+                        platform=self.platform,
+                    ) from None
                 if creates and not _sent_nothing(exc):
                     raise OutcomeUnknownError(
                         f"Không rõ kết quả (mạng): {reason}", platform=self.platform

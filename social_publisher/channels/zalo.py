@@ -44,6 +44,7 @@ from ..errors import (
     RateLimitError,
     SocialPublisherError,
     TransientError,
+    UnverifiedMatchError,
     register_secret,
 )
 from ..localtime import next_month_start
@@ -69,7 +70,7 @@ from .base import (
     RemovesArticles,
 )
 from .http import HttpClient
-from .public_media import PublicMedia
+from .public_media import PublicMedia, public_name
 from .zalo_errors import (
     PLATFORM,
     RATE_LIMIT_WAIT_SECONDS,
@@ -278,6 +279,20 @@ def parse_zalo_time(value: object, tz: Any = UTC) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
+
+
+def _flat(text: str) -> str:
+    """Text compared whitespace- and normalisation-insensitively (Zalo may re-wrap it)."""
+    return " ".join(nfc(text).split())
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What an article of a post holds, as :meth:`ZaloChannel.find_published` compares it."""
+
+    texts: list[str]
+    images: list[str] | None
+    cover: str | None
 
 
 def _int_or_none(value: object) -> int | None:
@@ -695,11 +710,17 @@ class ZaloChannel(
             platform=PLATFORM,
         )
 
-    def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
+    def find_published(
+        self, post: OutgoingPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
         """Look for ``post``'s article created since ``since`` (after an unanswered create).
 
-        Matches the exact title sent and a creation time no earlier than ``since``
-        (minus 5 minutes of clock slack), over ``getslice`` pages.
+        An article is ours when its title is the one sent, it was created no earlier
+        than ``since`` (minus 5 minutes of clock slack), and its content is this post's
+        (:meth:`_same_content`: the text paragraphs, the images): a title alone is not
+        enough, offices post "Thông báo lịch tiếp công dân" every week. An article in
+        ``exclude`` (held by another publication) is never answered. Pages of ``getslice``
+        are read until they are older than ``since``.
 
         An article Zalo is still processing is NOT listed yet, so "not found" is
         only final once the processing window has passed. The rule, for the daemon:
@@ -709,29 +730,50 @@ class ZaloChannel(
           ``settle_window`` (``ZALO_SETTLE_SECONDS``, default 600 s) has passed since
           ``since``: NOT a final answer;
           ask again after ``retry_after`` seconds; do not create.
+        * raises :class:`UnverifiedMatchError`: an article with this title was created
+          since, but its content could not be read to compare: a person decides.
         * returns ``None``: not there, and the window has passed: creating again is safe.
         * raises another :class:`ChannelError` (e.g. TransientError when the list could
           not be read in full): no conclusion; ask again later; do not create.
         """
         title = self.title_of(post)
         floor = since - CLOCK_SLACK
-        for medias in self._pages():
+        expected = self._expected_content(post)
+        unverified: list[str] = []
+        for medias in self._pages_since(floor):
             for media in medias:
                 if " ".join(nfc(str(media.get("title") or "")).split()) != title:
                     continue
                 created = parse_zalo_time(media.get("create_date"), self.tz)
                 if created is not None and created < floor:
                     continue
-                log.info(
-                    "found Zalo article %s for publication %s", media.get("id"), post.publication_id
-                )
+                article_id = str(media.get("id"))
                 link = media.get("link_view")
+                if article_id in exclude:
+                    log.info("Zalo article %s is another publication's: not adopted", article_id)
+                    continue
+                verdict = self._same_content(article_id, expected)
+                if verdict is False:
+                    continue
+                if verdict is None:
+                    unverified.append(str(link or article_id))
+                    continue
+                log.info(
+                    "found Zalo article %s for publication %s", article_id, post.publication_id
+                )
                 return RemotePost(
-                    remote_id=str(media.get("id")),
+                    remote_id=article_id,
                     url=str(link) if link else None,
                     created_time=created,
                     extra={"status": media.get("status")},
                 )
+        if unverified:
+            raise UnverifiedMatchError(
+                f"Có bài Zalo cùng tiêu đề “{title}” tạo sau lần gửi trước nhưng không đọc được "
+                "nội dung để so sánh",
+                platform=PLATFORM,
+                candidate=", ".join(unverified),
+            )
         elapsed = (self.clock() - since).total_seconds()
         if elapsed < self.settle_window:
             wait = self.settle_window - elapsed
@@ -742,6 +784,89 @@ class ZaloChannel(
                 retry_after=wait,
             )
         return None
+
+    def _pages_since(self, floor: datetime) -> Iterable[list[dict[str, Any]]]:
+        """``getslice`` pages, stopping after the first one wholly older than ``floor``
+        (newest first, whether Zalo orders by creation or by update)."""
+        for medias in self._pages():
+            yield medias
+            times = [
+                max(
+                    (
+                        t
+                        for t in (
+                            parse_zalo_time(m.get("create_date"), self.tz),
+                            parse_zalo_time(m.get("update_date"), self.tz),
+                        )
+                        if t is not None
+                    ),
+                    default=None,
+                )
+                for m in medias
+            ]
+            if times and all(t is not None and t < floor for t in times):
+                return
+
+    def _expected_content(self, post: OutgoingPost) -> _Content:
+        """What an article made from ``post`` holds: text paragraphs, and image URLs when
+        they can be known without side effects (None: the post was given without images,
+        or their public URLs cannot be computed here)."""
+        texts = [_flat(t) for t in paragraphs(post.body)]
+        if not texts:
+            texts = [
+                _flat(
+                    shorten(
+                        post.description or first_sentence(post.body) or self.title_of(post),
+                        MAX_DESCRIPTION,
+                    )
+                )
+            ]
+        if post.cover is None and not post.images:
+            return _Content(texts, None, None)
+        try:
+            images = [self._public_url(image) for image in post.images]
+            cover = self._public_url(self._cover(post))
+        except (OSError, SocialPublisherError):
+            return _Content(texts, None, None)
+        if None in images or cover is None:
+            return _Content(texts, None, None)
+        return _Content(texts, [u for u in images if u is not None], cover)
+
+    def _public_url(self, image: OutgoingImage) -> str | None:
+        """The URL :meth:`create_article` gives this rendition (its content-hash name)."""
+        if image.public_url:
+            return image.public_url
+        if self.public_media is None:
+            return None
+        return self.public_media.url_for(public_name(image.path.read_bytes(), image.path.suffix))
+
+    def _same_content(self, article_id: str, expected: _Content) -> bool | None:
+        """True when the article holds ``expected``, False when it holds something else,
+        None when its content cannot be read (a shape we do not know)."""
+        try:
+            detail = self.article_detail(article_id)
+        except InvalidRequestError as exc:
+            log.info("Zalo article %s cannot be read (%s): not ours", article_id, exc.code)
+            return False  # gone (-201 "not existed"): it is not live, so not adoptable
+        body = detail.get("body")
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            return None
+        texts = [_flat(str(i.get("content") or "")) for i in body if i.get("type") == "text"]
+        urls = [str(i.get("url") or "") for i in body if i.get("type") == "image"]
+        if not texts:
+            return None
+        if texts != expected.texts:
+            return False
+        if expected.images is None:
+            return True
+        base = self.settings.public_media_base_url.rstrip("/") + "/"
+        if self.settings.public_media_base_url and all(u.startswith(base) for u in urls):
+            cover = detail.get("cover")
+            photo = cover.get("photo_url") if isinstance(cover, dict) else None
+            ours = isinstance(photo, str) and photo.startswith(base)
+            return urls == expected.images and (not ours or photo == expected.cover)
+        # Zalo may serve the images from its own hosts: then the count is what can be told.
+        return len(urls) == len(expected.images)
 
     # ------------------------------------------------------------ engagement
 

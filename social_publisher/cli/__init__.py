@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -40,6 +41,12 @@ class Context:
     @cached_property
     def settings(self) -> Settings:
         return load_settings(dotenv_path=self.env_file)
+
+    @property
+    def loaded_settings(self) -> Settings | None:
+        """The settings if they were read without error (never reads them again)."""
+        value = self.__dict__.get("settings")
+        return value if isinstance(value, Settings) else None
 
     @cached_property
     def db(self) -> Database:
@@ -117,6 +124,10 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
         return 130
     except Exception as exc:  # a bug: say so briefly, keep the traceback in the log file
         where = _log_crash(ctx, args.command)
+        known = _explain(exc, ctx)
+        if known is not None:  # the machine's fault (disk, database, files), not a bug
+            ctx.error(f"Lỗi: {known}")
+            return 1
         ctx.error(
             f"Lỗi ngoài dự kiến ({type(exc).__name__}): {redact(str(exc))}. "
             f"Chi tiết đã ghi vào {where}: gửi tệp này cho bộ phận kỹ thuật."
@@ -126,27 +137,39 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
         ctx.close()
 
 
-def _log_crash(ctx: Context, command: str) -> str:
-    """Write the current exception's traceback (redacted) to the log file, never the screen."""
-    from ..services.logs import LOG_FILE_NAME, RedactingFilter
+def _explain(exc: BaseException, ctx: Context) -> str | None:
+    try:
+        from ..services.failures import explain
 
+        return explain(exc, ctx.loaded_settings)
+    except Exception:  # explaining must never hide the error itself
+        return None
+
+
+def _log_crash(ctx: Context, command: str) -> str:
+    """Write the current exception's traceback (redacted) to the log file, never the screen.
+
+    It never reads the settings again: reading them may be what failed.
+    """
     try:
-        log_dir = ctx.settings.log_dir
-    except SocialPublisherError:
-        log_dir = Path("logs")
-    path = log_dir / LOG_FILE_NAME
-    crash = logging.getLogger("social_publisher.crash")
-    crash.propagate = False
-    try:
+        from ..services.logs import LOG_FILE_NAME, RedactingFilter
+
+        settings = ctx.loaded_settings
+        log_dir = settings.log_dir if settings else Path(os.environ.get("LOG_DIR") or "logs")
+        path = log_dir / LOG_FILE_NAME
+        crash = logging.getLogger("social_publisher.crash")
+        crash.propagate = False
         log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
+    except Exception:
         return "(không ghi được tệp nhật ký)"
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
     crash.addHandler(handler)
     try:
         crash.exception("unexpected error in command %s", command)
+    except Exception:
+        return "(không ghi được tệp nhật ký)"
     finally:
         crash.removeHandler(handler)
         handler.close()

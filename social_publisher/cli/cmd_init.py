@@ -66,16 +66,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
     settings = ctx.settings
     database = Database(settings.database_url)
-    before = database.current_revision()
-    database.upgrade()
-    after = database.current_revision()
+    try:
+        before = database.current_revision()
+        notes = database.upgrade(repair=True)  # a database half made by an older release
+        after = database.current_revision()
+    finally:
+        database.dispose()
+    for note in notes:
+        ctx.print(note)
     if before is None:
         ctx.print(f"Đã tạo cơ sở dữ liệu {database.safe_url} (phiên bản {after}).")
     elif before != after:
         ctx.print(f"Đã nâng cấp cơ sở dữ liệu {database.safe_url}: {before} → {after}.")
     else:
         ctx.print(f"Cơ sở dữ liệu {database.safe_url} đã ở phiên bản mới nhất ({after}).")
-    database.dispose()
     for folder in (settings.queue_dir, settings.log_dir):
         if not folder.exists():
             folder.mkdir(parents=True)

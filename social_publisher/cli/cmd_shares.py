@@ -254,8 +254,15 @@ def status_json(matrix: ShareMatrix) -> dict[str, Any]:
     }
 
 
+#: the longest ``--days`` (beyond it the period's start is not a date Python can hold)
+MAX_DAYS = 36_500
+
+
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
     tz = ctx.settings.tz
+    if not 1 <= args.days <= MAX_DAYS:  # before any date arithmetic: 3,000,000 days overflows
+        ctx.error(f"Lỗi: --days phải từ 1 đến {MAX_DAYS} (100 năm), ví dụ --days 30.")
+        return 2
     try:
         now = parse_now(args.now)
         if args.month:
@@ -265,9 +272,6 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
             start, end = now - timedelta(days=args.days), None
     except ValueError as exc:
         ctx.error(f"Lỗi: {exc}")
-        return 2
-    if args.days < 1:
-        ctx.error("Lỗi: --days phải từ 1 trở lên, ví dụ --days 30.")
         return 2
     _sync(ctx, now)
     matrix = share_matrix(ctx.db, ctx.settings, start, end, now=now)

@@ -23,10 +23,12 @@ half-image; an fsync per file would cost more than the render on an office hard 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -55,8 +57,14 @@ class CachedFile:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a regular file; a FIFO or device (swapped in since it was checked) is
+    refused at once (``O_NONBLOCK`` open, then ``fstat``) instead of blocking or never ending."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

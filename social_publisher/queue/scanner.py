@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import gc
 import hashlib
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import re
+import stat
 import traceback
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -75,7 +77,7 @@ def _json_encoder(item_separator: str, key_separator: str) -> Callable[[Any], st
 _compact_json = _json_encoder(",", ":")
 
 #: bump when parsing or validation changes, so cached results are re-read
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 TEXT_FILE_NAMES = ("bai-viet.txt", "post.txt", "post.md")
 _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
@@ -84,6 +86,12 @@ _IGNORED = frozenset(("thumbs.db", "desktop.ini", ".ds_store"))
 
 ZALO_MARGIN = ZALO_LIMIT_MARGIN
 FAR_FUTURE = timedelta(days=366)
+#: subfolders a post folder's signature looks into; an image named deeper is refused, so a
+#: photo is never read from a place whose changes the signature would not notice
+MAX_SUBFOLDER_DEPTH = 3
+#: publishing years the tool takes (beyond them a date is a typing slip, and year 0001
+#: cannot even be converted to UTC)
+YEARS = range(2000, 2200)
 _NO_TIME = timedelta(0)
 
 ImageCheck = Callable[[Path], object]
@@ -434,12 +442,14 @@ def is_image_name(name: str) -> bool:
     return name.casefold().endswith(IMAGE_EXTENSIONS)
 
 
-def folder_signature(path: Path, options: ScanOptions, max_depth: int = 3) -> str:
+def folder_signature(path: Path, options: ScanOptions, max_depth: int = MAX_SUBFOLDER_DEPTH) -> str:
     """Names, sizes and mtimes of every file in the folder (and its subfolders), hashed."""
     return _signature(str(path), options.fingerprint().encode("utf-8"), max_depth)[0]
 
 
-def _signature(path: str, seed: bytes, max_depth: int = 3) -> tuple[str, list[os.DirEntry[str]]]:
+def _signature(
+    path: str, seed: bytes, max_depth: int = MAX_SUBFOLDER_DEPTH
+) -> tuple[str, list[os.DirEntry[str]]]:
     """The signature, and the folder's own entries (reused if the folder must be read).
 
     This runs for every folder on every scan, so it is kept tight: one scandir
@@ -476,13 +486,29 @@ def _signature(path: str, seed: bytes, max_depth: int = 3) -> tuple[str, list[os
     )
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+#: O_NONBLOCK: opening a FIFO returns at once instead of waiting (for ever) for a writer
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 #: the first read's size: post texts and small photos are read whole by it
 _FIRST_READ = 1 << 16
 
 
+class NotRegularFile(OSError):
+    """The path is a FIFO, a socket or a device (perhaps behind a symlink): never read it."""
+
+
+NOT_REGULAR = (
+    "không phải tệp thông thường (là FIFO, socket hoặc thiết bị, có thể qua một lối tắt) nên "
+    "không đọc được. Xóa nó khỏi thư mục bài và chép tệp thật vào."
+)
+
+
 def _read_file(path: str) -> bytes:
     """Every byte the scanner reads from disk goes through here.
+
+    It never blocks and never reads without end on something that is not a regular
+    file: the callers list only regular files (``DirEntry.is_file``, ``Path.is_file``),
+    and a file swapped for a FIFO since then opens at once (``O_NONBLOCK``) and reads as
+    empty or fails; a device fills the first read, and then ``fstat`` refuses it.
 
     ``os.read`` costs a few microseconds less per file than ``open().read()``, which a
     cold scan of thousands of folders notices; so does ``fstat`` (a ``stat_result``
@@ -494,7 +520,10 @@ def _read_file(path: str) -> bytes:
     try:
         data = os.read(fd, _FIRST_READ)
         if len(data) == _FIRST_READ:  # a big file: one read of its whole size
-            size = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotRegularFile(errno.EINVAL, NOT_REGULAR, path)
+            size = info.st_size
             os.lseek(fd, 0, os.SEEK_SET)
             data = os.read(fd, size + 1)
         if not data:
@@ -573,14 +602,9 @@ def _list_files(work: _Folder, entries: list[os.DirEntry[str]] | None) -> None:
         except OSError:
             is_file = False
         if not is_file:
-            if entry.is_symlink() and not entry.is_dir():
-                work.errors.append(
-                    Problem(
-                        work.label(entry.name),
-                        "Lối tắt (symlink) này trỏ tới tệp không còn tồn tại. Xóa lối tắt "
-                        "và chép tệp thật vào thư mục.",
-                    )
-                )
+            problem = _not_a_file(work, entry)
+            if problem is not None:
+                work.errors.append(problem)
             continue
         if _has_surrogates(entry.name):
             work.errors.append(
@@ -592,6 +616,43 @@ def _list_files(work: _Folder, entries: list[os.DirEntry[str]] | None) -> None:
             )
             continue
         work.files[entry.name] = entry
+
+
+LOOP = (
+    "Lối tắt (symlink) này trỏ vòng về chính nó nên không mở được. Xóa lối tắt và chép tệp "
+    "(hoặc thư mục) thật vào."
+)
+
+
+def _not_a_file(work: _Folder, entry: os.DirEntry[str]) -> Problem | None:
+    """The problem with an entry that is not a regular file; None for a subfolder.
+
+    A FIFO, socket or device (or a symlink to one) is refused, never skipped: skipped, the
+    only photo of a post would vanish from it without a word.
+    """
+    try:
+        if entry.is_dir():
+            return None
+    except OSError:  # a symlink loop
+        return Problem(work.label(entry.name), LOOP)
+    if entry.is_symlink():
+        try:
+            os.stat(entry.path)
+        except FileNotFoundError:
+            return Problem(
+                work.label(entry.name),
+                "Lối tắt (symlink) này trỏ tới tệp không còn tồn tại. Xóa lối tắt "
+                "và chép tệp thật vào thư mục.",
+            )
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return Problem(work.label(entry.name), LOOP)
+            return Problem(
+                work.label(entry.name),
+                f"Không mở được lối tắt này ({exc.strerror or type(exc).__name__}). Xóa lối tắt "
+                "và chép tệp thật vào thư mục.",
+            )
+    return Problem(work.label(entry.name), f"'{_printable(entry.name)}' {NOT_REGULAR}")
 
 
 def _missing_text_file(work: _Folder) -> Problem:
@@ -649,6 +710,9 @@ def _read_text(work: _Folder) -> tuple[str | None, str | None, bytes]:
             work.errors.append(Problem(work.label(name), too_big_message(size)))
             return name, None, b""
         data = _read_file(entry.path)
+    except NotRegularFile:
+        work.errors.append(Problem(work.label(name), f"'{_printable(name)}' {NOT_REGULAR}"))
+        return name, None, b""
     except OSError as exc:
         work.cacheable = False
         work.errors.append(
@@ -684,6 +748,16 @@ def _find(
         )
     if not parts:
         return None, None, f"{kind} '{written}' không hợp lệ. Chỉ ghi tên tệp ảnh."
+    if len(parts) - 1 > MAX_SUBFOLDER_DEPTH:
+        return (
+            None,
+            None,
+            (
+                f"{kind} '{written}' nằm sâu {len(parts) - 1} tầng thư mục con, công cụ chỉ xem "
+                f"tới {MAX_SUBFOLDER_DEPTH} tầng (sâu hơn thì không nhận ra khi ảnh bị thay). "
+                f"Chuyển ảnh lên gần thư mục {work.name} hơn và sửa lại dòng này."
+            ),
+        )
     if not is_image_name(parts[-1]):
         return (
             None,
@@ -711,6 +785,8 @@ def _find(
     else:
         nested = work.path.joinpath(*parts)
         if not nested.is_file():
+            if os.path.lexists(nested) and not nested.is_dir():
+                return None, None, f"{kind} '{written}' {NOT_REGULAR}"
             return None, None, _missing_image(work, written, kind)
         path, outside = str(nested), not _inside(nested, work.real)
     if outside:
@@ -738,6 +814,9 @@ def _read_image(work: _Folder, path: str, name: str) -> ImageRef | None:
         return known
     try:
         data = _read_file(path)
+    except NotRegularFile:
+        work.errors.append(Problem(work.label(name), f"'{_printable(name)}' {NOT_REGULAR}"))
+        return None
     except OSError as exc:
         work.cacheable = False
         work.errors.append(
@@ -1067,6 +1146,9 @@ def read_folder(
                 "Unicode).",
             )
         )
+    outside = _outside_queue(queue_dir, work)
+    if outside is not None:
+        return _sealed(ScannedPost(folder=work.name, errors=(outside,)), None)
     _list_files(work, entries)
     source, text, raw = _read_text(work)
     if text is None:
@@ -1083,6 +1165,16 @@ def read_folder(
     parsed = interpret(text, label, options.tz)
     work.errors.extend(parsed.errors)
     work.warnings.extend(parsed.warnings)
+    if parsed.publish_at is not None and parsed.publish_at.year not in YEARS:
+        work.errors.append(
+            Problem(
+                label,
+                f"Năm {parsed.publish_at.year:04d} trong Thời gian đăng không hợp lệ: ghi năm đủ "
+                "4 chữ số, ví dụ 'Thời gian đăng: 10/10/2026 07:30'.",
+                parsed.lines.get("publish_at"),
+            )
+        )
+        parsed.publish_at = None
     _unsupported_video(work)
     share_with = _share_list(work, parsed, options, label)
     approved_by = _approver(work, parsed, options, label)
@@ -1125,16 +1217,45 @@ def _in_order(problems: list[Problem]) -> tuple[Problem, ...]:
     return tuple(sorted(problems, key=lambda p: (p.line is not None, p.line or 0)))
 
 
+def _outside_queue(queue_dir: Path | str, work: _Folder) -> Problem | None:
+    """A post folder that is a symlink to somewhere outside the queue is refused: what is
+    published must be what staff put in the queue."""
+    if not os.path.islink(work.dir):
+        return None
+    if _inside(work.path, Path(queue_dir).resolve()):
+        return None
+    return Problem(
+        work.name,
+        "Thư mục bài này là lối tắt (symlink) trỏ ra ngoài thư mục hàng đợi nên không được "
+        "đăng. Chép thư mục bài thật vào hàng đợi (và xóa lối tắt).",
+    )
+
+
+def _folder_failure(exc: BaseException) -> str:
+    """Why a folder could not be read at all, for staff: the usual causes by name."""
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ELOOP:
+            return (
+                "Thư mục bài là lối tắt (symlink) trỏ vòng về chính nó nên không mở được. Xóa "
+                "lối tắt và chép thư mục bài thật vào hàng đợi."
+            )
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return (
+                "Không có quyền mở thư mục này. Cấp quyền đọc cho tài khoản chạy "
+                "social-publisher, rồi chạy lại."
+            )
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "Thư mục vừa bị xóa hoặc đổi tên trong lúc đọc: lần quét sau sẽ đọc lại."
+    return (
+        f"Lỗi ngoài dự kiến khi đọc thư mục này ({type(exc).__name__}: {exc}). Các bài "
+        "khác vẫn được xử lý; báo cho bộ phận kỹ thuật nếu lỗi còn lặp lại."
+    )
+
+
 def _crashed(name: str, exc: BaseException) -> ScannedPost:
     post = ScannedPost(
         folder=_printable(name),
-        errors=(
-            Problem(
-                _printable(name),
-                f"Lỗi ngoài dự kiến khi đọc thư mục này ({type(exc).__name__}: {exc}). Các bài "
-                "khác vẫn được xử lý; báo cho bộ phận kỹ thuật nếu lỗi còn lặp lại.",
-            ),
-        ),
+        errors=(Problem(_printable(name), _folder_failure(exc)),),
         cacheable=False,
     )
     return _sealed(post, f"{type(exc).__name__}: {exc}")
@@ -1160,6 +1281,12 @@ def cache_key(root: Path, name: str) -> str:
 
 
 def missing_queue_problem(queue_dir: Path) -> Problem:
+    if os.path.islink(queue_dir):
+        return Problem(
+            str(queue_dir),
+            f"Thư mục hàng đợi '{queue_dir}' là lối tắt (symlink) trỏ vòng hoặc trỏ tới nơi "
+            "không còn tồn tại. Sửa QUEUE_DIR trong tệp .env cho trỏ tới thư mục thật.",
+        )
     return Problem(
         str(queue_dir),
         f"Không tìm thấy thư mục hàng đợi '{queue_dir}'. Kiểm tra QUEUE_DIR trong tệp .env "
@@ -1175,8 +1302,17 @@ def list_queue(queue_dir: Path) -> tuple[Path, list[str]]:
     if not queue_dir.is_dir():
         raise QueueError([missing_queue_problem(queue_dir)])
     root = queue_dir.resolve()
+    names: list[str] = []
     with os.scandir(root) as entries:
-        names = [e.name for e in entries if not _ignored(e.name) and e.is_dir()]
+        for e in entries:
+            if _ignored(e.name):
+                continue
+            try:
+                is_dir = e.is_dir()
+            except OSError:  # a symlink loop: listed, so reading it reports the problem
+                is_dir = e.is_symlink()
+            if is_dir:
+                names.append(e.name)
     names.sort()
     return root, names
 

@@ -43,6 +43,7 @@ from ..states import BLOCKING_HEALTH, POST_NEEDS_PEOPLE, UNFINISHED
 from ..states import PubState as S
 from ..store import ChannelHealth, Database, Post, Publication
 from ..store.db import sqlite_path
+from .failures import explain
 from .planner import PlanResult, plan
 from .publisher import Publisher, RenderFn, StepResult
 
@@ -135,6 +136,11 @@ def run_pass(ctx: PassContext, now: datetime) -> PassResult:
             log.error("Lỗi ở bước %s: %s", name, exc.message)
             result.errors.append(f"{name}: {exc.message}")
         except Exception as exc:
+            known = explain(exc, ctx.settings)  # a full disk, a read-only database...
+            if known is not None:
+                log.error("Lỗi ở bước %s: %s", name, known)
+                result.errors.append(f"{name}: {known}")
+                return None
             log.exception("unexpected error in pass step %s", name)
             result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
         return None

@@ -112,6 +112,9 @@ def run_demo(
             "RETRY_BASE_SECONDS": "1",
             "RETRY_MAX_SECONDS": "2",
             "ZALO_SETTLE_SECONDS": "8",
+            # the sample folders were just copied in: a short settle time so the demo
+            # shows it (each post waits for its folder) without a minute's wait
+            "QUEUE_SETTLE_SECONDS": "3",
         }
         settings: Settings = load_settings(env, dotenv_path=None)
         setup_logging(settings.log_dir, console=console)  # type: ignore[arg-type]

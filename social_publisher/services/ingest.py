@@ -46,12 +46,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..errors import Problem, StoreError
+from ..errors import Problem, QueueError, StoreError
 from ..media import check_image
 from ..queue import (
     BytesImageCheck,
@@ -67,15 +67,17 @@ from ..queue import (
     scan_queue,
 )
 from ..queue.share_list import ShareDirectory, depends_on_agencies
-from ..states import PostState
-from ..store import AuditEvent, Database, Post, PostVersion
+from ..states import OPEN_STATES, PostState, PubState
+from ..store import AuditEvent, Database, Post, PostVersion, Publication
 from ..store.bulk import (
     IN_BATCH,
     point_posts_at_versions,
 )
+from ..store.db import describe_db_error
 from ..store.lifecycle import transition
 from .agencies import DirectoryLoad, share_directory
 from .scan_cache import DbScanCache
+from .settle import settle_notes
 
 log = logging.getLogger("social_publisher.ingest")
 
@@ -244,6 +246,8 @@ def check_queue(
         except (IntegrityError, OperationalError) as exc:  # a busy DB must not fail check
             log.warning("scan cache not saved: %s", type(exc).__name__)
     posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
+    if known:
+        posts = settle_notes(db, settings, posts, now)
     notes = share_notes(settings, agencies, scan.posts)
     return CheckReport(scan.root, posts, scan.read, scan.workers, notes)
 
@@ -330,6 +334,7 @@ def _fields(post: Post, scanned: ScannedPost, checked: CheckedPost, now: datetim
     post.approved_by = scanned.approved_by
     post.removed_at = None
     post.updated_at = now
+    post.folder_changed_at = now  # the settle time starts again (services.settle)
 
 
 @dataclass(frozen=True)
@@ -399,6 +404,13 @@ def _sync(
         unchanged = seen.current_hash == scanned.content_hash
         if not was_removed and (unchanged or not scanned.cacheable):
             # nothing new, or a file locked by an editor / a crash: keep what was recorded
+            if not scanned.cacheable:  # ...but do not publish it while it is being written
+                session.execute(
+                    update(Post)
+                    .where(Post.id == seen.id)
+                    .values(folder_changed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
             continue
         post = session.get_one(Post, seen.id)
         _fields(post, scanned, checked, now)
@@ -521,6 +533,8 @@ def ingest(
     grace = timedelta(hours=settings.overdue_grace_hours)
     tz = settings.tz
     root, names = list_queue(queue_dir)
+    if not names:
+        _refuse_sudden_emptiness(db, queue_dir)
     cache = DbScanCache(root)
     report = IngestReport()
     present: set[str] = set()  # folders as recorded
@@ -574,6 +588,43 @@ def _finish(
     cache.flush(session, now)
 
 
+def _refuse_sudden_emptiness(db: Database, queue_dir: Path) -> None:
+    """A queue folder that is there but empty while posts still wait to go out is a fault.
+
+    An unmounted USB disk or a disconnected network drive looks exactly like that, and
+    taken as "staff removed everything" it would withdraw every scheduled post in one
+    pass. Nothing is marked removed; staff who really mean it withdraw posts one by one.
+    """
+    from .planner import OVERRIDE_WITHDRAW
+
+    with db.session() as session:
+        waiting = session.scalar(
+            select(func.count(Publication.id))
+            .join(Post, Post.id == Publication.post_id)
+            .where(
+                Post.state != PostState.REMOVED.value,
+                or_(Post.override.is_(None), Post.override != OVERRIDE_WITHDRAW),
+                Publication.state.in_(_WOULD_CANCEL),
+            )
+        )
+    if waiting:
+        raise QueueError(
+            [
+                Problem(
+                    str(queue_dir),
+                    f"Thư mục hàng đợi '{queue_dir}' đang trống trong khi còn {waiting} lượt đăng "
+                    "đang chờ: có thể ổ USB hoặc ổ mạng chứa hàng đợi chưa được cắm/kết nối. "
+                    "Công cụ không rút bài nào. Kiểm tra ổ đĩa; nếu thật sự muốn rút các bài, chạy "
+                    "'social-publisher withdraw <thư mục bài>' cho từng bài.",
+                )
+            ]
+        )
+
+
+#: publications an empty queue would cancel (states the planner cancels a removed post in)
+_WOULD_CANCEL = (*OPEN_STATES, PubState.SCHEDULED_REMOTE)
+
+
 def _write(db: Database, write: Callable[[Session, IngestReport], None]) -> IngestReport:
     """Run ``write`` in a transaction, tried again (with a fresh report) if another
     process ingests the same folders at the same time."""
@@ -584,6 +635,9 @@ def _write(db: Database, write: Callable[[Session, IngestReport], None]) -> Inge
             with db.session() as session:
                 write(session, report)
         except (IntegrityError, OperationalError) as exc:
+            known = describe_db_error(exc, db.url)
+            if known is not None and "database is locked" not in str(exc):
+                raise StoreError(known) from None  # a full disk or a read-only file: say so
             last = exc
             log.info("ingest raced another writer (%s); trying again", type(exc).__name__)
             continue

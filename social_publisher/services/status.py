@@ -27,6 +27,7 @@ from ..platforms import CHANNELS
 from ..states import POST_LABELS, PUBLICATION_LABELS, PostState, PubState
 from ..store import ChannelHealth, Database, Post, Publication
 from .ingest import ingest
+from .settle import settles_at
 from .setup_checks import status_warnings
 from .zalo_token_report import token_warnings
 
@@ -42,6 +43,8 @@ PUB_STATE_LABELS: dict[str, str] = {
     state.value: label for state, label in PUBLICATION_LABELS.items()
 }
 NOT_SCHEDULED = "chưa lên lịch"
+#: a due post whose folder changed less than QUEUE_SETTLE_SECONDS ago
+SETTLING = "chờ thư mục bài ổn định"
 CHANNEL_OFF = "kênh tắt"
 
 
@@ -127,6 +130,7 @@ def collect(db: Database, settings: Settings, now: datetime) -> StatusReport:
             channels = [c for c in CHANNELS if c in post.channels or c in pubs] or list(CHANNELS)
             for channel in channels:
                 row.channels.append(_channel_row(channel, pubs.get(channel), post, settings))
+                _show_settling(row.channels[-1], post, settings, now)
             rows.append(row)
     statuses = [
         ChannelStatus(
@@ -166,6 +170,16 @@ def _channel_row(
         attention_reason=pub.attention_reason,
         next_attempt_at=pub.next_attempt_at,
     )
+
+
+def _show_settling(row: ChannelRow, post: Post, settings: Settings, now: datetime) -> None:
+    """A due post waiting for its folder to stop changing says so, with until when."""
+    waiting = row.publication_state in (PubState.DUE, PubState.RETRY_WAIT) or (
+        row.publication_state == PubState.PENDING and row.due_at is not None and row.due_at <= now
+    )
+    ready = settles_at(post.folder_changed_at, settings)
+    if waiting and ready is not None and ready > now:
+        row.label = f"{row.label}, {SETTLING} đến {ready.astimezone(settings.tz):%H:%M:%S}"
 
 
 def _warnings(settings: Settings, db: Database, now: datetime) -> list[str]:

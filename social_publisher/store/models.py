@@ -90,6 +90,9 @@ class Post(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     removed_at: Mapped[datetime | None]
+    #: when ingest last saw the folder's content change (or found it locked by an editor);
+    #: a post goes out only once this is QUEUE_SETTLE_SECONDS old (None: settled)
+    folder_changed_at: Mapped[datetime | None]
 
     versions: Mapped[list[PostVersion]] = relationship(
         back_populates="post", foreign_keys="PostVersion.post_id", order_by="PostVersion.id"

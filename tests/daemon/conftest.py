@@ -114,11 +114,14 @@ class FakeChannel:
     def publish(self, post: OutgoingPost) -> RemotePost:
         return self._run("publish", lambda: self._as_remote(self._new(post)))
 
-    def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
+    def find_published(
+        self, post: OutgoingPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
         def work() -> RemotePost | None:
             for r in self.remotes.values():
                 if (
                     not r.deleted
+                    and r.remote_id not in exclude
                     and r.title == post.title
                     and r.body == post.body
                     and r.created >= since - timedelta(minutes=5)
@@ -201,13 +204,16 @@ class FakeZalo(FakeChannel):
     def publish(self, post: OutgoingPost) -> RemotePost:
         return self.verify_article(self.create_article(post))
 
-    def find_published(self, post: OutgoingPost, since: datetime) -> RemotePost | None:
+    def find_published(
+        self, post: OutgoingPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
         def work() -> RemotePost | None:
             for r in self.remotes.values():
                 processed = self.clock() >= r.created + timedelta(seconds=self.process_seconds)
                 if (
                     not r.deleted
                     and processed
+                    and r.remote_id not in exclude
                     and r.title == post.title
                     and r.created >= since - timedelta(minutes=5)
                 ):

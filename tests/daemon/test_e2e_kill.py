@@ -112,6 +112,9 @@ def test_kill_restart_exactly_once(tmp_path: Path) -> None:
             "RETRY_MAX_ATTEMPTS": "60",
             "LEASE_SECONDS": "10",
             "ZALO_SETTLE_SECONDS": "5",
+            # the folders are written before the first start: a short settle keeps the
+            # run inside its deadline while every post still waits for it
+            "QUEUE_SETTLE_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
         }
         secrets = [

@@ -318,7 +318,9 @@ def test_duplicate_506_adopts_our_earlier_post(db, make_ctx, clock, fb):
         DuplicateError("Duplicate status message", platform="facebook", code=506),
     ]
     ctx = make_ctx()
-    fb.script["find_published"] = [TransientError("HTTP 500", platform="facebook")]
+    # The first lookup is the one before creating (nothing there yet); the second, the
+    # reconciliation after the lost answer, fails.
+    fb.script["find_published"] = [None, TransientError("HTTP 500", platform="facebook")]
     run_pass(ctx, clock())
     clock.advance(3)
     run_pass(ctx, clock())  # the lookup failed: still publishing, nothing resent

@@ -686,6 +686,67 @@ def test_find_published_stops_at_older_posts_then_checks_scheduled(
     ]
 
 
+@pytest.mark.parametrize(
+    "attachments",
+    [
+        {"data": [{"type": "album"}]},  # a Graph that names the attachment only by type
+        {"data": [{"type": "photo"}, {"type": "photo"}, {"type": "photo"}]},
+        {"data": [{"type": "album", "subattachments": {}}]},
+    ],
+)
+def test_a_text_match_whose_photos_cannot_be_counted_is_ours(
+    rsps: responses.RequestsMock,
+    channel: FacebookChannel,
+    photos: list[OutgoingImage],
+    attachments: dict[str, Any],
+) -> None:
+    """Counted as 0, it looked like a stranger's post and was sent a second time."""
+    post = make_post(images=tuple(photos[:3]))
+    item = {"id": f"{PAGE}_5", "message": compose_message(post), "attachments": attachments,
+            "created_time": "2024-10-09T01:01:00+0000", "permalink_url": PERMALINK}  # fmt: skip
+    rsps.get(f"{BASE}/{PAGE}/feed", json={"data": [item]})
+    found = channel.find_published(post, NOW)
+    assert found is not None and found.remote_id == f"{PAGE}_5"
+    assert found.extra["photos_unverified"] is True
+
+
+def test_a_counted_different_number_of_photos_is_not_ours(
+    rsps: responses.RequestsMock, channel: FacebookChannel, photos: list[OutgoingImage]
+) -> None:
+    post = make_post(images=tuple(photos[:3]))
+    two = {"data": [{"subattachments": {"data": [{"media": {}}] * 2}, "media": {}}]}
+    item = {"id": f"{PAGE}_5", "message": compose_message(post), "attachments": two,
+            "created_time": "2024-10-09T01:01:00+0000"}  # fmt: skip
+    rsps.get(f"{BASE}/{PAGE}/feed", json={"data": [item]})
+    rsps.get(f"{BASE}/{PAGE}/scheduled_posts", json={"data": []})
+    assert channel.find_published(post, NOW) is None
+
+
+def test_a_post_another_publication_holds_is_never_answered(
+    rsps: responses.RequestsMock, channel: FacebookChannel
+) -> None:
+    post = make_post()
+    item = {"id": f"{PAGE}_5", "message": compose_message(post),
+            "created_time": "2024-10-09T01:01:00+0000"}  # fmt: skip
+    rsps.get(f"{BASE}/{PAGE}/feed", json={"data": [item]})
+    rsps.get(f"{BASE}/{PAGE}/scheduled_posts", json={"data": [item]})
+    assert channel.find_published(post, NOW, exclude=frozenset({f"{PAGE}_5"})) is None
+
+
+def test_find_scheduled_reads_only_what_facebook_holds(
+    rsps: responses.RequestsMock, channel: FacebookChannel
+) -> None:
+    """Asked before scheduling: a post handed over weeks ago (before a restored backup)."""
+    post = make_post()
+    held = {"id": f"{PAGE}_6", "message": compose_message(post), "is_published": False,
+            "created_time": "2024-09-12T01:00:00+0000",
+            "scheduled_publish_time": 1728540000}  # fmt: skip
+    rsps.get(f"{BASE}/{PAGE}/scheduled_posts", json={"data": [held]})
+    found = channel.find_scheduled(post)
+    assert found is not None and found.remote_id == f"{PAGE}_6" and not found.is_published
+    assert [urlsplit(url_of(c)).path.rsplit("/", 1)[-1] for c in rsps.calls] == ["scheduled_posts"]
+
+
 # ---------------------------------------------------------------- engagement (unit)
 
 

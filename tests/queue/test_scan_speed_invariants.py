@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import json
 import os
+import stat
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,7 @@ def test_a_big_file_that_grew_after_its_first_read_is_read_whole(
 
     class Small:
         st_size = 70_000  # what the file measured before it grew
+        st_mode = stat.S_IFREG | 0o644
 
     def fstat(fd: int) -> object:
         real(fd)

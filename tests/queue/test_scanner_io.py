@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ def test_a_file_that_grew_after_it_was_measured_is_read_whole(
 
     class Small:
         st_size = 10  # what the file measured before it grew
+        st_mode = stat.S_IFREG | 0o644
 
     def fstat(fd: int) -> object:
         real(fd)

@@ -529,10 +529,20 @@ def test_find_published_matches_title_and_creation_time_across_pages(
     others = [media(f"o{i}", f"Bài khác {i}", ms) for i in range(10)]
     mine = media("mine", unicodedata.normalize("NFD", post.title), str(ms))
     responses.add_callback(responses.GET, SLICE, callback=paged([*others, old_same_title, mine]))
+    responses.add(responses.GET, DETAIL, body=zalo(article_detail("mine", post.body)))
     found = channel.find_published(post, since)
     assert found is not None and found.remote_id == "mine"
     assert found.url == "https://zalo.me/mine"
-    assert len(responses.calls) == 2
+    assert len(responses.calls) == 3  # two pages, then the one same-title candidate's detail
+
+
+def article_detail(article_id: str, body: str, images: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``getdetail`` of an article built from ``body`` (paragraphs) and image URLs."""
+    items: list[dict[str, str]] = [
+        {"type": "text", "content": para.strip()} for para in body.split("\n\n") if para.strip()
+    ]
+    items += [{"type": "image", "url": url} for url in images]
+    return {"id": article_id, "body": items, "cover": {"photo_url": images[0] if images else ""}}
 
 
 @responses.activate
@@ -670,3 +680,126 @@ def test_nothing_is_logged_with_a_token(
         with pytest.raises(AuthError):
             channel.list_articles()
     assert "access-token" not in caplog.text
+
+
+# ---------------------------------------------------------------- find_published: by content
+
+
+PARAS = (
+    "Hưởng ứng Ngày Chuyển đổi số quốc gia. Thị xã tổ chức nhiều hoạt động.",
+    "Người dân được hướng dẫn cài đặt VNeID.",
+    "Ban tổ chức cảm ơn các đơn vị.",
+)
+
+
+def detail_of(article_id: str, texts: tuple[str, ...], images: tuple[str, ...] = ()) -> str:
+    body: list[dict[str, str]] = [{"type": "text", "content": t} for t in texts]
+    body += [{"type": "image", "url": u} for u in images]
+    return zalo({"id": article_id, "body": body, "cover": {"photo_url": (images or ("",))[0]}})
+
+
+def details(bodies: dict[str, str]) -> Callable[[requests.PreparedRequest], tuple[int, Any, str]]:
+    def callback(req: requests.PreparedRequest) -> tuple[int, Any, str]:
+        from urllib.parse import parse_qs, urlsplit
+
+        article_id = parse_qs(urlsplit(str(req.url)).query)["id"][0]
+        return 200, {}, bodies[article_id]
+
+    return callback
+
+
+@responses.activate
+def test_an_article_with_the_same_title_but_another_text_is_not_ours(
+    channel: ZaloChannel, make_post: Callable[..., OutgoingPost], clock: FakeClock
+) -> None:
+    """Weekly posts share a title: the newest same-title article is another week's."""
+    post = make_post()
+    ms = int(clock.now.timestamp() * 1000)
+    other_week = (PARAS[0], "Lịch tiếp công dân tuần sau.", PARAS[2])
+    responses.add_callback(
+        responses.GET,
+        SLICE,
+        callback=paged([media("theirs", post.title, ms), media("ours", post.title, ms - 5000)]),
+    )
+    responses.add_callback(
+        responses.GET,
+        DETAIL,
+        callback=details(
+            {"theirs": detail_of("theirs", other_week), "ours": detail_of("ours", PARAS)}
+        ),
+    )
+    found = channel.find_published(post, clock.now - timedelta(minutes=2))
+    assert found is not None and found.remote_id == "ours"
+
+
+@responses.activate
+def test_an_article_another_publication_holds_is_never_answered(
+    channel: ZaloChannel, make_post: Callable[..., OutgoingPost], clock: FakeClock
+) -> None:
+    post = make_post()
+    ms = int(clock.now.timestamp() * 1000)
+    responses.add_callback(responses.GET, SLICE, callback=paged([media("held", post.title, ms)]))
+    responses.add(responses.GET, DETAIL, body=detail_of("held", PARAS))
+    since = clock.now - timedelta(minutes=11)  # the settle window (600 s) has passed
+    assert channel.find_published(post, since, exclude=frozenset({"held"})) is None
+    assert not any("getdetail" in call.request.url for call in responses.calls)
+
+
+@responses.activate
+def test_a_same_title_article_whose_content_cannot_be_read_is_held_for_a_person(
+    channel: ZaloChannel, make_post: Callable[..., OutgoingPost], clock: FakeClock
+) -> None:
+    post = make_post()
+    ms = int(clock.now.timestamp() * 1000)
+    responses.add_callback(responses.GET, SLICE, callback=paged([media("odd", post.title, ms)]))
+    responses.add(responses.GET, DETAIL, body=zalo({"id": "odd", "title": post.title}))
+    from social_publisher.errors import UnverifiedMatchError
+
+    with pytest.raises(UnverifiedMatchError) as caught:
+        channel.find_published(post, clock.now - timedelta(minutes=3))
+    assert caught.value.candidate == "https://zalo.me/odd"
+
+
+@responses.activate
+def test_images_are_compared_when_the_article_shows_our_public_urls(
+    channel: ZaloChannel, make_post: Callable[..., OutgoingPost], clock: FakeClock, tmp_path: Any
+) -> None:
+    def image(name: str) -> OutgoingImage:
+        path = tmp_path / name
+        path.write_bytes(b"jpeg " + name.encode())
+        return OutgoingImage(path, "s" * 64, 1280, 720, 9, public_url=f"{MEDIA_BASE}/{name}")
+
+    photos = (image("a.jpg"), image("b.jpg"))
+    post = make_post(images=photos, cover=image("cover.jpg"))
+    ms = int(clock.now.timestamp() * 1000)
+    ours = (f"{MEDIA_BASE}/a.jpg", f"{MEDIA_BASE}/b.jpg")
+    swapped = (f"{MEDIA_BASE}/b.jpg", f"{MEDIA_BASE}/a.jpg")
+    responses.add_callback(
+        responses.GET,
+        SLICE,
+        callback=paged([media("other", post.title, ms), media("mine", post.title, ms - 1)]),
+    )
+    bodies = {"other": detail_of("other", PARAS, swapped), "mine": detail_of("mine", PARAS, ours)}
+    mine = json.loads(bodies["mine"])
+    mine["data"]["cover"]["photo_url"] = f"{MEDIA_BASE}/cover.jpg"
+    bodies["mine"] = json.dumps(mine)
+    responses.add_callback(responses.GET, DETAIL, callback=details(bodies))
+    found = channel.find_published(post, clock.now - timedelta(minutes=3))
+    assert found is not None and found.remote_id == "mine"
+
+
+@responses.activate
+def test_the_article_list_is_read_only_back_to_the_attempt(
+    zsettings: Settings,
+    tokens: FakeTokens,
+    clock: FakeClock,
+    make_post: Callable[..., OutgoingPost],
+) -> None:
+    """A large OA: pages older than the attempt are not read, so the lookup concludes."""
+    old = int((clock.now - timedelta(days=20)).timestamp() * 1000)
+    responses.add_callback(
+        responses.GET, SLICE, callback=paged([media(f"x{i}", "khác", old) for i in range(40)])
+    )
+    channel = ZaloChannel(zsettings, tokens=tokens, clock=clock, max_pages=2, settle_window=0)
+    assert channel.find_published(make_post(), clock.now - timedelta(hours=1)) is None
+    assert len(responses.calls) == 1

@@ -19,7 +19,8 @@ way once the lease has expired, or at once for the single SQLite daemon.
 
 The steps, in the order a pass runs them: :mod:`.reconcile`, :mod:`.remote_schedule`
 (Facebook's scheduled posts follow edits and withdrawals), :mod:`.publish`
-(hand to Facebook's scheduler, then publish what is due), :mod:`.confirm`,
+(hand to Facebook's scheduler, then publish what is due; every create is preceded
+by a look on the platform, :mod:`.lookup`), :mod:`.confirm`,
 :mod:`.broadcast`; :mod:`.wakeup` says when the next pass is needed. Every step
 walks its publications through the one loop :meth:`PublishContext.candidates`.
 """

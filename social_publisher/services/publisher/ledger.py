@@ -89,16 +89,44 @@ def record_not_found(
     now: datetime,
 ) -> None:
     """A settled "not on the platform" for an earlier attempt: the only licence to retry."""
+    record_look(
+        ctx,
+        session,
+        pub_id,
+        "reconcile",
+        content_hash,
+        now,
+        "not_found",
+        attempt_id=attempt_id,
+        since=since.isoformat(),
+    )
+
+
+def record_look(
+    ctx: PublishContext,
+    session: Session,
+    pub_id: int,
+    action: str,
+    content_hash: str | None,
+    started: datetime,
+    outcome: str,
+    *,
+    remote_id: str | None = None,
+    **details: Any,
+) -> None:
+    """A look on the platform that created nothing, recorded whole (started and finished)
+    in the caller's transaction: ``reconcile``'s "not there", ``look_first``'s adoption."""
     session.add(
         Attempt(
             publication_id=pub_id,
-            action="reconcile",
+            action=action,
             worker=ctx.worker,
             content_hash=content_hash,
-            started_at=now,
+            started_at=started,
             finished_at=ctx.now(),
-            outcome="not_found",
-            details={"attempt_id": attempt_id, "since": since.isoformat()},
+            outcome=outcome,
+            remote_id=remote_id,
+            details=details,
         )
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ from ...platforms import next_broadcast_opening, platform_name
 from ...states import BLOCKING_HEALTH, HealthState
 from ...states import PubState as S
 from ...store import ChannelHealth, Post, Publication
-from ...store.lifecycle import extend_lease, health_of, set_health, transition
+from ...store.lifecycle import audit, extend_lease, health_of, set_health, transition
 from .context import PublishContext, error_kind, error_text, fmt_local
 from .ledger import finish_attempt
 
@@ -94,6 +95,25 @@ def scheduled(
         _title(session, pub),
         fmt_local(pub.remote_scheduled_for, ctx.tz),
     )
+
+
+def adopted(
+    ctx: PublishContext,
+    session: Session,
+    pub: Publication,
+    found: RemotePost,
+    now: datetime,
+    *,
+    as_scheduled: bool,
+    **why: Any,
+) -> None:
+    """``found`` is this publication's post (an earlier create made it, or it went out
+    before the database knew): recorded as ours; nothing is sent again."""
+    audit(session, ctx.worker, "adopted", pub, at=now, remote_id=found.remote_id, **why)
+    if as_scheduled:
+        scheduled(ctx, session, pub, found, now)
+    else:
+        published(ctx, session, pub, found, now)
 
 
 def needs_attention(

@@ -1,8 +1,11 @@
 """Publish: hand Facebook posts to its scheduler, and create what is due, exactly once.
 
-For a claimed publication the discipline is: the outgoing post is built (a photo
-changed since approval means "wait"), an attempt row is committed, the call is
-made, and its result is committed with the new state. Zalo creates in two steps:
+Only a post whose folder has settled is claimed (:mod:`..settle`). For a claimed
+publication the discipline is: the outgoing post is built (a photo changed since
+approval means "wait"), the post is looked for on the platform first (a database
+that lost its history must not create it again: :mod:`.lookup`), an attempt row
+is committed, the call is made, and its result is committed with the new state.
+Zalo creates in two steps:
 the processing token is committed before ``verify_article`` so that a crash in
 between resumes with the token instead of creating the article again.
 """
@@ -19,12 +22,14 @@ from ...channels.base import ChecksQuota, CreatesInTwoSteps, ScheduleHorizon, Sc
 from ...localtime import month_start
 from ...states import LIVE_STATES, PUBLISHABLE_NOW
 from ...states import PubState as S
-from ...store import Publication
+from ...store import Post, Publication
 from ...store.lifecycle import extend_lease, transition
 from ..planner import OVERRIDE_PUBLISH, Disposition
+from ..settle import folder_seen_changing, folder_settled
 from . import outcomes
 from .context import Candidate, PublishContext, StepResult, error_kind, error_text, fmt_local
 from .ledger import finish_attempt, note_attempt, start_attempt
+from .lookup import look_before_create
 from .outcomes import platform_of
 from .outgoing import ContentChanged
 
@@ -74,8 +79,12 @@ def schedule_remote(
             return None
         if c.post.override == OVERRIDE_PUBLISH or c.verdict != Disposition.PUBLISH:
             return None
-        # a new version: the planner moves the publication to it first
-        return c.post.current_version_id == pub.version_id or None
+        # a new version: the planner moves the publication to it first; a folder still
+        # being copied or saved waits
+        return (
+            c.post.current_version_id == pub.version_id
+            and folder_settled(c.post, now, ctx.settings)
+        ) or None
 
     for pub_id, _ in ctx.candidates(
         now, conditions, pick, only_post=only_post, claim_from=[S.PENDING]
@@ -92,7 +101,9 @@ def publish_due(ctx: PublishContext, now: datetime, *, only_post: int | None = N
     grace = timedelta(hours=ctx.settings.overdue_grace_hours)
 
     def publishable(c: Candidate) -> bool | None:
-        return c.verdict == Disposition.PUBLISH or None  # else the planner holds or cancels it
+        if c.verdict != Disposition.PUBLISH:
+            return None  # the planner holds or cancels it
+        return folder_settled(c.post, now, ctx.settings) or None  # still being copied or saved
 
     def in_time(c: Candidate) -> bool:
         """Too late without a staff decision: claimed, then handed to staff."""
@@ -148,7 +159,13 @@ def _create(
         except ContentChanged as exc:
             back = S.PENDING if action == "schedule" else S.DUE
             transition(session, pub, back, actor=ctx.worker, at=now, reason="content changed")
-            log.info("Bài %s đang được sửa (%s): chờ lần quét sau.", pub.post_id, exc)
+            folder_seen_changing(session, ctx.settings, pub.post_id, now)
+            owner = session.get(Post, pub.post_id)
+            log.info(
+                "Bài '%s' đang được sửa (%s): chờ lần quét sau.",
+                owner.title if owner is not None else pub.post_id,
+                exc,
+            )
             return
         except errors.MediaError as exc:
             reason = f"Ảnh của bài không dùng được: {exc.message}"
@@ -164,6 +181,8 @@ def _create(
         except errors.QuotaError as exc:
             outcomes.create_failed(ctx, pub_id, None, exc, now, post.title)
             return
+    if look_before_create(ctx, pub_id, action, channel, post, due_at, now, result):
+        return  # already on the platform (adopted), or it could not be looked at yet
     started = ctx.now()
     attempt_id = start_attempt(ctx, pub_id, action, content_hash, title=post.title)
     try:

@@ -2,8 +2,10 @@
 
 Never a blind retry. The last create attempt says what was sent; the platform is
 asked whether the post is there (``find_published`` since the attempt began, or
-since the first one after Facebook's 506 duplicate). Found: adopted. A settled
-"not there": the create may run again. Anything else: look again later.
+since the first one after Facebook's 506 duplicate), never answering a post
+another publication holds. Found: adopted. A match that cannot be verified: held
+for a person (:mod:`.lookup`). A settled "not there": the create may run again.
+Anything else: look again later.
 """
 
 from __future__ import annotations
@@ -14,20 +16,19 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ...channels.base import CreatesInTwoSteps, RemotePost
-from ...errors import ChannelError, MediaError, ProcessingError
+from ...errors import ChannelError, MediaError, ProcessingError, UnverifiedMatchError
 from ...states import PubState as S
-from ...store import Publication
-from ...store.lifecycle import audit, claim_is_free, extend_lease, transition
+from ...store import Post, Publication
+from ...store.lifecycle import claim_is_free, extend_lease, transition
 from .context import Candidate, PublishContext, StepResult, error_text
 from .ledger import finish_attempt, first_create_started, last_create_attempt, record_not_found
-from .outcomes import channel_level, platform_of, published, retry_or_attention, scheduled
+from .lookup import find, held_remote_ids, hold_unverified
+from .outcomes import adopted, channel_level, platform_of, retry_or_attention
 from .outgoing import ContentChanged
 from .publish import ZALO_VERIFY_POLL, verify_token
 
 log = logging.getLogger("social_publisher.publisher")
 
-#: look a little before an attempt's start (the channels add their own clock slack)
-FIND_MARGIN = timedelta(seconds=2)
 SETTLED = ("ok", "adopted", "failed", "not_found")
 
 
@@ -69,7 +70,12 @@ def _reconcile_one(ctx: PublishContext, pub_id: int, now: datetime, result: Step
         if attempt is None or settled:
             # Claimed, then nothing sent (or the result is already recorded): give it back.
             transition(session, pub, _back(pub, now), actor=ctx.worker, at=now, reason="reclaimed")
-            log.info("Lấy lại bài %s trên %s (tiến trình trước đã dừng).", pub.post_id, pub.channel)
+            owner = session.get(Post, pub.post_id)
+            log.info(
+                "Lấy lại bài '%s' trên %s (tiến trình trước đã dừng).",
+                owner.title if owner is not None else pub.post_id,
+                platform_of(pub),
+            )
             return
         attempt_id, action, started = attempt.id, attempt.action, attempt.started_at
         token = (attempt.details or {}).get("token")
@@ -82,13 +88,19 @@ def _reconcile_one(ctx: PublishContext, pub_id: int, now: datetime, result: Step
             post = ctx.builder.build(session, pub)
         except (ContentChanged, MediaError):
             post = ctx.builder.build(session, pub, with_images=False)
+        exclude = held_remote_ids(session, pub.channel, pub_id)
     title = post.title
 
     if token and not was_unknown and isinstance(channel, CreatesInTwoSteps):
         verify_token(ctx, pub_id, attempt_id, channel, str(token), started, now, result, title)
         return
     try:
-        found = channel.find_published(post, since=since - FIND_MARGIN)
+        # ``since`` exactly: the channels look a few minutes earlier themselves, and
+        # Zalo's settle window counts from it (a margin here would shorten it).
+        found = find(channel, post, since, exclude)
+    except UnverifiedMatchError as exc:
+        hold_unverified(ctx, pub_id, attempt_id, exc, title, now, result)
+        return
     except ProcessingError as exc:
         # Zalo: not listed yet, but it may still be processing: not a final answer.
         wait = timedelta(seconds=exc.retry_after or ZALO_VERIFY_POLL.total_seconds())
@@ -139,19 +151,8 @@ def adopt(
 ) -> None:
     """The earlier create did make the post: record it as ours instead of sending it again."""
     finish_attempt(ctx, session, attempt_id, "adopted", remote_id=found.remote_id)
-    audit(
-        session,
-        ctx.worker,
-        "adopted",
-        pub,
-        at=now,
-        attempt_id=attempt_id,
-        remote_id=found.remote_id,
-    )
-    if action == "schedule" and not found.is_published:
-        scheduled(ctx, session, pub, found, now)
-    else:
-        published(ctx, session, pub, found, now)
+    as_scheduled = action == "schedule" and not found.is_published
+    adopted(ctx, session, pub, found, now, as_scheduled=as_scheduled, attempt_id=attempt_id)
     log.info(
         "Đã tìm thấy trên %s bài gửi trước đó (không gửi lại): %s",
         platform_of(pub),

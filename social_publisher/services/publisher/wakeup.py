@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from ...states import BLOCKING_HEALTH, TIMED_STATES, HealthState
 from ...states import PubState as S
 from ...store import ChannelHealth, Publication
+from ..settle import settle_wakeups
 from .context import PublishContext
 
 #: never wake up sooner than this after now (a pass that just ran)
@@ -50,6 +51,7 @@ def next_wakeup(ctx: PublishContext, now: datetime) -> datetime | None:
                 value = session.scalar(query.where(Publication.channel.in_(open_channels)))
                 if value is not None:
                     candidates.append(value)
+            candidates += settle_wakeups(session, now, ctx.settings)
     if not candidates:
         return None
     return max(min(candidates), now + MIN_DELAY)
