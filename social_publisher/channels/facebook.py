@@ -50,6 +50,7 @@ from ..errors import (
     TransientError,
     register_secret,
 )
+from ..numbers import vn_megabytes
 from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTO_BYTES, FACEBOOK_MAX_PHOTOS
 from .base import (
     Channel,
@@ -648,8 +649,8 @@ class FacebookChannel(
         data = image.path.read_bytes()
         if len(data) > MAX_PHOTO_BYTES:
             raise InvalidRequestError(
-                f"Ảnh {image.path.name} nặng {len(data) / 1_048_576:.1f} MB, Facebook chỉ nhận "
-                "ảnh dưới 4 MB: chạy lại bước xử lý ảnh",
+                f"Ảnh {image.path.name} nặng {vn_megabytes(len(data), binary=True)}, Facebook "
+                "chỉ nhận ảnh dưới 4 MB: chạy lại bước xử lý ảnh",
                 platform=PLATFORM,
             )
         ctype = mimetypes.guess_type(image.path.name)[0] or "image/jpeg"

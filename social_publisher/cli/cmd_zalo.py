@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import register_secret
+from ..numbers import vn_decimal
 from ..services.daemon import zalo_token_store
 from ..services.zalo_tokens import DbTokenStore
 from . import Context
@@ -113,7 +114,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         if info["has_refresh_token"]:
             ctx.print(
                 f"Mã làm mới cấp lúc: {_local(info['refresh_issued_at'], settings)} "
-                f"({info['refresh_age_days']} ngày trước); hết hạn lúc "
+                f"({vn_decimal(info['refresh_age_days'])} ngày trước); hết hạn lúc "
                 f"{_local(info['refresh_expires_at'], settings)}"
             )
         else:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError
+from ..numbers import vn_decimal
 from ..platforms import platform_name
 from ..store import Database, Post, Publication
 from .daemon import build_context, run_pass, zalo_token_store
@@ -150,7 +151,7 @@ def run_demo(
             time.sleep(min(max(wait, 0.05), 1.0))
         elapsed = time.monotonic() - started
         say("")
-        say(f"Kết quả ({passes} lượt, {elapsed:.1f} giây):")
+        say(f"Kết quả ({passes} lượt, {vn_decimal(elapsed)} giây):")
         ok = bool(rows)
         for row in rows:
             live = row.state in ("published", "confirmed")
