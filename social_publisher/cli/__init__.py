@@ -128,10 +128,12 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
 
 def _log_crash(ctx: Context, command: str) -> str:
     """Write the current exception's traceback (redacted) to the log file, never the screen."""
-    from ..services.logs import LOG_FILE_NAME, RedactingFilter
+    from ..services.logs import LOG_FILE_NAME, RedactingFilter, file_formatter
 
+    tz = None
     try:
         log_dir = ctx.settings.log_dir
+        tz = ctx.settings.tz
     except SocialPublisherError:
         log_dir = Path("logs")
     path = log_dir / LOG_FILE_NAME
@@ -142,7 +144,7 @@ def _log_crash(ctx: Context, command: str) -> str:
         handler = logging.FileHandler(path, encoding="utf-8")
     except OSError:
         return "(không ghi được tệp nhật ký)"
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(file_formatter(tz, "%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
     crash.addHandler(handler)
     try:

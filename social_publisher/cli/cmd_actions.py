@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(f"  Đã ghi nhận cho: {', '.join(platform_name(c) for c in result.changed)}.")
     try:
         with daemon_lock(settings):
-            setup_logging(settings.log_dir, console=ctx.err)
+            setup_logging(settings.log_dir, console=ctx.err, tz=settings.tz)
             pass_ctx = build_context(settings, ctx.db, ingest=False)
             pass_ctx.only_post = result.post_id
             run_pass(pass_ctx, utcnow())

@@ -115,7 +115,7 @@ def run_demo(
             "ZALO_SETTLE_SECONDS": "8",
         }
         settings: Settings = load_settings(env, dotenv_path=None)
-        setup_logging(settings.log_dir, console=console)  # type: ignore[arg-type]
+        setup_logging(settings.log_dir, console=console, tz=settings.tz)  # type: ignore[arg-type]
         say(
             f"Giả lập Facebook + Zalo đang chạy tại {url} (không cần tài khoản, không ra Internet)."
         )
