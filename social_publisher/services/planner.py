@@ -240,7 +240,7 @@ def plan(
                     log.info(
                         "Bài '%s' đã được sửa trước khi đăng lên %s: sẽ đăng bản mới.",
                         post.title,
-                        channel,
+                        _platform(channel),
                     )
                     result.edited += 1
                     pub.attempt_count = 0
@@ -279,7 +279,7 @@ def plan(
                     "Bài '%s' đã đăng lên %s; nội dung sửa sau đó KHÔNG được đăng lại (%s). "
                     "Muốn sửa bài đã đăng, hãy sửa trực tiếp trên %s.",
                     version.title,
-                    pub.channel,
+                    _platform(pub.channel),
                     pub.remote_url or pub.remote_id,
                     _platform(pub.channel),
                 )

@@ -25,7 +25,7 @@ from ..planner import OVERRIDE_PUBLISH, Disposition
 from . import outcomes
 from .context import Candidate, PublishContext, StepResult, error_kind, error_text, fmt_local
 from .ledger import finish_attempt, note_attempt, start_attempt
-from .outcomes import platform_of
+from .outcomes import platform_of, post_title
 from .outgoing import ContentChanged
 
 log = logging.getLogger("social_publisher.publisher")
@@ -148,13 +148,20 @@ def _create(
         except ContentChanged as exc:
             back = S.PENDING if action == "schedule" else S.DUE
             transition(session, pub, back, actor=ctx.worker, at=now, reason="content changed")
-            log.info("Bài %s đang được sửa (%s): chờ lần quét sau.", pub.post_id, exc)
+            log.info(
+                "Bài '%s' đang được sửa (%s): chờ lần quét sau.", post_title(session, pub), exc
+            )
             return
         except errors.MediaError as exc:
             reason = f"Ảnh của bài không dùng được: {exc.message}"
             transition(session, pub, S.NEEDS_ATTENTION, actor=ctx.worker, at=now, reason=reason)
             pub.last_error, pub.last_error_kind = exc.message, "media"
-            log.error("Không đăng được bài %s lên %s: %s", pub.post_id, pub.channel, reason)
+            log.error(
+                "Không đăng được bài '%s' lên %s: %s",
+                post_title(session, pub),
+                platform_of(pub),
+                reason,
+            )
             result.attention.append(pub_id)
             return
         content_hash, due_at = pub.content_hash, pub.due_at

@@ -20,7 +20,14 @@ from ...store import Publication
 from ...store.lifecycle import audit, claim_is_free, extend_lease, transition
 from .context import Candidate, PublishContext, StepResult, error_text
 from .ledger import finish_attempt, first_create_started, last_create_attempt, record_not_found
-from .outcomes import channel_level, platform_of, published, retry_or_attention, scheduled
+from .outcomes import (
+    channel_level,
+    platform_of,
+    post_title,
+    published,
+    retry_or_attention,
+    scheduled,
+)
 from .outgoing import ContentChanged
 from .publish import ZALO_VERIFY_POLL, verify_token
 
@@ -69,7 +76,11 @@ def _reconcile_one(ctx: PublishContext, pub_id: int, now: datetime, result: Step
         if attempt is None or settled:
             # Claimed, then nothing sent (or the result is already recorded): give it back.
             transition(session, pub, _back(pub, now), actor=ctx.worker, at=now, reason="reclaimed")
-            log.info("Lấy lại bài %s trên %s (tiến trình trước đã dừng).", pub.post_id, pub.channel)
+            log.info(
+                "Lấy lại bài '%s' trên %s (tiến trình trước đã dừng).",
+                post_title(session, pub),
+                platform_of(pub),
+            )
             return
         attempt_id, action, started = attempt.id, attempt.action, attempt.started_at
         token = (attempt.details or {}).get("token")
