@@ -42,6 +42,7 @@ from ..errors import (
     AuthError,
     ChannelError,
     ConfigError,
+    ConnectError,
     InvalidRequestError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -80,6 +81,9 @@ from .graph_errors import (
 from .http import HttpClient
 
 log = logging.getLogger("social_publisher.facebook")
+
+#: how the ``doctor`` line starts when Graph cannot be reached at all
+UNREACHABLE = "Không gọi được Graph API"
 _T = TypeVar("_T")
 
 REQUIRED_SCOPES = (
@@ -1056,7 +1060,10 @@ class FacebookChannel(
                     warning=True,
                 )
             ]
-        result = [self._diagnose_page(), self._diagnose_token()]
+        page = self._diagnose_page()
+        if page.message.startswith(UNREACHABLE):
+            return [page]  # the token check would only say the same again
+        result = [page, self._diagnose_token()]
         if self.usage_percent >= SLOW_DOWN_PERCENT:
             result.append(
                 Diagnosis(
@@ -1070,11 +1077,14 @@ class FacebookChannel(
         return result
 
     def _diagnose_page(self) -> Diagnosis:
+        """``GET /me``: the token's Page, or why Graph could not say."""
         name = "facebook.page"
         try:
             me = self._call("GET", "me", params={"fields": "id,name"})
         except SetupError as exc:
             return Diagnosis(name, False, exc.advice)
+        except ConnectError as exc:
+            return Diagnosis(name, False, f"{UNREACHABLE}: {exc.platform_message}.")
         except AuthError as exc:
             return Diagnosis(
                 name,
@@ -1088,7 +1098,7 @@ class FacebookChannel(
                 name,
                 False,
                 f"Không gọi được Graph API tại {self.base_url}: kiểm tra mạng và FB_GRAPH_URL, "
-                f"FB_GRAPH_VERSION. Chi tiết: {exc}",
+                f"FB_GRAPH_VERSION. Chi tiết: {exc.platform_message}",
             )
         except ChannelError as exc:
             return Diagnosis(name, False, f"Graph API từ chối kiểm tra Trang: {exc}")
@@ -1150,7 +1160,8 @@ class FacebookChannel(
                 f"sao chép lại từ trang quản lý ứng dụng. Facebook trả lời: {exc.platform_message}",
             )
         except (ChannelError, ValueError) as exc:
-            return Diagnosis(name, False, f"Không kiểm tra được mã truy cập (debug_token): {exc}")
+            said = exc.platform_message if isinstance(exc, ChannelError) else str(exc)
+            return Diagnosis(name, False, f"Không kiểm tra được mã truy cập (debug_token): {said}")
         return self._judge_token(payload.get("data") or {})
 
     def _judge_token(self, data: Mapping[str, Any]) -> Diagnosis:
