@@ -2,7 +2,9 @@
 
 Each ``cmd_*.py`` module here registers its commands with ``register(sub)``;
 they are discovered, so adding a command never means editing a shared list.
-Exit codes (README.md "Commands"): 0 success, 1 problems found and reported, 2 bad usage.
+Exit codes (README.md "Commands"): 0 success, 1 problems found and reported, 2 bad usage,
+141 output cut off by a closed pipe (``status --json | head``: said by nobody, as ``yes``
+does, since the reader chose to stop).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from ..store import Database
 
 _NULL_HANDLER = logging.NullHandler()
+#: the exit code of a process whose output pipe was closed (128 + SIGPIPE, as shells report it)
+EXIT_BROKEN_PIPE = 141
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 
@@ -108,7 +113,12 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
     ctx = Context(args.env_file, out=out, err=err)
     handler: Handler = args.handler
     try:
-        return handler(args, ctx)
+        code = handler(args, ctx)
+        ctx.out.flush()  # a closed pipe shows here, not as noise at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except SocialPublisherError as exc:
         ctx.error(f"Lỗi: {exc.message}")
         return 1
@@ -124,6 +134,16 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
         return 1
     finally:
         ctx.close()
+
+
+def _silence_stdout() -> None:
+    """The reader of our output is gone (``| head``): send what is still buffered nowhere, so
+    Python's final flush does not print a BrokenPipeError of its own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests pass a StringIO): nothing will be flushed
 
 
 def _log_crash(ctx: Context, command: str) -> str:

@@ -1,0 +1,45 @@
+"""Output into a closed pipe (``shares status --json | head``): a quiet exit, in a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from social_publisher.cli import EXIT_BROKEN_PIPE
+
+
+@pytest.mark.parametrize("command", [["shares", "status", "--json"], ["status", "--json"]])
+def test_a_closed_pipe_ends_the_command_quietly(
+    command: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "queue").mkdir()
+    run_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FB_", "ZALO_"))},
+        **env,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "social_publisher", "--env-file", "none.env", "init"],
+        env=run_env,
+        cwd=tmp_path,
+        capture_output=True,
+        check=True,
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first byte, as ``head`` may be
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "social_publisher", "--env-file", "none.env", *command],
+            env=run_env,
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr.decode("utf-8") == ""
+    assert done.returncode == EXIT_BROKEN_PIPE
