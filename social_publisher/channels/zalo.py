@@ -42,6 +42,7 @@ from ..errors import (
     PublicMediaError,
     QuotaError,
     RateLimitError,
+    SetupError,
     SocialPublisherError,
     TransientError,
     register_secret,
@@ -897,7 +898,7 @@ class ZaloChannel(
             failure = exc
             said = exc.platform_message if isinstance(exc, ChannelError) else exc.message
             api = Diagnosis("zalo.api", False, f"Không gọi được API Zalo OA: {said.rstrip('.')}.")
-        if isinstance(failure, AuthError):
+        if isinstance(failure, AuthError) and not isinstance(failure, SetupError):
             # Zalo refused the token (and its refresh): what the store now says of it, once.
             after = diagnostics.token_diagnoses() if diagnostics is not None else []
             tokens = [t for t in after if not t.ok]
