@@ -43,6 +43,13 @@ def test_other_helpers() -> None:
     assert vn_megabytes(1_500_000) == "1,5 MB"
 
 
+@pytest.mark.parametrize(("fps", "text"), [("30000/1001", "29,97"), ("30", "30"), ("25/1", "25")])
+def test_frame_rates_as_staff_read_them(fps: str, text: str) -> None:
+    from social_publisher.cli.cmd_media import fps_label
+
+    assert fps_label(fps) == text
+
+
 def _violations() -> list[str]:
     """Vietnamese f-strings that format a number with a decimal point themselves."""
     found = []
