@@ -88,23 +88,32 @@ def _float(
         value = float(raw)
     except ValueError:
         raise _BadSetting(
-            name, f"Cấu hình {name}={raw!r} không hợp lệ: cần một số (ví dụ {default:g})."
+            name, f"Cấu hình {name}={raw!r} không hợp lệ: cần một số (ví dụ {_typed(default)})."
         ) from None
     if not math.isfinite(value):
         raise _BadSetting(
             name,
-            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số cụ thể (ví dụ {default:g}), "
+            f"Cấu hình {name}={raw!r} không hợp lệ: cần một số cụ thể (ví dụ {_typed(default)}), "
             "không dùng nan hay inf.",
         )
     if value < minimum:
         raise _BadSetting(
-            name, f"Cấu hình {name}={raw} không được nhỏ hơn {minimum:g} (ví dụ {default:g})."
+            name,
+            f"Cấu hình {name}={raw} không được nhỏ hơn {_typed(minimum)} "
+            + f"(ví dụ {_typed(default)}).",
         )
     if value > maximum:
         raise _BadSetting(
-            name, f"Cấu hình {name}={raw} quá lớn: tối đa {maximum:g} (mặc định {default:g})."
+            name,
+            f"Cấu hình {name}={raw} quá lớn: tối đa {_typed(maximum)} "
+            + f"(mặc định {_typed(default)}).",
         )
     return value
+
+
+def _typed(value: float) -> str:
+    """A number as it is typed in ``.env`` (a point before decimals: that is what is read)."""
+    return f"{value:g}"
 
 
 def _str(env: Mapping[str, str], name: str, default: str = "") -> str:

@@ -186,6 +186,11 @@ class TransientError(ChannelError):
     kind = "transient"
 
 
+class ConnectError(TransientError):
+    """The platform could not be reached, or the connection broke, before any answer: the
+    message says which host, why and which setting to check (never the HTTP library's text)."""
+
+
 class RateLimitError(ChannelError):
     """Stop calling this platform until ``retry_after`` has passed."""
 

@@ -10,7 +10,7 @@ the table.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
 
@@ -163,6 +163,84 @@ HEALTH_LABELS: Mapping[HealthState, str] = {
     H.PERMISSION: "thiếu quyền trên nền tảng",
     H.SETUP: "dừng vì cấu hình sai (sửa .env, rồi chạy retry)",
 }
+
+
+# ------------------------------------------------------------------ a post as staff read it
+
+
+class PostProgress(enum.StrEnum):
+    """How far a post has gone, from its publications: what ``status`` and ``check`` show in
+    place of the folder's state once the database knows better (``sẵn sàng`` is not the
+    truth of a post already live)."""
+
+    PUBLISHED = "published"  # live on every channel it went to
+    PARTLY_PUBLISHED = "partly_published"  # live on one channel, not yet on another
+    SCHEDULED = "scheduled"  # Facebook's scheduler holds it
+    PUBLISHING = "publishing"
+    NEEDS_ATTENTION = "needs_attention"
+    PUBLISH_NOW = "publish_now"  # held, and staff ran publish-now: goes out at the next pass
+
+
+PROGRESS_LABELS: Mapping[PostProgress, str] = {
+    PostProgress.PUBLISHED: "đã đăng",
+    PostProgress.PARTLY_PUBLISHED: "đã đăng một phần",
+    PostProgress.SCHEDULED: "đã hẹn giờ",
+    PostProgress.PUBLISHING: "đang đăng",
+    PostProgress.NEEDS_ATTENTION: "cần xử lý",
+    PostProgress.PUBLISH_NOW: "chờ đăng ngay",
+}
+#: progress that means the post is out, or on its way out: the folder's timing advice
+#: ("đã quá hạn: chạy publish-now…") no longer applies
+GONE_OUT = (
+    PostProgress.PUBLISHED,
+    PostProgress.PARTLY_PUBLISHED,
+    PostProgress.SCHEDULED,
+    PostProgress.PUBLISHING,
+    PostProgress.PUBLISH_NOW,
+)
+#: every state a post is shown in (``PostState`` and ``PostProgress`` values) and its label
+SHOWN_LABELS: Mapping[str, str] = {
+    **{state.value: label for state, label in POST_LABELS.items()},
+    **{progress.value: label for progress, label in PROGRESS_LABELS.items()},
+}
+#: the order of the summary line: what went out first, then what the folders say
+SHOWN_ORDER: tuple[str, ...] = (
+    *(p.value for p in PostProgress),
+    PostState.READY.value,
+    PostState.HELD.value,
+    PostState.DRAFT.value,
+    PostState.WITHDRAWN.value,
+    PostState.ERROR.value,
+    PostState.REMOVED.value,
+)
+
+
+def post_progress(
+    publications: Iterable[str], *, publish_now: bool = False, withdrawn_by_staff: bool = False
+) -> str | None:
+    """The post's state from its publications' states (None: the folder's state is the truth).
+
+    Live wins (did it go out is the first question), then a person's turn, then what is in
+    flight or held by Facebook; a post every channel of which staff cancelled is withdrawn.
+    """
+    states = [PubState(s) for s in publications]
+    open_ = [s for s in states if s != P.CANCELLED]
+    live = [s for s in open_ if s in LIVE_STATES]
+    if live:
+        return (
+            PostProgress.PUBLISHED if len(live) == len(open_) else PostProgress.PARTLY_PUBLISHED
+        ).value
+    if not open_:
+        return PostState.WITHDRAWN.value if states and withdrawn_by_staff else None
+    if P.NEEDS_ATTENTION in open_:
+        return PostProgress.NEEDS_ATTENTION.value
+    if P.PUBLISHING in open_:
+        return PostProgress.PUBLISHING.value
+    if all(s == P.SCHEDULED_REMOTE for s in open_):
+        return PostProgress.SCHEDULED.value
+    if publish_now:
+        return PostProgress.PUBLISH_NOW.value
+    return None
 
 
 def allowed(moves: Mapping[E, frozenset[E]], before: E | None, after: E) -> bool:

@@ -42,6 +42,7 @@ from ..errors import (
     AuthError,
     ChannelError,
     ConfigError,
+    ConnectError,
     InvalidRequestError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -50,6 +51,7 @@ from ..errors import (
     TransientError,
     register_secret,
 )
+from ..numbers import vn_megabytes
 from ..platforms import FACEBOOK_MAX_CHARS, FACEBOOK_MAX_PHOTO_BYTES, FACEBOOK_MAX_PHOTOS
 from .base import (
     Channel,
@@ -80,6 +82,9 @@ from .graph_errors import (
 from .http import HttpClient
 
 log = logging.getLogger("social_publisher.facebook")
+
+#: how the ``doctor`` line starts when Graph cannot be reached at all
+UNREACHABLE = "Không gọi được Graph API"
 _T = TypeVar("_T")
 
 REQUIRED_SCOPES = (
@@ -660,8 +665,8 @@ class FacebookChannel(
         data = image.path.read_bytes()
         if len(data) > MAX_PHOTO_BYTES:
             raise InvalidRequestError(
-                f"Ảnh {image.path.name} nặng {len(data) / 1_048_576:.1f} MB, Facebook chỉ nhận "
-                "ảnh dưới 4 MB: chạy lại bước xử lý ảnh",
+                f"Ảnh {image.path.name} nặng {vn_megabytes(len(data), binary=True)}, Facebook "
+                "chỉ nhận ảnh dưới 4 MB: chạy lại bước xử lý ảnh",
                 platform=PLATFORM,
             )
         ctype = mimetypes.guess_type(image.path.name)[0] or "image/jpeg"
@@ -1099,7 +1104,10 @@ class FacebookChannel(
                     warning=True,
                 )
             ]
-        result = [self._diagnose_page(), self._diagnose_token()]
+        page = self._diagnose_page()
+        if page.message.startswith(UNREACHABLE):
+            return [page]  # the token check would only say the same again
+        result = [page, self._diagnose_token()]
         if self.usage_percent >= SLOW_DOWN_PERCENT:
             result.append(
                 Diagnosis(
@@ -1113,11 +1121,14 @@ class FacebookChannel(
         return result
 
     def _diagnose_page(self) -> Diagnosis:
+        """``GET /me``: the token's Page, or why Graph could not say."""
         name = "facebook.page"
         try:
             me = self._call("GET", "me", params={"fields": "id,name"})
         except SetupError as exc:
             return Diagnosis(name, False, exc.advice)
+        except ConnectError as exc:
+            return Diagnosis(name, False, f"{UNREACHABLE}: {exc.platform_message}.")
         except AuthError as exc:
             return Diagnosis(
                 name,
@@ -1131,7 +1142,7 @@ class FacebookChannel(
                 name,
                 False,
                 f"Không gọi được Graph API tại {self.base_url}: kiểm tra mạng và FB_GRAPH_URL, "
-                f"FB_GRAPH_VERSION. Chi tiết: {exc}",
+                f"FB_GRAPH_VERSION. Chi tiết: {exc.platform_message}",
             )
         except ChannelError as exc:
             return Diagnosis(name, False, f"Graph API từ chối kiểm tra Trang: {exc}")
@@ -1193,7 +1204,8 @@ class FacebookChannel(
                 f"sao chép lại từ trang quản lý ứng dụng. Facebook trả lời: {exc.platform_message}",
             )
         except (ChannelError, ValueError) as exc:
-            return Diagnosis(name, False, f"Không kiểm tra được mã truy cập (debug_token): {exc}")
+            said = exc.platform_message if isinstance(exc, ChannelError) else str(exc)
+            return Diagnosis(name, False, f"Không kiểm tra được mã truy cập (debug_token): {said}")
         return self._judge_token(payload.get("data") or {})
 
     def _judge_token(self, data: Mapping[str, Any]) -> Diagnosis:

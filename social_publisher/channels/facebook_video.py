@@ -154,7 +154,9 @@ class FacebookVideoClient:
         version = settings.fb_graph_version.strip("/")
         self.graph_url = f"{settings.fb_graph_url.rstrip('/')}/{version}"
         self.video_url = f"{settings.fb_graph_video_url.rstrip('/')}/{version}"
-        self.http = http or HttpClient(PLATFORM, read_timeout=300.0, sleep=sleep)
+        self.http = http or HttpClient(
+            PLATFORM, read_timeout=300.0, sleep=sleep, setting="FB_GRAPH_VIDEO_URL"
+        )
         self.clock = clock
         self.sleep = sleep
         self.poll_interval = poll_interval

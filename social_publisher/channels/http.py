@@ -9,7 +9,10 @@ connect at all is a plain :class:`TransientError` for a create call, because
 nothing reached the platform.
 
 Platform error bodies are classified by each channel; this module only knows
-transport. URLs are logged redacted and headers are never logged.
+transport. URLs are logged redacted and headers are never logged. What a
+failure in transit is called for staff (:func:`network_problem`) is Vietnamese
+and names the host and the setting to check; the library's own English text
+(urllib3's "Max retries exceeded…") goes to the log file only.
 """
 
 from __future__ import annotations
@@ -19,16 +22,34 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..errors import AuthError, OutcomeUnknownError, TransientError, redact
+from ..errors import AuthError, ConnectError, OutcomeUnknownError, TransientError, redact
 
 log = logging.getLogger("social_publisher.http")
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 60.0
+
+#: the setting that holds each client's host, named when it cannot be reached
+HOST_SETTINGS: Mapping[str, str] = {
+    "facebook": "FB_GRAPH_URL",
+    "zalo": "ZALO_OPENAPI_URL",
+    "public_media": "PUBLIC_MEDIA_BASE_URL",
+}
+_DNS_MARKERS = (
+    "Name or service not known",
+    "nodename nor servname",
+    "Failed to resolve",
+    "getaddrinfo failed",
+    "Temporary failure in name resolution",
+    "No address associated with hostname",
+)
+_UNREACHABLE_MARKERS = ("No route to host", "Network is unreachable")
+_DROPPED_MARKERS = ("Connection reset", "Connection aborted", "RemoteDisconnected", "Broken pipe")
 
 
 #: raised by ``requests`` while it builds the request, before a byte is sent
@@ -62,6 +83,30 @@ def _sent_nothing(exc: requests.RequestException) -> bool:
     return False
 
 
+def network_problem(exc: requests.RequestException, url: str, setting: str | None) -> str:
+    """What went wrong in transit, for staff: the host, the cause, what to check."""
+    host = urlsplit(url).netloc or url
+    text = repr(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        why = f"không kết nối được tới {host} (hết thời gian chờ kết nối)"
+    elif isinstance(exc, requests.ReadTimeout):
+        why = f"hết thời gian chờ {host} trả lời"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        why = f"không kết nối an toàn (SSL) được tới {host}: chứng chỉ không hợp lệ"
+    elif any(marker in text for marker in _DNS_MARKERS):
+        why = f"không tìm thấy máy chủ {host} (tên miền không phân giải được)"
+    elif "Connection refused" in text:
+        why = f"không kết nối được tới {host}: máy chủ từ chối kết nối (không chạy, hoặc sai cổng)"
+    elif any(marker in text for marker in _UNREACHABLE_MARKERS):
+        why = f"không kết nối được tới {host}: không có đường mạng tới máy chủ"
+    elif any(marker in text for marker in _DROPPED_MARKERS):
+        why = f"mất kết nối với {host} giữa chừng"
+    else:
+        why = f"không kết nối được tới {host} (lỗi mạng)"
+    where = f", hoặc địa chỉ {setting} trong .env" if setting else ""
+    return f"{why[0].upper()}{why[1:]}. Kiểm tra kết nối mạng của máy{where}"
+
+
 class HttpClient:
     """A ``requests.Session`` with explicit timeouts and the retry policy above."""
 
@@ -76,8 +121,11 @@ class HttpClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "social-publisher",
+        setting: str | None = None,
     ) -> None:
         self.platform = platform
+        #: the setting holding this client's host (said when it cannot be reached)
+        self.setting = setting or HOST_SETTINGS.get(platform)
         self.timeout = (connect_timeout, read_timeout)
         self.read_retries = read_retries
         self.backoff_seconds = backoff_seconds
@@ -142,11 +190,13 @@ class HttpClient:
                         f"Không tạo được yêu cầu (chưa gửi gì đi): {reason}",
                         platform=self.platform,
                     ) from None
+                problem = network_problem(exc, url, self.setting)
                 if creates and not _sent_nothing(exc):
                     raise OutcomeUnknownError(
-                        f"Không rõ kết quả (mạng): {reason}", platform=self.platform
+                        f"Không rõ kết quả (đã gửi đi nhưng không nhận được trả lời): {problem}",
+                        platform=self.platform,
                     ) from None
-                last = TransientError(f"Lỗi mạng: {reason}", platform=self.platform)
+                last = ConnectError(problem, platform=self.platform)
                 continue
             elapsed = time.monotonic() - started
             log.debug(

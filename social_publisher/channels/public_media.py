@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..config import Settings
 from ..errors import ChannelError, PublicMediaError, PublicMediaSetupError
+from ..numbers import vn_megabytes
 from .base import Diagnosis, OutgoingImage
 from .http import HttpClient
 
@@ -272,8 +273,8 @@ class PublicMedia:
             ) from None
         if len(data) > MAX_BYTES:
             raise PublicMediaError(
-                f"Ảnh {image.path.name} nặng {len(data) / 1024 / 1024:.1f} MB, Zalo chỉ nhận ảnh "
-                "tối đa 1 MB: ảnh cho Zalo phải được tạo lại."
+                f"Ảnh {image.path.name} nặng {vn_megabytes(len(data), binary=True)}, Zalo chỉ "
+                "nhận ảnh tối đa 1 MB: ảnh cho Zalo phải được tạo lại."
             )
         name = public_name(data, image.path.suffix)
         target = self.directory / name

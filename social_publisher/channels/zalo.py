@@ -42,12 +42,14 @@ from ..errors import (
     PublicMediaError,
     QuotaError,
     RateLimitError,
+    SetupError,
     SocialPublisherError,
     TransientError,
     UnverifiedMatchError,
     register_secret,
 )
 from ..localtime import next_month_start
+from ..numbers import vn_number
 from ..platforms import (
     ZALO_MAX_AUTHOR,
     ZALO_MAX_DESCRIPTION,
@@ -152,7 +154,7 @@ class ZaloOAuthClient:
 
     def __init__(self, settings: Settings, http: HttpClient | None = None) -> None:
         self.settings = settings
-        self.http = http or HttpClient(PLATFORM, read_timeout=30.0)
+        self.http = http or HttpClient(PLATFORM, read_timeout=30.0, setting="ZALO_OAUTH_URL")
 
     def refresh(self, refresh_token: str) -> TokenPair:
         settings = self.settings
@@ -220,6 +222,14 @@ class ZaloOAuthClient:
             code=code,
             http_status=response.status_code,
         )
+
+
+def _untested(line: Diagnosis) -> Diagnosis:
+    """A token line Zalo could not confirm (the call failed for another reason)."""
+    if not line.ok or line.warning:
+        return line
+    said = line.message.rstrip(".")
+    return Diagnosis(line.name, True, f"{said}; chưa thử được với Zalo (xem dòng dưới).", True)
 
 
 # ---------------------------------------------------------------- article shape
@@ -375,15 +385,17 @@ class ZaloChannel(
         json_body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         creates: bool = False,
+        token: str | None = None,
     ) -> dict[str, Any]:
         """One OA API call; its ``data`` on success, a classified error otherwise.
 
         On -216/-220 the token is refreshed once and the call sent once more: a
-        refused token means Zalo did nothing, so even a create may be resent.
+        refused token means Zalo did nothing, so even a create may be resent. A
+        ``token`` given by the caller is tried as it is, never refreshed.
         """
         url = f"{self.settings.zalo_openapi_url}{path}"
-        token = self.tokens.current()
-        refreshed = False
+        refreshed = token is not None
+        token = token if token is not None else self.tokens.current()
         while True:
             response = self.http.request(
                 method,
@@ -678,6 +690,11 @@ class ZaloChannel(
             "POST", "/v2.0/article/remove", json_body={"id": article_id}, action="gỡ bài viết"
         )
         log.info("Zalo article %s removed", article_id)
+
+    def oa_profile(self, token: str | None = None) -> dict[str, Any]:
+        """The OA's profile (``getoa``): ``oa_id``, ``name``…; with ``token``, that token only
+        (``zalo token set`` tries a pair before storing it)."""
+        return self._call("GET", "/v2.0/oa/getoa", action="đọc thông tin OA", token=token)
 
     def article_detail(self, article_id: str) -> dict[str, Any]:
         return self._call(
@@ -992,14 +1009,31 @@ class ZaloChannel(
                 )
             ]
         out = [Diagnosis("zalo.settings", True, "Đã cấu hình ZALO_APP_ID và ZALO_APP_SECRET.")]
-        if isinstance(self.tokens, TokenDiagnostics):
-            out.extend(self.tokens.token_diagnoses())
+        # One verdict per token: the lines about the stored pair (read before the call, which
+        # may rotate it) are then judged by what Zalo made of it, so "valid" never stands
+        # above a line saying Zalo refused it.
+        diagnostics = self.tokens if isinstance(self.tokens, TokenDiagnostics) else None
+        tokens = diagnostics.token_diagnoses() if diagnostics is not None else []
+        failure: SocialPublisherError | None = None
         try:
             _, total = self.list_articles(0, 1)
-            count = f" ({total} bài viết)" if total is not None else ""
-            out.append(Diagnosis("zalo.api", True, f"Gọi API Zalo OA thành công{count}."))
+            count = f" ({vn_number(total)} bài viết)" if total is not None else ""
+            api = Diagnosis("zalo.api", True, f"Gọi API Zalo OA thành công{count}.")
         except SocialPublisherError as exc:
-            out.append(Diagnosis("zalo.api", False, f"Không gọi được API Zalo OA: {exc.message}"))
+            failure = exc
+            said = exc.platform_message if isinstance(exc, ChannelError) else exc.message
+            api = Diagnosis("zalo.api", False, f"Không gọi được API Zalo OA: {said.rstrip('.')}.")
+        if isinstance(failure, AuthError) and not isinstance(failure, SetupError):
+            # Zalo refused the token (and its refresh): what the store now says of it, once.
+            after = diagnostics.token_diagnoses() if diagnostics is not None else []
+            tokens = [t for t in after if not t.ok]
+            if not tokens:
+                tokens = [Diagnosis("zalo.token", False, api.message)]
+            out.extend(tokens)
+        else:
+            if failure is not None:
+                tokens = [_untested(t) for t in tokens]
+            out.extend([*tokens, api])
         if self.public_media is not None:
             out.extend(self.public_media.diagnose())
         else:

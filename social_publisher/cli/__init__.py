@@ -2,7 +2,9 @@
 
 Each ``cmd_*.py`` module here registers its commands with ``register(sub)``;
 they are discovered, so adding a command never means editing a shared list.
-Exit codes (README.md "Commands"): 0 success, 1 problems found and reported, 2 bad usage.
+Exit codes (README.md "Commands"): 0 success, 1 problems found and reported, 2 bad usage,
+141 output cut off by a closed pipe (``status --json | head``: said by nobody, as ``yes``
+does, since the reader chose to stop).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from ..store import Database
 
 _NULL_HANDLER = logging.NullHandler()
+#: the exit code of a process whose output pipe was closed (128 + SIGPIPE, as shells report it)
+EXIT_BROKEN_PIPE = 141
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 
@@ -115,7 +119,12 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
     ctx = Context(args.env_file, out=out, err=err)
     handler: Handler = args.handler
     try:
-        return handler(args, ctx)
+        code = handler(args, ctx)
+        ctx.out.flush()  # a closed pipe shows here, not as noise at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except SocialPublisherError as exc:
         ctx.error(f"Lỗi: {exc.message}")
         return 1
@@ -146,16 +155,27 @@ def _explain(exc: BaseException, ctx: Context) -> str | None:
         return None
 
 
+def _silence_stdout() -> None:
+    """The reader of our output is gone (``| head``): send what is still buffered nowhere, so
+    Python's final flush does not print a BrokenPipeError of its own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests pass a StringIO): nothing will be flushed
+
+
 def _log_crash(ctx: Context, command: str) -> str:
     """Write the current exception's traceback (redacted) to the log file, never the screen.
 
     It never reads the settings again: reading them may be what failed.
     """
     try:
-        from ..services.logs import LOG_FILE_NAME, RedactingFilter
+        from ..services.logs import LOG_FILE_NAME, RedactingFilter, file_formatter
 
         settings = ctx.loaded_settings
         log_dir = settings.log_dir if settings else Path(os.environ.get("LOG_DIR") or "logs")
+        tz = settings.tz if settings else None
         path = log_dir / LOG_FILE_NAME
         crash = logging.getLogger("social_publisher.crash")
         crash.propagate = False
@@ -163,7 +183,7 @@ def _log_crash(ctx: Context, command: str) -> str:
         handler = logging.FileHandler(path, encoding="utf-8")
     except Exception:
         return "(không ghi được tệp nhật ký)"
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(file_formatter(tz, "%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
     crash.addHandler(handler)
     try:

@@ -2,7 +2,8 @@
 
 Exit 0 when no post has an error (warnings allowed), 1 when any does or the
 queue folder is missing. ``--json`` is for scripts and the demo; its shape is
-part of the stable command line.
+part of the stable command line. A post the database knows went out is shown
+as such (``đã đăng``, ``đã hẹn giờ``: ``progress`` in JSON), not as its folder's state.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,17 +19,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Problem, QueueError
 from ..queue import CheckedPost, format_local, missing_queue_problem
 from ..services.ingest import check_queue
-from ..states import POST_LABELS
-from ..states import PostState as State
+from ..states import SHOWN_LABELS, SHOWN_ORDER
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from ..store import Database
     from . import Context
-
-#: summary order: what staff care about first
-SUMMARY_ORDER = (State.READY, State.HELD, State.DRAFT, State.WITHDRAWN, State.ERROR)
 
 
 def clock() -> datetime:
@@ -74,14 +71,23 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.error(problem.message)
         return 1
     if args.json:
-        ctx.print(render_json(report.posts, settings.tz, report.notes))
+        ctx.print(render_json(report.posts, settings.tz, report.notes, report.progress))
     else:
-        ctx.print(render_text(report.posts, settings.tz, queue_dir, report.notes), end="")
+        text = render_text(report.posts, settings.tz, queue_dir, report.notes, report.progress)
+        ctx.print(text, end="")
     return 1 if report.has_errors else 0
 
 
-def render_json(posts: list[CheckedPost], tz: ZoneInfo, notes: Sequence[Problem] = ()) -> str:
-    data: dict[str, Any] = {"posts": [p.as_check_json(tz) for p in posts]}
+def render_json(
+    posts: list[CheckedPost],
+    tz: ZoneInfo,
+    notes: Sequence[Problem] = (),
+    progress: Mapping[str, str] | None = None,
+) -> str:
+    known = progress or {}
+    data: dict[str, Any] = {
+        "posts": [{**p.as_check_json(tz), "progress": known.get(p.folder)} for p in posts]
+    }
     if notes:  # about the whole queue (an agencies file that could not be read)
         data["notes"] = [p.as_dict() for p in notes]
     return json.dumps(data, ensure_ascii=False, indent=2)
@@ -96,25 +102,32 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def summary(states: list[State]) -> str:
+def summary(states: Sequence[str]) -> str:
+    """``4 bài: 1 đã đăng, 2 sẵn sàng, 1 lỗi`` (states: ``PostState`` or progress values)."""
     counts = Counter(states)
-    parts = [f"{counts[s]} {POST_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
+    parts = [f"{counts[s]} {SHOWN_LABELS[s]}" for s in SHOWN_ORDER if counts[s]]
     return f"{len(states)} bài" + (": " + ", ".join(parts) if parts else "")
 
 
 def render_text(
-    posts: list[CheckedPost], tz: ZoneInfo, queue_dir: Path, notes: Sequence[Problem] = ()
+    posts: list[CheckedPost],
+    tz: ZoneInfo,
+    queue_dir: Path,
+    notes: Sequence[Problem] = (),
+    progress: Mapping[str, str] | None = None,
 ) -> str:
     if not posts:
         return f"Chưa có bài nào trong thư mục hàng đợi '{queue_dir}'.\n0 bài\n"
+    known = progress or {}
+    shown = [known.get(p.folder, p.state.value) for p in posts]
     rows = [
         [
             p.folder,
-            POST_LABELS[p.state],
+            SHOWN_LABELS[state],
             format_local(p.post.publish_at, tz) if p.post.publish_at else "—",
             ", ".join(p.post.channels) or "—",
         ]
-        for p in posts
+        for p, state in zip(posts, shown, strict=True)
     ]
     lines = table(["Thư mục", "Trạng thái", "Giờ đăng", "Kênh"], rows)
     problems = [f"  {_where(p.file, p.line)}: cảnh báo: {p.message}" for p in notes]
@@ -124,7 +137,7 @@ def render_text(
     if problems:
         lines += ["", "Lỗi và cảnh báo:", *problems]
     warning_count = sum(len(p.warnings) for p in posts) + len(notes)
-    tail = summary([p.state for p in posts])
+    tail = summary(shown)
     if warning_count:
         tail += f"; {warning_count} cảnh báo"
     lines += ["", tail]

@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import Any
 
+from ..numbers import vn_number
 from ..platforms import SHORT_NAMES
 from ..services.engagement import collect
-from ..services.report import vn_number
 from . import Context
 from .cmd_report import parse_now
 

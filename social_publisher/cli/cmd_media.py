@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..errors import MediaError
 from ..media import Rendition, render_image
 from ..media.cache import atomic_write_bytes, prune, size_label
 from ..media.video import VideoLimits, WorkerLimits, is_video_name
+from ..numbers import vn_decimal
 from . import Context
 
 log = logging.getLogger("social_publisher.cli.media")
@@ -199,6 +201,14 @@ def run_render(args: argparse.Namespace, ctx: Context) -> int:
     return 1 if refused else 0
 
 
+def fps_label(fps: str) -> str:
+    """``30000/1001`` (as the probe gives it) → ``29,97``; ``30`` → ``30``."""
+    try:
+        return vn_decimal(float(Fraction(fps)), 2)
+    except (ValueError, ZeroDivisionError):
+        return fps
+
+
 def _print_result(ctx: Context, result: dict[str, Any], path: Path) -> None:
     if not result["ok"]:
         ctx.print(f"Không xử lý được {path}: {result['error']}")
@@ -209,7 +219,7 @@ def _print_result(ctx: Context, result: dict[str, Any], path: Path) -> None:
             label = _VIDEO_LABELS.get(r["channel"], r["channel"])
             how = "chuyển đổi" if r["transcoded"] else "giữ nguyên hình, đã xóa thông tin"
             ctx.print(
-                f"  {label}: {r['width']}×{r['height']}, {r['fps']} hình/giây, "
+                f"  {label}: {r['width']}×{r['height']}, {fps_label(r['fps'])} hình/giây, "
                 f"{size_label(r['bytes'])} ({how}) → {r['path']}"
             )
         for c in result["cover"]:

@@ -40,7 +40,7 @@ def summary(result: PassResult) -> str:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.settings
-    setup_logging(settings.log_dir, console=ctx.err)
+    setup_logging(settings.log_dir, console=ctx.err, tz=settings.tz)
     with daemon_lock(settings):
         pass_ctx = build_context(settings, ctx.db)
         if args.once:

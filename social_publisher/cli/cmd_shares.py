@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..numbers import vn_number, vn_percent
 from ..services.agencies import FileProblems, load_agencies
-from ..services.report import parse_month, vn_number, vn_percent
+from ..services.report import parse_month
 from ..services.shares import (
     STATE_LABELS,
     ShareMatrix,

@@ -2,8 +2,10 @@
 
 The reading is :func:`social_publisher.services.status.status` (with its
 ``WARNING_SOURCES`` extension point); this module prints it, as a table or JSON.
+Posts are in time order with their numbers; ``--upcoming``, ``--week`` and
+``--attention`` narrow the list (text and JSON alike).
 
-Exit 0; 1 when a post is in error or a publication needs a person.
+Exit 0; 1 when a listed post is in error or a publication needs a person.
 """
 
 from __future__ import annotations
@@ -11,27 +13,26 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ..queue import format_local
 from ..services.status import (
     CHANNEL_OFF,
-    POST_STATE_LABELS,
     ChannelStatus,
     StatusReport,
+    StatusView,
+    week_of,
 )
 from ..services.status import (
     status as read_status,
 )
-from ..states import HEALTH_LABELS, HealthState
+from ..states import HEALTH_LABELS, SHOWN_LABELS, SHOWN_ORDER, HealthState
 from .cmd_check import table
 
 if TYPE_CHECKING:
     from . import Context
-
-SUMMARY_ORDER = ("ready", "held", "draft", "withdrawn", "error", "removed")
 
 
 def clock() -> datetime:
@@ -47,6 +48,17 @@ def register(sub: Any) -> None:
         "liên kết, lỗi gần nhất.",
     )
     parser.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    parser.add_argument(
+        "--upcoming", action="store_true", help="chỉ các bài chưa đăng (còn kênh chưa lên trang)"
+    )
+    parser.add_argument(
+        "--week", action="store_true", help="chỉ các bài đăng trong tuần này (thứ Hai đến Chủ nhật)"
+    )
+    parser.add_argument(
+        "--attention",
+        action="store_true",
+        help="chỉ các bài cần người xử lý (lỗi, chờ quyết định, cần xử lý, kênh bị chặn)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -55,11 +67,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.settings
-    report = read_status(ctx.db, settings, clock())
+    now = clock()
+    view = StatusView(upcoming=args.upcoming, week=args.week, attention=args.attention)
+    report = read_status(ctx.db, settings, now, view)
     if args.json:
         ctx.print(json.dumps(as_json(report, settings.tz), ensure_ascii=False, indent=2))
     else:
-        ctx.print(render_text(report, settings.tz), end="")
+        ctx.print(render_text(report, settings.tz, view, now), end="")
     return 1 if report.needs_people else 0
 
 
@@ -71,9 +85,12 @@ def as_json(report: StatusReport, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "posts": [
             {
+                "number": p.number,
                 "folder": p.folder,
                 "title": p.title,
                 "state": p.state,
+                "progress": p.progress,
+                "label": p.shown_label,
                 "approved_by": p.approved_by,
                 "publish_at": _iso(p.publish_at, tz),
                 "problems": p.problems,
@@ -134,12 +151,29 @@ def channel_line(status: ChannelStatus, tz: ZoneInfo) -> str:
     return text
 
 
-def render_text(report: StatusReport, tz: ZoneInfo) -> str:
+FILTER_WORDS = {
+    "upcoming": "chưa đăng",
+    "week": "trong tuần này",
+    "attention": "cần người xử lý",
+}
+
+
+def render_text(
+    report: StatusReport, tz: ZoneInfo, view: StatusView | None = None, now: datetime | None = None
+) -> str:
     lines: list[str] = []
-    if not report.posts:
+    view = view or StatusView()
+    if view.week:
+        start, end = week_of(now or clock(), tz)
+        last = end - timedelta(days=1)
+        lines.append(f"Tuần từ {start:%d/%m/%Y} đến {last:%d/%m/%Y}.")
+    if not report.posts and view.active:
+        words = [w for name, w in FILTER_WORDS.items() if getattr(view, name)]
+        lines.append(f"Không có bài nào {', '.join(words)}.")
+    elif not report.posts:
         lines.append("Chưa có bài nào trong hàng đợi.")
     else:
-        headers = ["Thư mục", "Tiêu đề", "Bài", "Kênh", "Đăng", "Giờ đăng"]
+        headers = ["Số", "Thư mục", "Tiêu đề", "Bài", "Kênh", "Đăng", "Giờ đăng"]
         rows: list[list[str]] = []
         #: detail lines printed under the table row with the same index
         details: dict[int, list[str]] = {}
@@ -148,9 +182,10 @@ def render_text(report: StatusReport, tz: ZoneInfo) -> str:
                 first = index == 0
                 rows.append(
                     [
+                        str(post.number) if first else "",
                         post.folder if first else "",
                         _short(post.title) if first else "",
-                        POST_STATE_LABELS.get(post.state, post.state) if first else "",
+                        post.shown_label if first else "",
                         channel.channel,
                         channel.label,
                         _time(channel.due_at, tz),
@@ -174,8 +209,8 @@ def render_text(report: StatusReport, tz: ZoneInfo) -> str:
     lines += ["", "Kênh:", *(channel_line(c, tz) for c in report.channels)]
     if report.warnings:
         lines += ["", "Cảnh báo:", *(f"  {w}" for w in report.warnings)]
-    counts = Counter(p.state for p in report.posts)
-    parts = [f"{counts[s]} {POST_STATE_LABELS[s]}" for s in SUMMARY_ORDER if counts[s]]
+    counts = Counter(p.shown_state for p in report.posts)
+    parts = [f"{counts[s]} {SHOWN_LABELS[s]}" for s in SHOWN_ORDER if counts[s]]
     attention = sum(
         1 for p in report.posts for c in p.channels if c.publication_state == "needs_attention"
     )

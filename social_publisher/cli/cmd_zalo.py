@@ -1,7 +1,9 @@
 """``zalo token set|refresh|show``: the OA's token pair, which the database keeps rotating.
 
 Tokens are read from a hidden prompt (or stdin when not a terminal), never
-echoed, printed or logged: ``show`` prints only ages and expiry dates.
+echoed, printed or logged: ``show`` prints only ages and expiry dates. ``set``
+tries the pair on Zalo first (``services.zalo_tokens.set_pair_after_trying``)
+and stores nothing Zalo refuses.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import register_secret
+from ..numbers import vn_decimal
 from ..services.daemon import zalo_token_store
-from ..services.zalo_tokens import DbTokenStore
+from ..services.zalo_tokens import DbTokenStore, set_pair_after_trying
 from . import Context
 
 
@@ -69,7 +72,13 @@ def run_set(args: argparse.Namespace, ctx: Context) -> int:
     if problems:
         ctx.error("Không lưu token Zalo: " + "; ".join(problems) + ".")
         return 2
-    stored = store.set_pair(access, refresh)
+    trial = set_pair_after_trying(store, access, refresh)
+    if trial.stored is None:
+        ctx.error(f"Không lưu token Zalo: {trial.refused}")
+        return 1
+    stored = trial.stored
+    if trial.oa_name:
+        ctx.print(f"Zalo đã nhận cặp token: đây là OA “{trial.oa_name}”.")
     info = store.describe()
     ctx.print(
         f"Đã lưu cặp token Zalo (thế hệ {stored.generation}). Token truy cập hết hạn lúc "
@@ -77,6 +86,8 @@ def run_set(args: argparse.Namespace, ctx: Context) -> int:
         f"{_local(info['refresh_expires_at'], ctx.settings)} nếu không được làm mới. "
         "Daemon tự làm mới cặp token khoảng mỗi 20 giờ."
     )
+    if trial.untested:
+        ctx.print(f"Cảnh báo: {trial.untested}")
     return 0
 
 
@@ -113,7 +124,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         if info["has_refresh_token"]:
             ctx.print(
                 f"Mã làm mới cấp lúc: {_local(info['refresh_issued_at'], settings)} "
-                f"({info['refresh_age_days']} ngày trước); hết hạn lúc "
+                f"({vn_decimal(info['refresh_age_days'])} ngày trước); hết hạn lúc "
                 f"{_local(info['refresh_expires_at'], settings)}"
             )
         else:

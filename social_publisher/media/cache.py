@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..numbers import vn_megabytes
 from .specs import RenditionSpec
 
 log = logging.getLogger("social_publisher.media")
@@ -174,7 +175,7 @@ def sweep_stale_temp(folder: Path, *, now: float | None = None) -> None:
 def size_label(n: int) -> str:
     """A size as staff read it: Vietnamese decimal comma (``1,5 MB``, ``120 KB``)."""
     if n >= 1_000_000:
-        return f"{n / 1e6:.1f} MB".replace(".", ",")
+        return vn_megabytes(n)
     return f"{max(1, round(n / 1000))} KB"
 
 

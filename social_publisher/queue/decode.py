@@ -14,6 +14,8 @@ import codecs
 import re
 import unicodedata
 
+from ..numbers import vn_megabytes
+
 MAX_TEXT_BYTES = 1024 * 1024
 
 #: control characters that legacy editors leave behind and that carry no meaning
@@ -90,8 +92,7 @@ def _clean_utf8(data: bytes, encoding: str) -> bool:
 
 
 def too_big_message(size: int) -> str:
-    megabytes = f"{size / (1024 * 1024):.1f}".replace(".", ",")
     return (
-        f"Tệp bài viết quá lớn ({megabytes} MB; tối đa 1 MB). Tệp này chỉ chứa chữ: kiểm tra "
-        "xem có dán nhầm ảnh hay nội dung khác vào không."
+        f"Tệp bài viết quá lớn ({vn_megabytes(size, binary=True)}; tối đa 1 MB). Tệp này chỉ "
+        "chứa chữ: kiểm tra xem có dán nhầm ảnh hay nội dung khác vào không."
     )

@@ -19,7 +19,8 @@ with the Graph half, ``/v2.0/...`` looks like a Graph version path, the prefix k
 two apart.
 
 Fault operations (``zalo.<op>=...``, see :mod:`.faults`): ``create`` (article create),
-``verify``, ``update``, ``remove``, ``getslice``, ``getdetail``, ``read`` (every GET),
+``verify``, ``update``, ``remove``, ``getslice``, ``getdetail``, ``getoa`` (the OA's
+profile), ``read`` (every GET),
 ``token`` (the OAuth token endpoint), ``broadcast`` (``/v2.0/oa/message``), ``upload``,
 ``any``. ``code:N`` answers Zalo's error body for N before processing (``code:-32``: rate
 limit); ``drop`` processes then drops the connection ("created, then the connection
@@ -50,6 +51,7 @@ REFRESH_TOKEN = "sandbox-zalo-refresh-0"
 ACCESS_TOKEN = "sandbox-zalo-access-0"
 AUTH_CODE = "sandbox-zalo-code"
 OA_NAME = "Thị xã Đức Phổ"
+OA_ID = "4318205612741357201"
 PREFIX = "/zalo"
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -439,6 +441,7 @@ class ZaloHalf:
             ("POST", "/v2.0/article/remove"): (ops({"remove"}), self._remove),
             ("GET", "/v2.0/article/getslice"): (ops({"getslice", "read"}), self._getslice),
             ("GET", "/v2.0/article/getdetail"): (ops({"getdetail", "read"}), self._getdetail),
+            ("GET", "/v2.0/oa/getoa"): (ops({"getoa", "read"}), self._getoa),
             ("POST", "/v2.0/oa/message"): (ops({"broadcast"}), self._broadcast),
             ("POST", "/v2.0/oa/upload/image"): (ops({"upload"}), self._upload_image),
             ("POST", "/v2.0/article/upload_image"): (ops({"upload"}), self._gone),
@@ -719,6 +722,19 @@ class ZaloHalf:
         return {
             "medias": [self._media(a) for a in listed[offset : offset + limit]],
             "total": len(listed),
+        }
+
+    def _getoa(self, req: SandboxRequest) -> dict[str, Any]:
+        """The OA's profile: the cheapest authenticated call (``zalo token set`` tries a pair)."""
+        self._authenticate(req)
+        return {
+            "oa_id": OA_ID,
+            "name": OA_NAME,
+            "description": "Trang thông tin chính thức của UBND thị xã Đức Phổ",
+            "is_verified": True,
+            "avatar": "",
+            "cover": "",
+            "num_follower": 1280,
         }
 
     def _getdetail(self, req: SandboxRequest) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from ..channels.base import Channel
 from ..config import Settings
 from ..errors import DaemonAlreadyRunning, SocialPublisherError
+from ..platforms import platform_name
 from ..states import BLOCKING_HEALTH, POST_NEEDS_PEOPLE, UNFINISHED
 from ..states import PubState as S
 from ..store import ChannelHealth, Database, Post, Publication
@@ -565,7 +566,8 @@ class Daemon:
             "Đã khởi động: quét %s mỗi %s giây; kênh đang bật: %s.",
             settings.queue_dir,
             settings.tick_seconds,
-            ", ".join(self.ctx.publisher.channels) or "không có (thiếu cấu hình)",
+            ", ".join(platform_name(c) for c in self.ctx.publisher.channels)
+            or "không có (thiếu cấu hình)",
         )
         try:
             while not self.stop_event.wait(0.5):

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError
+from ..numbers import vn_decimal
 from ..platforms import platform_name
 from ..store import Database, Post, Publication
 from .daemon import build_context, run_pass, zalo_token_store
@@ -117,7 +118,7 @@ def run_demo(
             "QUEUE_SETTLE_SECONDS": "3",
         }
         settings: Settings = load_settings(env, dotenv_path=None)
-        setup_logging(settings.log_dir, console=console)  # type: ignore[arg-type]
+        setup_logging(settings.log_dir, console=console, tz=settings.tz)  # type: ignore[arg-type]
         say(
             f"Giả lập Facebook + Zalo đang chạy tại {url} (không cần tài khoản, không ra Internet)."
         )
@@ -153,7 +154,7 @@ def run_demo(
             time.sleep(min(max(wait, 0.05), 1.0))
         elapsed = time.monotonic() - started
         say("")
-        say(f"Kết quả ({passes} lượt, {elapsed:.1f} giây):")
+        say(f"Kết quả ({passes} lượt, {vn_decimal(elapsed)} giây):")
         ok = bool(rows)
         for row in rows:
             live = row.state in ("published", "confirmed")

@@ -67,7 +67,7 @@ from ..queue import (
     scan_queue,
 )
 from ..queue.share_list import ShareDirectory, depends_on_agencies
-from ..states import OPEN_STATES, PostState, PubState
+from ..states import GONE_OUT, OPEN_STATES, PostState, PubState, post_progress
 from ..store import AuditEvent, Database, Post, PostVersion, Publication
 from ..store.bulk import (
     IN_BATCH,
@@ -180,6 +180,8 @@ class CheckReport:
     workers: int = 1
     #: warnings about the whole queue rather than one post (an unreadable agencies file)
     notes: list[Problem] = field(default_factory=list)
+    #: folder -> how far the post went, as the database knows (``states.post_progress``)
+    progress: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_errors(self) -> bool:
@@ -202,6 +204,36 @@ def _previous(session: Session) -> dict[str, Previous]:
     }
 
 
+def _progress(session: Session) -> dict[str, str]:
+    """Each post's progress from its publications (only the posts that have one)."""
+    from .planner import OVERRIDE_WITHDRAW
+
+    found: dict[str, tuple[list[str], str | None]] = {}
+    rows = session.execute(
+        select(Post.folder, Post.override, Publication.state).join(
+            Publication, Publication.post_id == Post.id
+        )
+    )
+    for folder, override, state in rows:
+        found.setdefault(folder, ([], override))[0].append(state)
+    out = {}
+    for folder, (states, override) in found.items():
+        progress = post_progress(
+            states,
+            publish_now=override == OVERRIDE_PUBLISH,
+            withdrawn_by_staff=override == OVERRIDE_WITHDRAW,
+        )
+        if progress is not None:
+            out[folder] = progress
+    return out
+
+
+def _gone_out(post: CheckedPost) -> CheckedPost:
+    """A post that went out (or is going): the folder's timing advice ("overdue: run
+    publish-now", "will be published at once") no longer holds."""
+    return CheckedPost(post.post, post.state, ())
+
+
 def check_queue(
     db: Database | None,
     settings: Settings,
@@ -212,9 +244,10 @@ def check_queue(
 ) -> CheckReport:
     """Validate every folder without touching posts; only the scan cache is written.
 
-    With a database, the cache makes re-runs fast and the overdue rule sees
-    what ingest decided before (a post ready in time stays ready). Without one
-    (it could not be opened), everything is read and judged at ``now``.
+    With a database, the cache makes re-runs fast, the overdue rule sees what
+    ingest decided before (a post ready in time stays ready), and a post already
+    live (or scheduled on Facebook) is shown as such, never told to publish-now.
+    Without one (it could not be opened), everything is read and judged at ``now``.
     Raises :class:`~social_publisher.errors.QueueError` if the queue folder is missing.
     """
     queue_dir = queue_dir or settings.queue_dir
@@ -231,7 +264,9 @@ def check_queue(
     cache = DbScanCache(queue_dir.resolve())
     with db.session() as session:
         cache.load(session)
-        known = _previous(session) if _same_dir(queue_dir, settings.queue_dir) else {}
+        same = _same_dir(queue_dir, settings.queue_dir)
+        known = _previous(session) if same else {}
+        progress = _progress(session) if same else {}
     cache.write_during_scan(db, now)
     try:
         scan = scan_queue(queue_dir, options, cache=cache, image_check=check)
@@ -248,8 +283,9 @@ def check_queue(
     posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
     if known:
         posts = settle_notes(db, settings, posts, now)
+    posts = [_gone_out(p) if progress.get(p.folder) in GONE_OUT else p for p in posts]
     notes = share_notes(settings, agencies, scan.posts)
-    return CheckReport(scan.root, posts, scan.read, scan.workers, notes)
+    return CheckReport(scan.root, posts, scan.read, scan.workers, notes, progress)
 
 
 # ---------------------------------------------------------------- ingest

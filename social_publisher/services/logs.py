@@ -3,6 +3,10 @@
 Every record passes through :class:`RedactingFilter` on its way to a handler,
 so a token that slips into a message, an argument or a traceback is masked
 wherever it would be written (``errors.redact`` knows every registered secret).
+
+Times are the office's (``TIMEZONE``), not the machine clock's: a server runs on
+UTC while every post time staff write is Vietnam time. The console shows
+``HH:MM:SS``; the file keeps ISO 8601 with the offset, unambiguous anywhere.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import logging.handlers
 import re
 import sys
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -27,6 +32,28 @@ _HANDLER_MARK = "_social_publisher_handler"
 _VIETNAMESE = re.compile(
     "[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.IGNORECASE
 )
+
+
+class ZonedFormatter(logging.Formatter):
+    """``%(asctime)s`` in ``tz`` (None: the machine's zone); ISO 8601 with offset when
+    ``datefmt`` is None."""
+
+    def __init__(self, fmt: str, datefmt: str | None = None, tz: tzinfo | None = None) -> None:
+        super().__init__(fmt, datefmt)
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = datetime.fromtimestamp(record.created, self.tz)
+        if self.tz is None:
+            when = when.astimezone()
+        if datefmt:
+            return when.strftime(datefmt)
+        return when.isoformat(timespec="milliseconds")
+
+
+def file_formatter(tz: tzinfo | None = None, fmt: str = FILE_FORMAT) -> logging.Formatter:
+    """The log file's formatter (the crash log of the CLI uses it too)."""
+    return ZonedFormatter(fmt, None, tz)
 
 
 class StaffConsoleFilter(logging.Filter):
@@ -67,10 +94,12 @@ def setup_logging(
     console: TextIO | None = None,
     level: int = logging.INFO,
     console_level: int = logging.INFO,
+    tz: tzinfo | None = None,
 ) -> Path | None:
     """Install the project's handlers on the ``social_publisher`` logger (idempotent).
 
-    Returns the log file path (None when ``log_dir`` is None).
+    ``tz`` is the office's zone (``settings.tz``) for every time written. Returns the log
+    file path (None when ``log_dir`` is None).
     """
     teardown_logging()
     logger = logging.getLogger("social_publisher")
@@ -80,7 +109,7 @@ def setup_logging(
 
     stream = logging.StreamHandler(console or sys.stderr)
     stream.setLevel(console_level)
-    stream.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
+    stream.setFormatter(ZonedFormatter(CONSOLE_FORMAT, "%H:%M:%S", tz))
     stream.addFilter(StaffConsoleFilter())  # before redaction: it reads the format string
     stream.addFilter(redactor)
     setattr(stream, _HANDLER_MARK, True)
@@ -94,7 +123,7 @@ def setup_logging(
             path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )
         file_handler.setLevel(level)
-        file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        file_handler.setFormatter(file_formatter(tz))
         file_handler.addFilter(redactor)
         setattr(file_handler, _HANDLER_MARK, True)
         logger.addHandler(file_handler)

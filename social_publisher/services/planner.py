@@ -19,7 +19,9 @@ Rules (docs/architecture.md "Approval and edits"):
 
 from __future__ import annotations
 
+import difflib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session, load_only
 
 from ..platforms import CHANNELS
 from ..platforms import platform_name as _platform
+from ..queue import fold
 from ..states import (
     LIVE_STATES,
     OPEN_STATES,
@@ -240,7 +243,7 @@ def plan(
                     log.info(
                         "Bài '%s' đã được sửa trước khi đăng lên %s: sẽ đăng bản mới.",
                         post.title,
-                        channel,
+                        _platform(channel),
                     )
                     result.edited += 1
                     pub.attempt_count = 0
@@ -279,7 +282,7 @@ def plan(
                     "Bài '%s' đã đăng lên %s; nội dung sửa sau đó KHÔNG được đăng lại (%s). "
                     "Muốn sửa bài đã đăng, hãy sửa trực tiếp trên %s.",
                     version.title,
-                    pub.channel,
+                    _platform(pub.channel),
                     pub.remote_url or pub.remote_id,
                     _platform(pub.channel),
                 )
@@ -306,18 +309,75 @@ class ActionResult:
 
 
 def find_post(session: Session, key: str) -> Post:
-    """A post by folder name (a path to it works too) or by its numeric id."""
+    """A post by folder name (a path to it works too) or by its number (its id, the ``Số``
+    column of ``status``). A near miss is never taken: it is suggested (:func:`nearest_folders`),
+    since these actions publish or take down."""
     key = key.strip().rstrip("/\\")
     name = key.replace("\\", "/").rsplit("/", 1)[-1]
     post = session.scalars(select(Post).where(Post.folder.in_([key, name]))).first()
     if post is None and key.isdigit():
         post = session.get(Post, int(key))
     if post is None:
-        raise PostNotFound(
-            f"Không tìm thấy bài '{key}'. Dùng tên thư mục bài trong hàng đợi hoặc số thứ tự "
-            "bài (xem bằng lệnh 'social-publisher status')."
+        how = (
+            "Dùng tên thư mục bài trong hàng đợi hoặc số của bài (cột Số của lệnh "
+            "'social-publisher status')."
         )
+        if key.isdigit():
+            raise PostNotFound(f"Không có bài số {key}. {how}")
+        folders = {folder: pid for folder, pid in session.execute(select(Post.folder, Post.id))}
+        close = nearest_folders(name, folders)
+        guess = ""
+        if close:
+            names = " hoặc ".join(f'"{folder}" (số {folders[folder]})' for folder in close)
+            guess = f" Có phải ý bạn là {names}?"
+        raise PostNotFound(f"Không tìm thấy bài '{key}'.{guess} {how}")
     return post
+
+
+def nearest_folders(written: str, folders: Iterable[str], limit: int = 3) -> list[str]:
+    """The folder names ``written`` most likely means, compared without accents, case or
+    punctuation (``hoi nghi cds`` → ``Hội nghị CĐS tháng 12``): every folder holding all
+    the words written, else the closest spellings."""
+    wanted = fold(written)
+    if not wanted:
+        return []
+    by_key: dict[str, list[str]] = {}
+    for folder in sorted(folders):
+        by_key.setdefault(fold(folder), []).append(folder)
+    words = wanted.split()
+    holding = [
+        folder
+        for key, names in by_key.items()
+        if all(any(part.startswith(w) for part in key.split()) for w in words)
+        for folder in names
+    ]
+    if holding:
+        return holding[:limit]
+    close = difflib.get_close_matches(wanted, list(by_key), n=limit, cutoff=0.6)
+    return [folder for key in close for folder in by_key[key]][:limit]
+
+
+@dataclass(frozen=True)
+class PostBrief:
+    """A post as a confirmation names it: what it is, and where it is live now."""
+
+    post_id: int
+    folder: str
+    title: str
+    #: (platform name, link or id) of every live publication
+    live: list[tuple[str, str]]
+
+
+def post_brief(db: Database, key: str) -> PostBrief:
+    """What ``withdraw --live`` asks about before it takes anything down."""
+    with db.session() as session:
+        post = find_post(session, key)
+        live = [
+            (_platform(pub.channel), pub.remote_url or pub.remote_id or "")
+            for pub in _pubs(session, post)
+            if S(pub.state) in LIVE_STATES
+        ]
+        return PostBrief(post.id, post.folder, post.title, live)
 
 
 def _pubs(session: Session, post: Post) -> list[Publication]:

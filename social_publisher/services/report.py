@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..errors import SocialPublisherError
+from ..numbers import vn_decimal, vn_number, vn_percent
 from ..platforms import PLATFORM_NAMES
 from ..store import Database, EngagementSnapshot
 from .agencies import GROUPS, FileProblems, load_agencies
@@ -65,31 +66,6 @@ _WRITER_WAIT = 300
 
 
 # ------------------------------------------------------------------ numbers for people
-
-
-def vn_number(n: float | None) -> str:
-    """1234567 → ``1.234.567`` (Vietnamese thousands separator)."""
-    if n is None:
-        return "—"
-    return f"{round(n):,}".replace(",", ".")
-
-
-def vn_decimal(x: float | None, digits: int = 1) -> str:
-    """10.6 → ``10,6``; 1234.5 → ``1.234,5``; a whole number drops its decimals."""
-    if x is None:
-        return "—"
-    if float(x).is_integer():
-        return vn_number(x)
-    text = f"{x:,.{digits}f}"
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
-def vn_percent(x: float | None, digits: int = 1) -> str:
-    """0.8525 → ``85,3%``."""
-    if x is None:
-        return "—"
-    text = f"{x * 100:,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-    return f"{text}%"
 
 
 def vn_date_line(place: str, day: date) -> str:
@@ -1106,7 +1082,7 @@ def _pct(x: float | None) -> Pct | None:
 
 
 def _hours(h: float) -> str:
-    return vn_number(h) if float(h).is_integer() else f"{h:g}".replace(".", ",")
+    return vn_decimal(h, 2)
 
 
 def _achievement(actual: float, target: float) -> tuple[Pct | None, str]:

@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ..numbers import vn_decimal, vn_number, vn_percent
 from .report import (
     CHANNEL_LABELS,
     Change,
@@ -39,9 +40,6 @@ from .report import (
     trend_change,
     trend_value,
     vn_date_line,
-    vn_decimal,
-    vn_number,
-    vn_percent,
 )
 from .report_chart import NO_POSTS
 

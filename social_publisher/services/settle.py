@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..errors import Problem
+from ..numbers import vn_decimal
 from ..queue import CheckedPost
 from ..queue.scanner import cache_key
 from ..states import PostState
@@ -112,9 +113,10 @@ def settle_notes(
             continue
         notes[checked.folder] = Problem(
             checked.post.label,
-            f"Thư mục bài vừa thay đổi: bài chỉ được đăng khi thư mục để yên "
-            f"{settings.queue_settle_seconds:g} giây (không chép thêm, không sửa gì), tức là "
-            f"từ khoảng {ready.astimezone(settings.tz):%H:%M:%S} nếu không thay đổi gì thêm.",
+            "Thư mục bài vừa thay đổi: bài chỉ được đăng khi thư mục để yên "
+            f"{vn_decimal(settings.queue_settle_seconds)} giây (không chép thêm, không sửa gì), "
+            f"tức là từ khoảng {ready.astimezone(settings.tz):%H:%M:%S} "
+            + "nếu không thay đổi gì thêm.",
         )
     return [
         CheckedPost(p.post, p.state, (*p.notes, notes[p.folder])) if p.folder in notes else p

@@ -9,7 +9,8 @@ reason (:func:`record_setup_block`, state ``setup``, cleared by ``retry``).
 - ``FB_GRAPH_VERSION`` near or past its end of life (:mod:`..channels.graph_versions`);
 - an agency's token and the ``appsecret_proof`` choice of its row in ``agencies.csv``;
 - ``PUBLIC_MEDIA_BASE_URL`` not reachable from where the Zalo API runs;
-- ``ZALO_SETTLE_SECONDS`` shorter than a slow article may take.
+- ``ZALO_SETTLE_SECONDS`` shorter than a slow article may take;
+- both channels off: nothing can be published at all.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..channels.base import Diagnosis
 from ..channels.public_media import judge_host, zalo_runs_here
 from ..config import Settings
 from ..errors import AppSecretProofError, AuthError, ChannelError, SetupError
+from ..platforms import CHANNELS, SHORT_NAMES
 from ..states import HealthState
 from ..store import ChannelHealth, Database
 from ..store.lifecycle import set_health
@@ -184,6 +186,26 @@ def settle_window_diagnosis(settings: Settings) -> Diagnosis | None:
     )
 
 
+# ------------------------------------------------------------------ channels
+
+
+def no_channel_diagnosis(settings: Settings) -> Diagnosis | None:
+    """Both channels off: each is only a warning alone (an office may use one), together the
+    install can publish nothing, which ``doctor`` must not call a pass."""
+    if any(settings.channel_enabled(channel) for channel in CHANNELS):
+        return None
+    wanted = "; ".join(
+        f"{', '.join(settings.missing_for(channel))} cho {SHORT_NAMES[channel]}"
+        for channel in CHANNELS
+    )
+    return Diagnosis(
+        "channels",
+        False,
+        "Cả hai kênh đều tắt: công cụ không đăng được bài nào. Điền trong tệp .env ít nhất một "
+        f"kênh ({wanted}), rồi chạy lại 'social-publisher doctor'.",
+    )
+
+
 # ------------------------------------------------------------------ doctor and status
 
 
@@ -193,6 +215,9 @@ def doctor_checks(
     """The setup lines ``doctor`` adds after each channel's own checks."""
     today = (now or clock()).date()
     out: list[Diagnosis] = []
+    nothing_on = no_channel_diagnosis(settings)
+    if nothing_on is not None:
+        out.append(nothing_on)
     version = graph_version_diagnosis(settings, today)
     if version is not None:
         out.append(version)

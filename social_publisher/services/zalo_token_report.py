@@ -79,7 +79,7 @@ def diagnoses(
         Diagnosis(
             "zalo.token",
             True,
-            f"Token Zalo (thế hệ {pair.generation}) hợp lệ; mã làm mới hết hạn "
+            f"Token Zalo (thế hệ {pair.generation}) đã lưu, còn hạn; mã làm mới hết hạn "
             f"{_local(expires, settings)} nếu không được làm mới.",
         )
     ]

@@ -498,3 +498,75 @@ class DbTokenStore:
             "Một tiến trình khác đang làm mới token Zalo quá lâu; sẽ thử lại sau.",
             platform=PLATFORM,
         )
+
+
+# ------------------------------------------------------------------ a pair given by staff
+
+
+@dataclass(frozen=True)
+class PairTrial:
+    """What ``zalo token set`` did with a pair, having tried it on Zalo first.
+
+    ``stored`` is None when Zalo refused the pair (nothing was written: a refused pair
+    would replace whatever pair is stored, and cut off an OA that may still work).
+    ``untested`` is a warning when Zalo could not be asked (network, a refusal that is
+    not the token's): the pair is stored then, since it is most often the only one.
+    """
+
+    stored: StoredPair | None
+    oa_name: str | None = None
+    refused: str | None = None
+    untested: str | None = None
+
+
+#: refusals that condemn the pair itself (or the secret every call is signed with)
+_REFUSING = (AuthError,)
+_BAD_PROOF = -242
+
+
+def set_pair_after_trying(
+    store: DbTokenStore, access_token: str, refresh_token: str, *, channel: Any = None
+) -> PairTrial:
+    """Try the access token with one cheap authenticated call (the OA's profile, which
+    changes nothing and leaves the single-use refresh token unspent), then store the pair
+    unless Zalo refused it."""
+    from ..channels.zalo import ZaloChannel
+
+    register_secret(access_token)
+    register_secret(refresh_token)
+    zalo = channel or ZaloChannel(store.settings, tokens=store)
+    keep = "Chưa lưu gì: cặp token đang lưu (nếu có) vẫn giữ nguyên."
+    try:
+        profile = zalo.oa_profile(token=access_token)
+    except _REFUSING as exc:
+        log.warning("Zalo refused the pair given by staff: code %s", exc.code)
+        return PairTrial(
+            None,
+            refused=(
+                f"Zalo không nhận token truy cập vừa nhập (mã {exc.code}): token sai, đã hết hạn "
+                "(25 giờ sau khi cấp) hoặc thuộc ứng dụng khác. "
+                f"{keep} Lấy cặp token mới ở API Explorer trên developers.zalo.me (chọn ứng dụng "
+                "ZALO_APP_ID và OA của thị xã) rồi chạy lại lệnh này."
+            ),
+        )
+    except ChannelError as exc:
+        if exc.code == _BAD_PROOF:
+            return PairTrial(
+                None,
+                refused=(
+                    "Zalo từ chối chữ ký appsecret_proof: ZALO_APP_SECRET trong .env không phải "
+                    f"khóa bí mật của ứng dụng ZALO_APP_ID. {keep} Sửa ZALO_APP_SECRET rồi chạy "
+                    "lại lệnh này."
+                ),
+            )
+        stored = store.set_pair(access_token, refresh_token)
+        return PairTrial(
+            stored,
+            untested=(
+                f"Chưa thử được cặp token với Zalo ({exc.platform_message}). Đã lưu cặp token; "
+                "khi Zalo trả lời được, chạy 'social-publisher doctor' để kiểm tra."
+            ),
+        )
+    name = profile.get("name")
+    stored = store.set_pair(access_token, refresh_token)
+    return PairTrial(stored, oa_name=str(name) if name else None)

@@ -158,6 +158,34 @@ def test_console_shows_staff_lines_and_errors_the_file_keeps_everything(tmp_path
         assert line in kept
 
 
+def test_log_times_are_office_time_not_the_machine_clock(tmp_path):
+    """A server on UTC: the console shows Vietnam time, the file ISO with the +07:00 offset."""
+    from zoneinfo import ZoneInfo
+
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        console = io.StringIO()
+        path = setup_logging(tmp_path / "logs", console=console, tz=ZoneInfo("Asia/Ho_Chi_Minh"))
+        log = logging.getLogger("social_publisher.test")
+        record = log.makeRecord(log.name, logging.INFO, __file__, 1, "Đã đăng '%s'", ("A",), None)
+        record.created = datetime(2026, 11, 26, 1, 30, 5, tzinfo=UTC).timestamp()
+        log.handle(record)
+        teardown_logging()
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    assert console.getvalue() == "08:30:05 Đã đăng 'A'\n"
+    assert path is not None
+    assert path.read_text("utf-8").startswith(
+        f"2026-11-26T08:30:05.000+07:00 INFO social_publisher.test [{os.getpid()}] Đã đăng 'A'"
+    )
+
+
 def test_cli_actions(env, monkeypatch, db, clock):
     for key, value in env.items():
         monkeypatch.setenv(key, value)

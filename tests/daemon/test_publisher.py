@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -629,3 +630,42 @@ def test_postgres_claim_same_row_exactly_one_wins(pg_db, dsettings, clock, fb):
     for t in threads:
         t.join(30)
     assert len(wins) == 1 and pubs(pg_db, post)["facebook"].claimed_by == wins[0]
+
+
+def test_update_lines_staff_read_are_all_vietnamese(db, make_ctx, clock, fb):
+    """What the console shows while posts are edited: platform names, no step identifiers."""
+    import io
+    import re
+
+    from social_publisher.services.logs import setup_logging, teardown_logging
+
+    console = io.StringIO()
+    setup_logging(None, console=console, tz=ZoneInfo("Asia/Ho_Chi_Minh"))
+    try:
+        due = T0 + timedelta(hours=3)
+        post = add_post(db, "sua", publish_at=due, body="Bản 1")
+        ctx = make_ctx()
+        run_pass(ctx, clock())  # Facebook: scheduled there; Zalo: waits
+        add_post(db, "sua", publish_at=due, body="Bản 2")
+        run_pass(ctx, clock())  # text edit: Facebook's scheduled post is updated
+        add_post(db, "sua", publish_at=due + timedelta(hours=1), body="Bản 2")
+        run_pass(ctx, clock())  # time edit: rescheduled there
+        clock.now = due + timedelta(hours=1)
+        run_pass(ctx, clock())
+        assert pubs(db, post)["zalo"].state == "published"
+        add_post(db, "sua", publish_at=due + timedelta(hours=1), body="Bản 3")
+        run_pass(ctx, clock())  # edited after publishing: said, not re-posted
+    finally:
+        teardown_logging()
+    lines = [line.split(" ", 1)[1] for line in console.getvalue().splitlines()]
+    assert "Bài 'Bài sua' đã được sửa trước khi đăng lên Zalo OA: sẽ đăng bản mới." in lines
+    assert [line for line in lines if line.startswith("Đã cập nhật bài hẹn giờ")] == [
+        "Đã cập nhật bài hẹn giờ 'Bài sua' trên Facebook (sửa nội dung), "
+        "đăng lúc 11:00:00 02/03/2026.",
+        "Đã cập nhật bài hẹn giờ 'Bài sua' trên Facebook (đổi giờ đăng), "
+        "đăng lúc 12:00:00 02/03/2026.",
+    ]
+    assert any(line.startswith("Bài 'Bài sua' đã đăng lên Zalo OA; nội dung sửa") for line in lines)
+    for line in lines:
+        words = re.sub(r"https?://\S+", "", line)  # a link may name the platform
+        assert not re.search(r"\b(zalo|facebook|update|reschedule|adopt_version)\b", words), line

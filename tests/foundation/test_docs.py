@@ -27,6 +27,27 @@ def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[str
 COMMANDS = sorted(_commands(build_parser()))
 
 
+def _leaf_parsers(
+    parser: argparse.ArgumentParser, prefix: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                full = f"{prefix} {name}".strip()
+                nested = list(_leaf_parsers(sub, full))
+                yield from nested or [(full, sub)]
+
+
+FLAGS = sorted(
+    (command, flag)
+    for command, sub in _leaf_parsers(build_parser())
+    for action in sub._actions
+    if action.help != argparse.SUPPRESS
+    for flag in action.option_strings
+    if flag.startswith("--") and flag != "--help"
+)
+
+
 def test_the_cli_has_every_command_of_the_design() -> None:
     design = {
         "init", "check", "status", "run", "retry", "withdraw", "publish-now", "media render",
@@ -39,6 +60,12 @@ def test_the_cli_has_every_command_of_the_design() -> None:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_is_in_the_readme(command: str) -> None:
     assert f"`social-publisher {command}" in README, f"README does not document {command!r}"
+
+
+@pytest.mark.parametrize(("command", "flag"), FLAGS)
+def test_every_flag_is_in_its_commands_row(command: str, flag: str) -> None:
+    rows = [line for line in README.splitlines() if f"`social-publisher {command}" in line]
+    assert any(flag in row for row in rows), f"README's row of {command!r} lacks {flag}"
 
 
 @pytest.mark.parametrize("name", setting_names())

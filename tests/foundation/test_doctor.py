@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_doctor_reports_a_revoked_page_token_and_exits_1(
     assert sandbox_env["FB_PAGE_ACCESS_TOKEN"] not in out
 
 
-def test_doctor_with_channels_off_warns_but_passes(
+def test_doctor_with_both_channels_off_says_nothing_can_be_published(
     env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "queue").mkdir()
@@ -81,9 +82,86 @@ def test_doctor_with_channels_off_warns_but_passes(
     for key in ("FB_PAGE_ID", "FB_PAGE_ACCESS_TOKEN", "ZALO_APP_ID", "ZALO_APP_SECRET"):
         monkeypatch.delenv(key, raising=False)
     code, out = run("doctor")
-    assert code == 0
-    assert "[CHÚ Ý] Kênh Facebook đang tắt: thiếu FB_PAGE_ID, FB_PAGE_ACCESS_TOKEN" in out
-    assert "[CHÚ Ý] Kênh Zalo đang tắt: thiếu ZALO_APP_ID, ZALO_APP_SECRET trong .env." in out
+    assert code == 1
+    assert out.splitlines()[3:] == [
+        "[CHÚ Ý] Kênh Facebook đang tắt: thiếu FB_PAGE_ID, FB_PAGE_ACCESS_TOKEN trong .env.",
+        "[CHÚ Ý] Kênh Zalo đang tắt: thiếu ZALO_APP_ID, ZALO_APP_SECRET trong .env.",
+        "[ LỖI ] Cả hai kênh đều tắt: công cụ không đăng được bài nào. Điền trong tệp .env ít "
+        "nhất một kênh (FB_PAGE_ID, FB_PAGE_ACCESS_TOKEN cho Facebook; ZALO_APP_ID, "
+        "ZALO_APP_SECRET cho Zalo), rồi chạy lại 'social-publisher doctor'.",
+        "[CHÚ Ý] Tiến trình nền chưa chạy: chạy 'social-publisher run' để đăng bài.",
+        "Có 1 vấn đề cần sửa.",
+    ]
+
+
+def test_doctor_with_one_channel_off_warns_but_passes(
+    sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZALO_APP_ID")
+    code, out = run("doctor")
+    assert code == 0, out
+    assert "[CHÚ Ý] Kênh Zalo đang tắt: thiếu ZALO_APP_ID trong .env." in out
+    assert out.splitlines()[-1] == "Mọi kiểm tra đều đạt."
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries of a failed read do not wait (time is injected, tests never sleep)."""
+    from social_publisher.channels.http import HttpClient
+
+    original = HttpClient.__init__
+
+    def init(self: HttpClient, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **{**kwargs, "sleep": lambda seconds: None})
+
+    monkeypatch.setattr(HttpClient, "__init__", init)
+
+
+def test_doctor_with_the_sandbox_down_explains_in_vietnamese(
+    sandbox: Sandbox, sandbox_env: dict[str, str], no_backoff: None
+) -> None:
+    sandbox.stop()
+    host = sandbox_env["FB_GRAPH_URL"].split("//", 1)[1].split("/", 1)[0]
+    refused = (
+        f"Không kết nối được tới {host}: máy chủ từ chối kết nối (không chạy, hoặc sai cổng). "
+        "Kiểm tra kết nối mạng của máy, hoặc địa chỉ {setting} trong .env"
+    )
+    code, out = run("doctor")
+    assert code == 1
+    lines = out.splitlines()
+    assert f"[ LỖI ] Không gọi được Graph API: {refused.format(setting='FB_GRAPH_URL')}." in lines
+    assert (
+        "[ LỖI ] Không gọi được API Zalo OA: " + refused.format(setting="ZALO_OPENAPI_URL") + "."
+    ) in lines
+    assert any(
+        line.startswith("[ LỖI ] Không tải được ảnh từ địa chỉ công khai ")
+        and refused.format(setting="PUBLIC_MEDIA_BASE_URL") in line
+        for line in lines
+    )
+    # the token was never put to Zalo: not called valid, not called refused
+    assert not any(line.startswith("[ OK ] Token Zalo") for line in lines)
+    for english in ("Max retries", "HTTPConnectionPool", "NewConnectionError", "Errno", "urllib3"):
+        assert english not in out
+
+
+def test_doctor_gives_one_verdict_per_zalo_token(
+    sandbox: Sandbox, sandbox_env: dict[str, str]
+) -> None:
+    """A pair Zalo refuses (stored before ``zalo token set`` tried pairs): one LỖI, no OK."""
+    settings = load_settings(sandbox_env, dotenv_path=None)
+    db = Database(settings.database_url)
+    db.upgrade()
+    DbTokenStore(db, settings, ZaloOAuthClient(settings)).set_pair("bad-access", "bad-refresh")
+    db.dispose()
+    code, out = run("doctor")
+    assert code == 1
+    zalo = [line for line in out.splitlines() if "Zalo" in line and "PUBLIC_MEDIA" not in line]
+    assert zalo == [
+        "[ LỖI ] Zalo: Zalo từ chối mã làm mới token (refresh token hết hạn sau 90 ngày, đã "
+        "dùng, hoặc bị thu hồi). Kênh Zalo đã dừng. Quản trị viên OA cần vào developers.zalo.me "
+        "cấp lại quyền cho ứng dụng (hoặc lấy cặp token mới ở API Explorer), rồi nhập cặp token "
+        "mới bằng lệnh `social-publisher zalo token set`.",
+    ]
 
 
 def test_status_and_doctor_warn_from_day_80_of_the_refresh_token(

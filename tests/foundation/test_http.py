@@ -89,3 +89,56 @@ def test_log_lines_never_carry_a_token(caplog: pytest.LogCaptureFixture) -> None
     client().request("GET", URL + "?access_token=EAAG-token-in-url-123")
     assert caplog.records
     assert "EAAG-token-in-url-123" not in caplog.text
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (
+            requests.ConnectionError(
+                "HTTPSConnectionPool(host='graph.example.test', port=443): Max retries exceeded "
+                "(Caused by NewConnectionError('Failed to establish a new connection: "
+                "[Errno 111] Connection refused'))"
+            ),
+            "Không kết nối được tới graph.example.test: máy chủ từ chối kết nối (không chạy, "
+            "hoặc sai cổng)",
+        ),
+        (
+            requests.ConnectionError(
+                'Max retries exceeded (Caused by NameResolutionError("Failed to resolve '
+                "'graph.example.test' ([Errno -2] Name or service not known)\"))"
+            ),
+            "Không tìm thấy máy chủ graph.example.test (tên miền không phân giải được)",
+        ),
+        (
+            requests.ConnectTimeout("connect timeout=5"),
+            "Không kết nối được tới graph.example.test (hết thời gian chờ kết nối)",
+        ),
+        (
+            requests.ReadTimeout("read timed out"),
+            "Hết thời gian chờ graph.example.test trả lời",
+        ),
+    ],
+)
+def test_a_failure_in_transit_is_said_in_vietnamese(failure: Exception, said: str) -> None:
+    """Staff read the host, the cause and the setting: never urllib3's English text."""
+    for _ in range(3):
+        responses.add(responses.GET, URL, body=failure)
+    with pytest.raises(TransientError) as info:
+        client().request("GET", URL)
+    assert info.value.platform_message == (
+        f"{said}. Kiểm tra kết nối mạng của máy, hoặc địa chỉ FB_GRAPH_URL trong .env"
+    )
+
+
+@responses.activate
+def test_an_unanswered_create_says_so_in_vietnamese() -> None:
+    responses.add(responses.POST, URL, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(OutcomeUnknownError) as info:
+        HttpClient("zalo", setting="ZALO_OAUTH_URL").request("POST", URL, creates=True)
+    assert info.value.platform_message == (
+        "Không rõ kết quả (đã gửi đi nhưng không nhận được trả lời): Hết thời gian chờ "
+        "graph.example.test trả lời. Kiểm tra kết nối mạng của máy, hoặc địa chỉ ZALO_OAUTH_URL "
+        "trong .env"
+    )

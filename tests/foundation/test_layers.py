@@ -1,7 +1,7 @@
 """The layer rule (docs/architecture.md "Layers"), read from every import in the package.
 
 cli -> services -> store / channels / media / queue / sandbox -> platforms, graph_versions, states,
-localtime, errors, config. A module may import its own package and anything in a lower
+localtime, numbers, errors, config. A module may import its own package and anything in a lower
 layer, never a higher one nor a sibling of its own layer; the CLI runs no query.
 Function-level and TYPE_CHECKING imports count: they are dependencies all the same.
 """
@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).parents[2] / "social_publisher"
 ROOT = "social_publisher"
-BOTTOM = {"errors", "config", "platforms", "graph_versions", "states", "localtime", ""}
+BOTTOM = {"errors", "config", "platforms", "graph_versions", "states", "localtime", "numbers", ""}
 MIDDLE = {"store", "channels", "media", "queue", "sandbox"}
 LAYER = {"cli": 3, "__main__": 3, "services": 2, **dict.fromkeys(MIDDLE, 1)}
 

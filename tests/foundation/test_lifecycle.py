@@ -19,6 +19,7 @@ from social_publisher.states import (
     IllegalTransition,
     PostState,
     PubState,
+    post_progress,
 )
 from social_publisher.store import AuditEvent, ChannelHealth, Database, Post, Publication
 from social_publisher.store.lifecycle import (
@@ -268,3 +269,26 @@ def test_a_state_of_the_other_kind_is_refused(db: Database) -> None:
         pub = s.get_one(Publication, pub_id)
         with pytest.raises(ValueError):
             transition(s, pub, PostState.READY, actor="t", at=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("states", "flags", "progress"),
+    [
+        ([], {}, None),
+        (["pending", "due"], {}, None),
+        (["retry_wait"], {"publish_now": True}, "publish_now"),
+        (["confirmed", "published"], {}, "published"),
+        (["published", "cancelled"], {}, "published"),  # a channel dropped: still all out
+        (["published", "needs_attention"], {}, "partly_published"),
+        (["scheduled_remote"], {}, "scheduled"),
+        (["scheduled_remote", "pending"], {}, None),
+        (["publishing", "pending"], {}, "publishing"),
+        (["needs_attention", "publishing"], {}, "needs_attention"),
+        (["cancelled", "cancelled"], {"withdrawn_by_staff": True}, "withdrawn"),
+        (["cancelled"], {}, None),  # cancelled by the folder: the folder says why
+    ],
+)
+def test_post_progress_from_its_publications(
+    states: list[str], flags: dict[str, bool], progress: str | None
+) -> None:
+    assert post_progress(states, **flags) == progress

@@ -75,6 +75,7 @@ def test_check_json_output(run_cli: Run, write_post: Callable[..., Path]) -> Non
         "images": ["anh-2.jpg", "anh-10.jpg"],
         "errors": [],
         "warnings": [],
+        "progress": None,
     }
     assert data["posts"][0] == {
         "folder": "Ngày CĐS 10-10",
@@ -99,6 +100,7 @@ def test_check_json_output(run_cli: Run, write_post: Callable[..., Path]) -> Non
             },
         ],
         "warnings": [],
+        "progress": None,
     }
     assert data["posts"][1]["state"] == "held"
     assert data["posts"][1]["warnings"][0]["line"] == 2
@@ -195,3 +197,59 @@ def test_nothing_in_the_queue_crashes_check(
     states = {p["folder"]: p["state"] for p in json.loads(out)["posts"]}
     # a folder named "thu-muc.jpg" is not an image: that post is simply text-only
     assert [f for f, s in states.items() if s != "error"] == ["anh-la-thu-muc", "tot"]
+
+
+def test_check_shows_a_live_post_as_live_not_as_a_decision_to_make(
+    run_cli: Run, write_post: Callable[..., Path], cli_env: dict[str, str]
+) -> None:
+    """Held for being late, then staff ran publish-now and it went out: check says so."""
+    from datetime import UTC, datetime
+
+    from social_publisher.store import Database, Post, Publication
+
+    write_post("cu", HEAD.format(title="Bài cũ", when="01/11/2026 07:30") + "Kênh: facebook\n\nx")
+    write_post("hen-gio", HEAD.format(title="Hẹn", when="10/12/2026 08:00") + "Kênh: facebook\n\nx")
+    write_post("moi", HEAD.format(title="Mới", when="03/12/2026 08:00") + "Kênh: facebook\n\nx")
+    run_cli("status")  # the daemon's ingest
+    _, out, _ = run_cli("check")
+    assert "'social-publisher publish-now \"cu\"'" in out  # held: the decision is staff's
+    db = Database(cli_env["DATABASE_URL"])
+    with db.session() as s:
+        posts = {p.folder: p for p in s.query(Post)}
+        posts["cu"].override = "publish"
+        s.add_all(
+            [
+                Publication(
+                    post_id=posts["cu"].id,
+                    channel="facebook",
+                    state="published",
+                    remote_id="1_2",
+                    remote_url="https://www.facebook.com/1/posts/2",
+                    published_at=datetime(2026, 11, 26, 1, 0, tzinfo=UTC),
+                ),
+                Publication(
+                    post_id=posts["hen-gio"].id,
+                    channel="facebook",
+                    state="scheduled_remote",
+                    remote_id="1_3",
+                ),
+            ]
+        )
+    db.dispose()
+    assert run_cli("check") == (
+        0,
+        "Thư mục  Trạng thái  Giờ đăng          Kênh\n"
+        "cu       đã đăng     01/11/2026 07:30  facebook\n"
+        "hen-gio  đã hẹn giờ  10/12/2026 08:00  facebook\n"
+        "moi      sẵn sàng    03/12/2026 08:00  facebook\n"
+        "\n"
+        "3 bài: 1 đã đăng, 1 đã hẹn giờ, 1 sẵn sàng\n",
+        "",
+    )
+    _, out, _ = run_cli("check", "--json")
+    posts = json.loads(out)["posts"]
+    assert [(p["folder"], p["state"], p["progress"], p["warnings"]) for p in posts] == [
+        ("cu", "held", "published", []),
+        ("hen-gio", "ready", "scheduled", []),
+        ("moi", "ready", None, []),
+    ]

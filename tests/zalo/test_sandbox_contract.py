@@ -13,6 +13,7 @@ from social_publisher.channels.http import HttpClient
 from social_publisher.channels.public_media import PublicMedia
 from social_publisher.channels.zalo import ZaloChannel, ZaloOAuthClient
 from social_publisher.errors import (
+    AuthError,
     OutcomeUnknownError,
     PermissionDeniedError,
     ProcessingError,
@@ -422,3 +423,16 @@ def test_rate_limit_per_minute_with_its_headers(sandbox_rig: SandboxRig) -> None
     assert other.json()["error"] == -201 and other.headers["X-RateLimit-Remain"] == "2"
     sandbox_rig.clock.advance(60)
     assert channel.list_articles() == ([], 0)
+
+
+def test_the_oa_profile_answers_an_accepted_token_only(sandbox_rig: SandboxRig) -> None:
+    """``getoa``, what ``zalo token set`` tries a pair with: authenticated like every call."""
+    channel = make_channel(sandbox_rig)
+    profile = channel.oa_profile(token=ACCESS_TOKEN)
+    assert profile["name"] == "Thị xã Đức Phổ" and profile["oa_id"]
+    with pytest.raises(AuthError) as refused:
+        channel.oa_profile(token="not-a-token")
+    assert refused.value.code == -216
+    base = sandbox_rig.settings.zalo_openapi_url
+    bare = requests.get(f"{base}/v2.0/oa/getoa", timeout=5).json()
+    assert bare["error"] == -216 and "data" not in bare

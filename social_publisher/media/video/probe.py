@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import MediaError
+from ...numbers import vn_decimal, vn_megabytes
 from .rules import (
     ACCEPTED_CONTAINERS,
     ACCEPTED_VIDEO_CODECS,
@@ -179,7 +180,7 @@ def duration_label(seconds: float) -> str:
 
 
 def _mb(n: float) -> str:
-    return f"{n / 1e6:.0f} MB" if n >= 10e6 else f"{n / 1e6:.1f} MB".replace(".", ",")
+    return f"{n / 1e6:.0f} MB" if n >= 10e6 else vn_megabytes(n)
 
 
 def _refuse(path: Path, message: str) -> MediaError:
@@ -351,7 +352,7 @@ def _inspect(
             "Hãy cắt thành các đoạn ngắn hơn.",
         )
     if duration < MIN_SECONDS:
-        raise _refuse(path, f"video chỉ dài {duration:.1f} giây. Hãy chọn video dài hơn.")
+        raise _refuse(path, f"video chỉ dài {vn_decimal(duration)} giây. Hãy chọn video dài hơn.")
     if truncated or not _tail_present(av, container, stream, duration):
         raise _refuse(path, cut_message)
     rotation = _first_frame_rotation(av, container, stream, path)
@@ -473,7 +474,7 @@ def channel_problems(info: VideoInfo, channel: str, limits: VideoLimits) -> list
         )
     if info.duration < rule.min_seconds:
         problems.append(
-            f"Video {name} chỉ dài {info.duration:.1f} giây, quá ngắn cho {rule.label} "
+            f"Video {name} chỉ dài {vn_decimal(info.duration)} giây, quá ngắn cho {rule.label} "
             f"(tối thiểu {rule.min_seconds:.0f} giây). Hãy chọn video dài hơn, hoặc ghi "
             "'Dạng video: thường'."
         )

@@ -32,6 +32,7 @@ import av
 import av.filter
 
 from ...errors import MediaError
+from ...numbers import vn_decimal
 from .probe import SENSITIVE_METADATA, VideoLimits, mp4_boxes, probe_video
 from .rules import VideoTarget
 
@@ -326,7 +327,10 @@ def validate(
         if info.rotation:
             problems.append(f"còn xoay {info.rotation}°")
     if abs(info.duration - source_duration) > max(0.6, 0.02 * source_duration):
-        problems.append(f"độ dài {info.duration:.2f} s thay vì {source_duration:.2f} s")
+        problems.append(
+            f"độ dài {vn_decimal(info.duration, 2)} giây thay vì "
+            f"{vn_decimal(source_duration, 2)} giây"
+        )
     if target.max_bytes is not None and info.bytes > target.max_bytes:
         problems.append(f"dung lượng {info.bytes} byte > {target.max_bytes}")
     if target.audio and not target.copy_audio:
@@ -353,7 +357,7 @@ def validate(
             problems.append("tốc độ khung hình không cố định")
         frame = 1 / float(Fraction(target.fps))
         if scan.max_gop_seconds > target.gop_seconds + frame + 1e-6:
-            problems.append(f"GOP {scan.max_gop_seconds:.2f} s")
+            problems.append(f"GOP {vn_decimal(scan.max_gop_seconds, 2)} giây")
     if problems:
         raise MediaError(
             f"Bản video {target.channel} của {path.name} không đạt yêu cầu sau khi chuyển đổi "

@@ -53,7 +53,8 @@ def platform_of(pub: Publication) -> str:
     return platform_name(pub.channel)
 
 
-def _title(session: Session, pub: Publication) -> object:
+def post_title(session: Session, pub: Publication) -> object:
+    """The post's title for a staff line (its number if the row is gone)."""
     post = session.get(Post, pub.post_id)
     return post.title if post else pub.post_id
 
@@ -75,7 +76,7 @@ def published(
     transition(session, pub, S.PUBLISHED, actor=ctx.worker, at=now, remote_id=remote.remote_id)
     log.info(
         "Đã đăng '%s' lên %s: %s",
-        _title(session, pub),
+        post_title(session, pub),
         platform_of(pub),
         pub.remote_url or pub.remote_id,
     )
@@ -92,7 +93,7 @@ def scheduled(
     )
     log.info(
         "Đã hẹn giờ '%s' trên Facebook lúc %s (Facebook tự đăng, kể cả khi máy tắt).",
-        _title(session, pub),
+        post_title(session, pub),
         fmt_local(pub.remote_scheduled_for, ctx.tz),
     )
 

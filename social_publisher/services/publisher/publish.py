@@ -22,7 +22,7 @@ from ...channels.base import ChecksQuota, CreatesInTwoSteps, ScheduleHorizon, Sc
 from ...localtime import month_start
 from ...states import LIVE_STATES, PUBLISHABLE_NOW
 from ...states import PubState as S
-from ...store import Post, Publication
+from ...store import Publication
 from ...store.lifecycle import extend_lease, transition
 from ..planner import OVERRIDE_PUBLISH, Disposition
 from ..settle import folder_seen_changing, folder_settled
@@ -30,7 +30,7 @@ from . import outcomes
 from .context import Candidate, PublishContext, StepResult, error_kind, error_text, fmt_local
 from .ledger import finish_attempt, note_attempt, start_attempt
 from .lookup import look_before_create
-from .outcomes import platform_of
+from .outcomes import platform_of, post_title
 from .outgoing import ContentChanged
 
 log = logging.getLogger("social_publisher.publisher")
@@ -160,18 +160,20 @@ def _create(
             back = S.PENDING if action == "schedule" else S.DUE
             transition(session, pub, back, actor=ctx.worker, at=now, reason="content changed")
             folder_seen_changing(session, ctx.settings, pub.post_id, now)
-            owner = session.get(Post, pub.post_id)
             log.info(
-                "Bài '%s' đang được sửa (%s): chờ lần quét sau.",
-                owner.title if owner is not None else pub.post_id,
-                exc,
+                "Bài '%s' đang được sửa (%s): chờ lần quét sau.", post_title(session, pub), exc
             )
             return
         except errors.MediaError as exc:
             reason = f"Ảnh của bài không dùng được: {exc.message}"
             transition(session, pub, S.NEEDS_ATTENTION, actor=ctx.worker, at=now, reason=reason)
             pub.last_error, pub.last_error_kind = exc.message, "media"
-            log.error("Không đăng được bài %s lên %s: %s", pub.post_id, pub.channel, reason)
+            log.error(
+                "Không đăng được bài '%s' lên %s: %s",
+                post_title(session, pub),
+                platform_of(pub),
+                reason,
+            )
             result.attention.append(pub_id)
             return
         content_hash, due_at = pub.content_hash, pub.due_at

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from ...channels.base import CreatesInTwoSteps, RemotePost
 from ...errors import ChannelError, MediaError, ProcessingError, UnverifiedMatchError
 from ...states import PubState as S
-from ...store import Post, Publication
+from ...store import Publication
 from ...store.lifecycle import claim_is_free, extend_lease, transition
 from .context import Candidate, PublishContext, StepResult, error_text
 from .ledger import finish_attempt, first_create_started, last_create_attempt, record_not_found
 from .lookup import find, held_remote_ids, hold_unverified
-from .outcomes import adopted, channel_level, platform_of, retry_or_attention
+from .outcomes import adopted, channel_level, platform_of, post_title, retry_or_attention
 from .outgoing import ContentChanged
 from .publish import ZALO_VERIFY_POLL, verify_token
 
@@ -70,10 +70,9 @@ def _reconcile_one(ctx: PublishContext, pub_id: int, now: datetime, result: Step
         if attempt is None or settled:
             # Claimed, then nothing sent (or the result is already recorded): give it back.
             transition(session, pub, _back(pub, now), actor=ctx.worker, at=now, reason="reclaimed")
-            owner = session.get(Post, pub.post_id)
             log.info(
                 "Lấy lại bài '%s' trên %s (tiến trình trước đã dừng).",
-                owner.title if owner is not None else pub.post_id,
+                post_title(session, pub),
                 platform_of(pub),
             )
             return

@@ -31,6 +31,13 @@ log = logging.getLogger("social_publisher.publisher")
 REMOTE_EDIT_MARGIN = timedelta(minutes=2)
 #: steps that only change our record, not the platform
 LOCAL_STEPS = ("adopt_version", "replan")
+#: what each platform step is called in the lines staff read
+STEP_LABELS = {
+    "cancel": "hủy lịch",
+    "update": "sửa nội dung",
+    "reschedule": "đổi giờ đăng",
+    "publish_now": "đăng ngay",
+}
 
 
 @dataclass
@@ -173,7 +180,7 @@ def _call(
                 log.warning(
                     "Không cập nhật được bài hẹn giờ '%s' trên Facebook (%s): %s. Sẽ thử lại.",
                     plan.title,
-                    step,
+                    STEP_LABELS.get(step, step),
                     error_text(exc),
                 )
             return False
@@ -239,6 +246,6 @@ def _apply(
             log.info(
                 "Đã cập nhật bài hẹn giờ '%s' trên Facebook (%s), đăng lúc %s.",
                 plan.title,
-                ", ".join(s for s in plan.steps if s != "adopt_version"),
+                ", ".join(STEP_LABELS.get(s, s) for s in plan.steps if s not in LOCAL_STEPS),
                 fmt_local(version.publish_at, ctx.tz),
             )
