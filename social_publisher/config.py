@@ -30,8 +30,12 @@ SECRET_SETTINGS = frozenset(
         "ZALO_APP_SECRET",
         "ZALO_REFRESH_TOKEN",
         "ZALO_ACCESS_TOKEN",
+        "WEB_SECRET_KEY",
     }
 )
+
+#: APPROVAL_MODE values: whether a ``Người duyệt`` header approves (see ``queue.scanner``)
+APPROVAL_MODES = ("header", "listed", "console")
 
 
 #: the largest whole number any setting takes (beyond it, times and sizes overflow)
@@ -125,6 +129,18 @@ def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "").replace(";", ",")
     names = (" ".join(part.split()) for part in raw.split(","))
     return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default), compared without case."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ConfigError(
+            f"Cấu hình {name}={raw!r} không hợp lệ: dùng một trong {', '.join(choices)}."
+        )
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -266,6 +282,19 @@ class Settings:
     default_author: str = "Phòng VHTT thị xã Đức Phổ"
     #: who may approve posts (``Người duyệt``), as staff write the names; empty: anyone
     approvers: tuple[str, ...] = ()
+    #: ``header``: the header approves as before; ``listed``: only names on APPROVERS;
+    #: ``console``: only an approval given in the web console counts
+    approval_mode: str = "header"
+
+    #: the staff web console (``social-publisher web``, ``run --web``)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    #: the console's address as staff open it (links in alerts, the calendar feed URL)
+    web_base_url: str = ""
+    #: signs the console's session cookies; unset: a key kept in the database
+    web_secret_key: str = field(default="", repr=False)
+    #: largest photo the console accepts in one upload, in MB
+    web_upload_max_mb: int = 30
 
     tick_seconds: int = 30
     retry_base_seconds: int = 60
@@ -441,6 +470,12 @@ def _build(merged: Mapping[str, str]) -> Settings:
         default_share_with=_str(merged, "DEFAULT_SHARE_WITH", "tat-ca"),
         default_author=_str(merged, "DEFAULT_AUTHOR", Settings.default_author),
         approvers=_names(merged, "APPROVERS"),
+        approval_mode=_choice(merged, "APPROVAL_MODE", APPROVAL_MODES),
+        web_host=_str(merged, "WEB_HOST", Settings.web_host),
+        web_port=_int(merged, "WEB_PORT", Settings.web_port, minimum=1, maximum=65535),
+        web_base_url=_str(merged, "WEB_BASE_URL").rstrip("/"),
+        web_secret_key=_str(merged, "WEB_SECRET_KEY"),
+        web_upload_max_mb=_int(merged, "WEB_UPLOAD_MAX_MB", 30, minimum=1, maximum=10_000),
         tick_seconds=_int(merged, "TICK_SECONDS", 30, minimum=1, maximum=day),
         retry_base_seconds=_int(merged, "RETRY_BASE_SECONDS", 60, minimum=0, maximum=week),
         retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0, maximum=week),

@@ -22,6 +22,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--once", action="store_true", help="chạy đúng một lượt rồi thoát (dùng cho lịch chạy)"
     )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="chạy cả trang quản trị trong cùng tiến trình (WEB_HOST, WEB_PORT)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -51,4 +56,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             if result.attention:
                 ctx.print("Có việc cần cán bộ xử lý: xem 'social-publisher status'.")
             return 1 if result.needs_attention else 0
-        return Daemon(pass_ctx).serve()
+        daemon = Daemon(pass_ctx)
+        if not args.web:
+            return daemon.serve()
+        from ..services.console_actions import WakeDaemon
+        from ..web.server import start_beside  # only now: the daemon alone never loads it
+
+        server = start_beside(settings, ctx.db, WakeDaemon(daemon.wake))
+        ctx.print(f"Trang quản trị: http://{settings.web_host}:{server.port}/")
+        try:
+            return daemon.serve()
+        finally:
+            server.stop()

@@ -124,6 +124,9 @@ class ScanOptions:
     image_check_id: str = "none"
     #: APPROVERS: the names an approval is expected from (empty: any name)
     approvers: tuple[str, ...] = ()
+    #: APPROVAL_MODE: ``header`` (a header approves), ``listed`` (only a name on
+    #: APPROVERS does), ``console`` (only the web console's approval counts)
+    approval_mode: str = "header"
     #: the agencies file as ``Chia sẻ`` reads it (None: none could be read). Not part of
     #: the fingerprint: only folders whose list names agencies depend on it, and their cache
     #: entries say so (see :func:`_agencies_signature`)
@@ -142,6 +145,7 @@ class ScanOptions:
                 list(self.default_share_with),
                 self.image_check_id,
                 list(self.approvers),
+                *([self.approval_mode] if self.approval_mode != "header" else []),
             ],
             ensure_ascii=False,
         )
@@ -1024,28 +1028,58 @@ def _share_list(work: _Folder, text: PostText, options: ScanOptions, label: str)
 
 
 def _approver(work: _Folder, text: PostText, options: ScanOptions, label: str) -> str | None:
-    """The approver as the APPROVERS list spells the name.
+    """The approver as the APPROVERS list spells the name (the name as written otherwise).
 
-    A name not on the list is a warning and still an approval: the header records who
-    approved, it is not a log-in (the web console's approval is), and a list an administrator
-    forgot to update must not stop a post due at 07:30; ``check`` shows the warning before.
+    In the default mode (``header``) a name not on the list is a warning and still an
+    approval: the header records who approved, it is not a log-in (the web console's
+    approval is), and a list an administrator forgot to update must not stop a post due at
+    07:30. With ``APPROVAL_MODE=listed`` such a name does not approve, and with ``console``
+    no header does (:func:`header_approver`); ``check`` says so beforehand. The name is
+    kept as written either way, so changing the mode never changes a post's content hash.
     """
     name = text.approved_by
+    line = text.lines.get("approved_by")
+    if name and options.approval_mode == "console":
+        work.warnings.append(
+            Problem(
+                label,
+                f"Người duyệt '{name}' ghi trong tệp không được tính là đã duyệt "
+                "(APPROVAL_MODE=console): người duyệt phải đăng nhập trang quản trị "
+                "(social-publisher web) và bấm Duyệt bài.",
+                line,
+            )
+        )
+        return name
     if not name or not options.approvers:
         return name
     found = check_approver(name, options.approvers)
     if found.known is not None:
         return found.known
     hint = f"Có phải ý bạn là '{found.closest}'? " if found.closest else ""
-    work.warnings.append(
-        Problem(
-            label,
+    if options.approval_mode == "listed":
+        verdict = (
+            f"Người duyệt '{name}' không có trong danh sách người duyệt (APPROVERS) nên bài "
+            f"CHƯA được tính là đã duyệt. {hint}Ghi đúng tên như trong danh sách, hoặc người "
+            "duyệt duyệt bài trên trang quản trị; nếu đúng là người duyệt mới thì nhờ bộ phận "
+            "kỹ thuật thêm tên vào APPROVERS."
+        )
+    else:
+        verdict = (
             f"Người duyệt '{name}' không có trong danh sách người duyệt (APPROVERS). {hint}Bài "
             "vẫn được tính là đã duyệt, ghi đúng tên như trong tệp. Nếu gõ sai tên thì sửa lại; "
-            "nếu đúng là người duyệt mới thì nhờ bộ phận kỹ thuật thêm tên vào APPROVERS.",
-            text.lines.get("approved_by"),
+            "nếu đúng là người duyệt mới thì nhờ bộ phận kỹ thuật thêm tên vào APPROVERS."
         )
-    )
+    work.warnings.append(Problem(label, verdict, line))
+    return name
+
+
+def header_approver(post: ScannedPost, options: ScanOptions) -> str | None:
+    """Who the ``Người duyệt`` header says approved, when it counts under APPROVAL_MODE."""
+    name = post.approved_by
+    if not name or options.approval_mode == "console":
+        return None
+    if options.approval_mode == "listed" and options.approvers and name not in options.approvers:
+        return None  # the scanner spelt a listed name as the list does
     return name
 
 
@@ -1631,6 +1665,28 @@ def _held_note(post: ScannedPost, grace: timedelta, tz: ZoneInfo) -> Problem:
     )
 
 
+class _Header:
+    """The default of :func:`evaluate`'s ``approver``: the header's name as written."""
+
+
+HEADER = _Header()
+
+
+def _draft_note(post: ScannedPost) -> Problem:
+    if post.approved_by:
+        message = (
+            f"Bài chưa được duyệt (dòng 'Người duyệt: {post.approved_by}' không được tính, xem "
+            "cảnh báo ở trên) nên là bản nháp, sẽ không được đăng. Người duyệt duyệt bài trên "
+            "trang quản trị (social-publisher web)."
+        )
+    else:
+        message = (
+            "Chưa có Người duyệt nên bài là bản nháp, sẽ không được đăng. Khi bài đã "
+            "được duyệt, thêm dòng 'Người duyệt: <họ và tên>'."
+        )
+    return Problem(post.label, message)
+
+
 def evaluate(
     post: ScannedPost,
     *,
@@ -1638,6 +1694,7 @@ def evaluate(
     grace: timedelta,
     tz: ZoneInfo,
     previous: Previous | None = None,
+    approver: str | _Header | None = HEADER,
 ) -> CheckedPost:
     """Decide the state. Errors win; then withdrawn, draft, and the overdue rule.
 
@@ -1645,23 +1702,17 @@ def evaluate(
     publishable post (``previous`` is what the database decided before): a
     post first seen in time that later becomes overdue because the PC was off
     stays ready, and the daemon decides what to do with it.
+
+    ``approver`` is who approved this content, as the caller decided it (the web
+    console's approval of this content hash, else :func:`header_approver`); by default
+    the header's name, as before approvals on record existed.
     """
     if post.errors:
         return CheckedPost(post, PostState.ERROR)
     if post.withdrawn:
         return CheckedPost(post, PostState.WITHDRAWN)
-    if not post.approved_by:
-        return CheckedPost(
-            post,
-            PostState.DRAFT,
-            (
-                Problem(
-                    post.label,
-                    "Chưa có Người duyệt nên bài là bản nháp, sẽ không được đăng. Khi bài đã "
-                    "được duyệt, thêm dòng 'Người duyệt: <họ và tên>'.",
-                ),
-            ),
-        )
+    if not (post.approved_by if isinstance(approver, _Header) else approver):
+        return CheckedPost(post, PostState.DRAFT, (_draft_note(post),))
     assert post.publish_at is not None  # no errors: the time parsed
     if (
         previous is not None
@@ -1712,6 +1763,15 @@ def evaluate_all(
     grace: timedelta,
     tz: ZoneInfo,
     previous: dict[str, Previous] | None = None,
+    approver: Callable[[ScannedPost], str | None] | None = None,
 ) -> list[CheckedPost]:
+    """:func:`evaluate` for each post; ``approver`` decides each post's approver."""
     known = previous or {}
-    return [evaluate(p, now=now, grace=grace, tz=tz, previous=known.get(p.folder)) for p in posts]
+    if approver is None:
+        return [
+            evaluate(p, now=now, grace=grace, tz=tz, previous=known.get(p.folder)) for p in posts
+        ]
+    return [
+        evaluate(p, now=now, grace=grace, tz=tz, previous=known.get(p.folder), approver=approver(p))
+        for p in posts
+    ]

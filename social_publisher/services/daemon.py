@@ -395,6 +395,11 @@ class Daemon:
             self._arm(result.next_wakeup)
         return result
 
+    def wake(self) -> None:
+        """Run a pass as soon as possible (a decision made in the web console of ``run --web``)."""
+        if self.scheduler.running and not self.stop_event.is_set():
+            self.scheduler.add_job(self.run_once, id="nudge", name="console", replace_existing=True)
+
     def _arm(self, at: datetime | None) -> None:
         from apscheduler.triggers.date import DateTrigger
 

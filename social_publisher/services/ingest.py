@@ -63,6 +63,7 @@ from ..queue import (
     ScanOptions,
     evaluate,
     evaluate_all,
+    header_approver,
     list_queue,
     scan_queue,
 )
@@ -76,6 +77,14 @@ from ..store.bulk import (
 from ..store.db import describe_db_error
 from ..store.lifecycle import transition
 from .agencies import DirectoryLoad, share_directory
+from .approvals import (
+    VOID_EDITED,
+    ActiveApproval,
+    active_by_folder,
+    active_by_post,
+    edited_message,
+    void,
+)
 from .scan_cache import DbScanCache
 from .settle import settle_notes
 
@@ -131,6 +140,7 @@ def scan_options(
         default_share_with=share,
         image_check_id=image_check_id,
         approvers=settings.approvers,
+        approval_mode=settings.approval_mode,
         agencies=agencies,
     )
 
@@ -267,6 +277,7 @@ def check_queue(
         same = _same_dir(queue_dir, settings.queue_dir)
         known = _previous(session) if same else {}
         progress = _progress(session) if same else {}
+        console = active_by_folder(session) if same else {}
     cache.write_during_scan(db, now)
     try:
         scan = scan_queue(queue_dir, options, cache=cache, image_check=check)
@@ -280,12 +291,67 @@ def check_queue(
             cache.saved()
         except (IntegrityError, OperationalError) as exc:  # a busy DB must not fail check
             log.warning("scan cache not saved: %s", type(exc).__name__)
-    posts = evaluate_all(scan.posts, now=now, grace=grace, tz=settings.tz, previous=known)
+    posts = evaluate_all(
+        scan.posts,
+        now=now,
+        grace=grace,
+        tz=settings.tz,
+        previous=known,
+        approver=functools.partial(_approver_of, options=options, console=console),
+    )
     if known:
         posts = settle_notes(db, settings, posts, now)
     posts = [_gone_out(p) if progress.get(p.folder) in GONE_OUT else p for p in posts]
     notes = share_notes(settings, agencies, scan.posts)
     return CheckReport(scan.root, posts, scan.read, scan.workers, notes, progress)
+
+
+def check_folder(
+    db: Database, settings: Settings, folder: str, *, now: datetime
+) -> CheckedPost | None:
+    """``check`` for one folder of the queue (the web console's post page), judged as
+    ``check`` judges it; None when the folder is not there. The scan cache makes an
+    unchanged folder a few stat calls; nothing is written."""
+    queue_dir = settings.queue_dir
+    if folder.startswith((".", "~")) or "/" in folder or "\\" in folder:
+        return None
+    if not (queue_dir / folder).is_dir():
+        return None
+    check, check_id = _resolve_check(settings, None)
+    options = scan_options(settings, check_id, share_directory(settings).directory)
+    cache = DbScanCache(queue_dir.resolve())
+    with db.session() as session:
+        cache.load(session, [cache.prefix + folder])
+        row = session.execute(
+            select(Post.state, Post.publish_at).where(Post.folder == folder)
+        ).first()
+        console = {
+            name: approval for name, approval in active_by_folder(session).items() if name == folder
+        }
+    scan = scan_queue(queue_dir, options, cache=cache, image_check=check, names=[folder])
+    if not scan.posts:
+        return None
+    [scanned] = scan.posts
+    previous = Previous(row[0], row[1]) if row is not None else None
+    return evaluate(
+        scanned,
+        now=now,
+        grace=timedelta(hours=settings.overdue_grace_hours),
+        tz=settings.tz,
+        previous=previous,
+        approver=_approver_of(scanned, options=options, console=console),
+    )
+
+
+def _approver_of(
+    scanned: ScannedPost, *, options: ScanOptions, console: dict[str, ActiveApproval]
+) -> str | None:
+    """Who approved this content: the console's approval of this exact hash, else the
+    header when APPROVAL_MODE lets it count."""
+    approval = console.get(scanned.folder)
+    if approval is not None and approval.content_hash == scanned.content_hash:
+        return approval.approver_name
+    return header_approver(scanned, options)
 
 
 # ---------------------------------------------------------------- ingest
@@ -360,14 +426,19 @@ def _details(scanned: ScannedPost, checked: CheckedPost, **extra: Any) -> dict[s
     return details
 
 
-def _fields(post: Post, scanned: ScannedPost, checked: CheckedPost, now: datetime) -> None:
-    """Bring the post's own columns up to the scanned content (its version is set apart)."""
+def _fields(
+    post: Post, scanned: ScannedPost, checked: CheckedPost, now: datetime, approver: str | None
+) -> None:
+    """Bring the post's own columns up to the scanned content (its version is set apart).
+
+    ``approved_by`` is who approved this content as it counts (a console approval, or the
+    header under APPROVAL_MODE): the planner publishes nothing without it."""
     if post.publish_at != scanned.publish_at and post.override == OVERRIDE_PUBLISH:
         post.override = None  # "publish now" was decided for the old time; a withdrawal stays
     post.title = scanned.title or post.title or scanned.folder
     post.publish_at = scanned.publish_at
     post.channels = list(scanned.channels)
-    post.approved_by = scanned.approved_by
+    post.approved_by = approver
     post.removed_at = None
     post.updated_at = now
     post.folder_changed_at = now  # the settle time starts again (services.settle)
@@ -381,6 +452,7 @@ class _Known:
     state: str
     publish_at: datetime | None
     current_hash: str | None
+    approved_by: str | None
 
 
 @dataclass(frozen=True)
@@ -401,12 +473,19 @@ def _known(session: Session, folders: Sequence[str]) -> dict[str, _Known]:
     connection = session.connection()  # Core: columns only, no ORM bookkeeping
     for start in range(0, len(folders), _IN_BATCH):
         rows = connection.execute(
-            select(Post.folder, Post.id, Post.state, Post.publish_at, PostVersion.content_hash)
+            select(
+                Post.folder,
+                Post.id,
+                Post.state,
+                Post.publish_at,
+                PostVersion.content_hash,
+                Post.approved_by,
+            )
             .outerjoin(PostVersion, Post.current_version_id == PostVersion.id)
             .where(Post.folder.in_(folders[start : start + _IN_BATCH]))
         )
-        for folder, pid, state, when, digest in rows:
-            known[folder] = _Known(pid, state, when, digest)
+        for folder, pid, state, when, digest, approver in rows:
+            known[folder] = _Known(pid, state, when, digest, approver)
     return known
 
 
@@ -417,28 +496,49 @@ def _sync(
     grace: timedelta,
     tz: ZoneInfo,
     report: IngestReport,
+    options: ScanOptions,
 ) -> None:
-    """Record one part of the queue: new posts, and posts whose content changed."""
+    """Record one part of the queue: new posts, and posts whose content changed.
+
+    A post whose content is unchanged is also recorded when who approved it changed (an
+    approval given or taken back in the console, APPROVAL_MODE changed): ``approval_changed``.
+    A console approval of another content than the folder's is voided here.
+    """
     known = _known(session, [scanned.folder for scanned in posts])
+    console = active_by_post(session, [seen.id for seen in known.values()])
     changes: list[_Change] = []
     for scanned in posts:
         seen = known.get(scanned.folder)
         if seen is None:
-            checked = evaluate(scanned, now=now, grace=grace, tz=tz)
+            approver = header_approver(scanned, options)
+            checked = evaluate(scanned, now=now, grace=grace, tz=tz, approver=approver)
             post = Post(folder=scanned.folder, first_seen_at=now, state=checked.state.value)
-            _fields(post, scanned, checked, now)
+            _fields(post, scanned, checked, now, approver)
             session.add(post)
             changes.append(_Change(post, scanned, checked, "post_added", {}, known=False))
             report.added.append(scanned.folder)
             report.posts.append(checked)
             continue
 
+        approval = console.get(seen.id)
+        if approval is not None and approval.content_hash != scanned.content_hash:
+            if scanned.cacheable:
+                void(
+                    session, approval.id, reason=VOID_EDITED, message=edited_message(approval, tz),
+                    actor=ACTOR, now=now, new_hash=scanned.content_hash,
+                )  # fmt: skip
+            approval = None
+        approver = approval.approver_name if approval else header_approver(scanned, options)
         was_removed = seen.state == PostState.REMOVED
         previous = None if was_removed else Previous(seen.state, seen.publish_at)
-        checked = evaluate(scanned, now=now, grace=grace, tz=tz, previous=previous)
+        checked = evaluate(
+            scanned, now=now, grace=grace, tz=tz, previous=previous, approver=approver
+        )
         report.posts.append(checked)
         unchanged = seen.current_hash == scanned.content_hash
-        if not was_removed and (unchanged or not scanned.cacheable):
+        if not was_removed and (
+            (unchanged and seen.approved_by == approver) or not scanned.cacheable
+        ):
             # nothing new, or a file locked by an editor / a crash: keep what was recorded
             if not scanned.cacheable:  # ...but do not publish it while it is being written
                 session.execute(
@@ -449,13 +549,22 @@ def _sync(
                 )
             continue
         post = session.get_one(Post, seen.id)
-        _fields(post, scanned, checked, now)
+        _fields(post, scanned, checked, now, approver)
         # recorded by this change's own event below (post_added / _edited / _withdrawn)
         transition(session, post, checked.state, actor=ACTOR, at=now, record=False)
         if was_removed:
             event = "post_added"
             extra: dict[str, Any] = {"restored": True, "old_hash": seen.current_hash}
             report.added.append(scanned.folder)
+        elif unchanged:
+            event = "approval_changed"
+            extra = {
+                "old_approved_by": seen.approved_by,
+                "approved_by": approver,
+                "old_state": seen.state,
+                "console": approval is not None,
+            }
+            report.edited.append(scanned.folder)
         elif checked.state == PostState.WITHDRAWN and seen.state != PostState.WITHDRAWN:
             event = "post_withdrawn"
             extra = {"old_hash": seen.current_hash, "new_hash": scanned.content_hash}
@@ -583,7 +692,7 @@ def ingest(
         present.update(scanned.folder for scanned in scan.posts)
         keys.update(scan.keys)
         record = functools.partial(
-            _record, posts=scan.posts, cache=cache, now=now, grace=grace, tz=tz
+            _record, posts=scan.posts, cache=cache, now=now, grace=grace, tz=tz, options=options
         )
         report.merge(_write(db, record), read=scan.read)
         cache.saved()
@@ -604,9 +713,10 @@ def _record(
     now: datetime,
     grace: timedelta,
     tz: ZoneInfo,
+    options: ScanOptions,
 ) -> None:
     """One part of the queue, in one transaction: its posts, then its scan-cache rows."""
-    _sync(session, posts, now, grace, tz, report)
+    _sync(session, posts, now, grace, tz, report, options)
     cache.flush(session, now)
 
 

@@ -57,7 +57,12 @@ class Disposition(StrEnum):
 
 
 def disposition(post: Post, version: PostVersion | None, channel: str) -> Disposition:
-    """What a publication of ``post`` on ``channel`` should be, from the post alone."""
+    """What a publication of ``post`` on ``channel`` should be, from the post alone.
+
+    Approval is ``post.approved_by``: ingest sets it for the current version to who
+    approved that content as it counts (a web-console approval of its hash, or the
+    ``Người duyệt`` header when APPROVAL_MODE lets it), never to a header that does not.
+    """
     if (
         post.state in (PostState.WITHDRAWN, PostState.REMOVED)
         or post.override == OVERRIDE_WITHDRAW
@@ -73,7 +78,7 @@ def disposition(post: Post, version: PostVersion | None, channel: str) -> Dispos
     )
     if (
         not ready
-        or not version.approved_by
+        or not post.approved_by
         or version.problems
         or version.publish_at is None
         or post.current_version_id != version.id
@@ -107,10 +112,16 @@ class PlanResult:
 
 
 def adopt_version(pub: Publication, version: PostVersion) -> None:
-    """The publication now follows ``version``: its content, approver and time."""
+    """The publication now follows ``version``: its content, approver and time.
+
+    The approver on record is the post's (who approved this content as it counts, see
+    :func:`disposition`) when ``version`` is the post's current one, as it is for every
+    caller; the version's header name otherwise."""
     pub.version_id = version.id
     pub.content_hash = version.content_hash
-    pub.approved_by = version.approved_by
+    post = version.post
+    current = post is not None and post.current_version_id == version.id
+    pub.approved_by = post.approved_by if current else version.approved_by
     pub.due_at = version.publish_at
 
 
@@ -503,7 +514,7 @@ def staff_publish_now(db: Database, key: str, *, now: datetime, actor: str) -> A
         if post.state in (PostState.REMOVED,):
             result.notes.append("Thư mục bài không còn trong hàng đợi: không đăng được.")
             return result
-        if version is None or not version.approved_by or version.problems:
+        if version is None or not post.approved_by or version.problems:
             why = (
                 "chưa có người duyệt (dòng 'Người duyệt:')"
                 if version and not version.problems

@@ -6,10 +6,12 @@ from ..states import PostState, PubState
 from .db import Database, make_engine
 from .models import (
     Agency,
+    Approval,
     Attempt,
     AuditEvent,
     Base,
     ChannelHealth,
+    ConsoleWrite,
     EngagementSnapshot,
     Meta,
     PlatformToken,
@@ -18,15 +20,18 @@ from .models import (
     Publication,
     ScanCache,
     Share,
+    WebAccount,
     utcnow,
 )
 
 __all__ = [
     "Agency",
+    "Approval",
     "Attempt",
     "AuditEvent",
     "Base",
     "ChannelHealth",
+    "ConsoleWrite",
     "Database",
     "EngagementSnapshot",
     "Meta",
@@ -38,6 +43,7 @@ __all__ = [
     "Publication",
     "ScanCache",
     "Share",
+    "WebAccount",
     "make_engine",
     "utcnow",
 ]

@@ -346,3 +346,74 @@ class ScanCache(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebAccount(Base):
+    """A log-in of the staff web console (``social-publisher web user add``).
+
+    ``role`` is ``staff``, ``approver`` or ``admin``. ``unit`` is reserved for the units
+    issue: NULL means every unit of the install. The calendar feed secret is kept only as
+    its sha256, so the database never holds a usable feed URL.
+    """
+
+    __tablename__ = "web_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    #: bumped by every password change: older sessions of the account stop working
+    session_epoch: Mapped[int] = mapped_column(Integer, default=1)
+    feed_secret_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class Approval(Base):
+    """An approval given in the web console: who, when, and of exactly which content.
+
+    Active while ``voided_at`` is NULL. A change of the post's content voids it (the
+    post goes back to waiting); so does the approver taking it back. Names are copied,
+    not referenced, so the record outlives the account.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_post_active", "post_id", "voided_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("post_versions.id", ondelete="SET NULL")
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(100))
+    approver_name: Mapped[str] = mapped_column(String(200))
+    approved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    voided_at: Mapped[datetime | None]
+    #: ``edited`` (the content changed), ``revoked`` (taken back), ``removed`` (folder gone)
+    void_reason: Mapped[str | None] = mapped_column(String(30))
+    void_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ConsoleWrite(Base):
+    """A post folder written or edited in the web console, and by whom.
+
+    Kept by folder and content hash as well as by post, so the rule "nobody approves a
+    post they wrote" holds even before ingest has recorded the post.
+    """
+
+    __tablename__ = "console_writes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    account: Mapped[str] = mapped_column(String(100), index=True)
+    folder: Mapped[str] = mapped_column(String(500), index=True)
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), index=True
+    )
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: ``create`` | ``edit``
+    action: Mapped[str] = mapped_column(String(20))

@@ -1,8 +1,10 @@
 """The layer rule (docs/architecture.md "Layers"), read from every import in the package.
 
-cli -> services -> store / channels / media / queue / sandbox -> platforms, graph_versions, states,
-localtime, numbers, errors, config. A module may import its own package and anything in a lower
-layer, never a higher one nor a sibling of its own layer; the CLI runs no query.
+cli, web -> services -> store / channels / media / queue / sandbox -> platforms,
+graph_versions, states, localtime, numbers, errors, config. A module may import its own package
+and anything in a lower layer, never a higher one nor a sibling of its own layer; the CLI runs
+no query. The web console is a top layer beside the CLI that only calls services: no
+query, no store model, no middle layer, never the CLI.
 Function-level and TYPE_CHECKING imports count: they are dependencies all the same.
 """
 
@@ -18,7 +20,8 @@ PACKAGE = Path(__file__).parents[2] / "social_publisher"
 ROOT = "social_publisher"
 BOTTOM = {"errors", "config", "platforms", "graph_versions", "states", "localtime", "numbers", ""}
 MIDDLE = {"store", "channels", "media", "queue", "sandbox"}
-LAYER = {"cli": 3, "__main__": 3, "services": 2, **dict.fromkeys(MIDDLE, 1)}
+LAYER = {"cli": 3, "web": 3, "__main__": 3, "services": 2, **dict.fromkeys(MIDDLE, 1)}
+TOP = {"cli", "web"}
 
 
 def _module_name(path: Path, package: Path) -> str:
@@ -69,16 +72,19 @@ def _violations(root: Path = PACKAGE) -> Iterator[str]:
         source = _top(_module_name(path, root))
         for line, target, names in _imports(path, root):
             where = f"{path.relative_to(root)}:{line} imports {target}"
-            if source == "cli" and target.split(".")[0] == "sqlalchemy":
+            if source in TOP and target.split(".")[0] == "sqlalchemy":
                 if target != "sqlalchemy.exc":
-                    yield f"{where}: the CLI runs no query (call a service)"
+                    yield f"{where}: the {source} layer runs no query (call a service)"
                 continue
             if target != ROOT and not target.startswith(ROOT + "."):
                 continue
             top = _top(target)
-            if source == "cli" and top == "store" and set(names) - {"Database"}:
-                yield f"{where} {names}: the CLI only passes the Database handle"
+            if source in TOP and top == "store" and set(names) - {"Database"}:
+                yield f"{where} {names}: the {source} layer only passes the Database handle"
             if top == source:
+                continue
+            if source == "web" and (top in MIDDLE - {"store"} or top == "cli"):
+                yield f"{where}: the web console only calls services ({source} -> {top})"
                 continue
             if _layer(top) > _layer(source):
                 yield f"{where}: upward ({source} -> {top})"
@@ -101,6 +107,12 @@ def test_every_import_follows_the_layer_rule() -> None:
         ("cli/x.py", "from sqlalchemy import select", "runs no query"),
         ("cli/x.py", "from ..store import Publication", "only passes the Database"),
         ("services/publisher/x.py", "from ...cli import cmd_status", "upward"),
+        ("services/x.py", "from ..web import app", "upward"),
+        ("web/x.py", "from sqlalchemy import select", "runs no query"),
+        ("web/x.py", "from ..store import Post", "only passes the Database"),
+        ("web/x.py", "from ..queue import dates", "only calls services"),
+        ("web/x.py", "from ..media import render_image", "only calls services"),
+        ("web/x.py", "from ..cli import main", "only calls services"),
     ],
 )
 def test_the_rule_catches(tmp_path: Path, source: str, line: str, why: str) -> None:
