@@ -278,6 +278,8 @@ class Settings:
     public_media_base_url: str = ""
 
     agencies_file: Path = Path("agencies.csv")
+    #: the units file (``units.toml``); None: the install is one unit built from these settings
+    units_file: Path | None = None
     default_share_with: str = "tat-ca"
     default_author: str = "Phòng VHTT thị xã Đức Phổ"
     #: who may approve posts (``Người duyệt``), as staff write the names; empty: anyone
@@ -420,6 +422,17 @@ def load_settings(
         raise ConfigError(exc.message + where) from None
 
 
+def settings_from(values: Mapping[str, str]) -> Settings:
+    """Settings from values already merged (a unit's over the install's, ``units``).
+
+    A refused value raises :class:`ConfigError` with ``.setting``: its name, so the caller
+    can say where it was written.
+    """
+    for name in SECRET_SETTINGS:
+        register_secret(values.get(name, "").strip())
+    return _build(values)
+
+
 def _build(merged: Mapping[str, str]) -> Settings:
     for name in sorted(SECRET_SETTINGS):
         _check_secret(name, merged.get(name, "").strip())
@@ -467,6 +480,7 @@ def _build(merged: Mapping[str, str]) -> Settings:
         public_media_dir=Path(public_dir) if public_dir else None,
         public_media_base_url=_str(merged, "PUBLIC_MEDIA_BASE_URL").rstrip("/"),
         agencies_file=Path(_str(merged, "AGENCIES_FILE", "agencies.csv")),
+        units_file=Path(units) if (units := _str(merged, "UNITS_FILE")) else None,
         default_share_with=_str(merged, "DEFAULT_SHARE_WITH", "tat-ca"),
         default_author=_str(merged, "DEFAULT_AUTHOR", Settings.default_author),
         approvers=_names(merged, "APPROVERS"),

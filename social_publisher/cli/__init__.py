@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..config import Settings, load_settings
 from ..errors import SocialPublisherError, redact
+from ..units import single_unit
 
 if TYPE_CHECKING:
     from ..store import Database
@@ -43,8 +44,14 @@ class Context:
         self.err = err or sys.stderr
 
     @cached_property
-    def settings(self) -> Settings:
+    def install_settings(self) -> Settings:
+        """The settings of ``.env`` and the environment, before any unit is applied."""
         return load_settings(dotenv_path=self.env_file)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The settings commands run with (the units file's unit, when there is one)."""
+        return single_unit(self.install_settings)
 
     @property
     def loaded_settings(self) -> Settings | None:

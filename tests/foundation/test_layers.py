@@ -1,9 +1,9 @@
 """The layer rule (docs/architecture.md "Layers"), read from every import in the package.
 
 cli, web -> services -> store / channels / media / queue / sandbox -> platforms,
-graph_versions, states, localtime, numbers, errors, config. A module may import its own package
-and anything in a lower layer, never a higher one nor a sibling of its own layer; the CLI runs
-no query. The web console is a top layer beside the CLI that only calls services: no
+graph_versions, states, localtime, numbers, errors, config, units. A module may import its
+own package and anything in a lower layer, never a higher one nor a sibling of its own layer; the
+CLI runs no query. The web console is a top layer beside the CLI that only calls services: no
 query, no store model, no middle layer, never the CLI.
 Function-level and TYPE_CHECKING imports count: they are dependencies all the same.
 """
@@ -18,7 +18,10 @@ import pytest
 
 PACKAGE = Path(__file__).parents[2] / "social_publisher"
 ROOT = "social_publisher"
-BOTTOM = {"errors", "config", "platforms", "graph_versions", "states", "localtime", "numbers", ""}
+BOTTOM = {
+    *("errors", "config", "units", "platforms", "graph_versions", "states", "localtime"),
+    *("numbers", ""),
+}
 MIDDLE = {"store", "channels", "media", "queue", "sandbox"}
 LAYER = {"cli": 3, "web": 3, "__main__": 3, "services": 2, **dict.fromkeys(MIDDLE, 1)}
 TOP = {"cli", "web"}
