@@ -391,9 +391,7 @@ class ScannedPost:
         ) = data["content"]
         if version != CONTENT_VERSION:
             raise ValueError(f"content version {version!r}")
-        source_file, when, line, sizes, cover_size, digest, errors, warnings, *facts = data[
-            "more"
-        ]
+        source_file, when, line, sizes, cover_size, digest, errors, warnings, *facts = data["more"]
         video = VideoRef.from_lists(video_content[0], facts[0]) if video_content else None
         return cls(
             folder=data["folder"],

@@ -107,7 +107,8 @@ def render_for(
         worker=worker,
         max_pixels=settings.media_max_pixels,
         channels=(rule,),
-        cover=cover_photo is None,
+        # Facebook makes its own thumbnail: a frame is only needed for Zalo's avatar
+        cover=cover_photo is None and channel != FACEBOOK,
         progress=progress,
         probed=probed,
     )
@@ -116,10 +117,7 @@ def render_for(
     if cover is None:
         wanted = "facebook" if channel == FACEBOOK else "zalo_cover"
         cover = next((r for r in renders.cover if r.channel == wanted), None)
-    if channel == FACEBOOK:
-        kind = "reel" if rule == FACEBOOK_REELS else "feed"
-    else:
-        kind = "zalo"
+    kind = ("reel" if rule == FACEBOOK_REELS else "feed") if channel == FACEBOOK else "zalo"
     return VideoForChannel(
         path=rendition.path,
         sha256=rendition.sha256,

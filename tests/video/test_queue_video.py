@@ -49,8 +49,7 @@ def test_a_portrait_clip_defaults_to_a_reel_and_a_landscape_one_to_feed(
     write_clip(write_post(queue / "doc") / "clip.mp4", width=540, height=960, seconds=4)
     write_clip(write_post(queue / "ngang") / "clip.mov", width=160, height=90, seconds=4)
     write_clip(
-        write_post(queue / "chon", "Dạng video: thường", "Tiêu đề video: Hướng dẫn")
-        / "clip.mp4",
+        write_post(queue / "chon", "Dạng video: thường", "Tiêu đề video: Hướng dẫn") / "clip.mp4",
         width=540,
         height=960,
         seconds=4,
@@ -86,9 +85,9 @@ def test_two_videos_need_a_video_line(settings: Settings) -> None:
     assert state == PostState.ERROR
     assert "2 video" in post.errors[0].message and "Video:" in post.errors[0].message
     (folder / "bai-viet.txt").write_text(
-        (folder / "bai-viet.txt").read_text(encoding="utf-8").replace(
-            "Người duyệt", "Video: b.mp4\nNgười duyệt"
-        ),
+        (folder / "bai-viet.txt")
+        .read_text(encoding="utf-8")
+        .replace("Người duyệt", "Video: b.mp4\nNgười duyệt"),
         encoding="utf-8",
     )
     post, state = checked(settings)["hai"]
