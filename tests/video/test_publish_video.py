@@ -189,3 +189,40 @@ def test_a_dropped_transfer_and_a_crash_after_start_still_make_one_video(
     # the 500 after the finish was resumed from the committed step, not sent again
     assert attempt.outcome == "ok" and attempt.details["video"]["_resumes"] == 1
     assert [r["remaining"] for r in sandbox.faults.describe()["rules"]] == [0, 0]  # both fired
+
+
+def test_video_plays_reach_the_monthly_report(
+    world: World, portrait: Path, landscape: Path
+) -> None:
+    from social_publisher.services.engagement import collect
+    from social_publisher.services.report import build_report, parse_month
+    from social_publisher.store import EngagementSnapshot
+
+    sandbox, ctx, clock, db, queue = world
+    folder = write_post(queue / "doc", "Ngày hội chuyển đổi số")
+    (folder / "clip.mp4").write_bytes(portrait.read_bytes())
+    feed = write_post(queue / "ngang", "Hội nghị trực tuyến", channels="facebook")
+    (feed / "hoi-nghi.mp4").write_bytes(landscape.read_bytes())
+    Image.new("RGB", (640, 360), (20, 90, 160)).save(feed / "bia.jpg")
+    clock.now = DUE + timedelta(seconds=1)
+    passes(ctx, clock, n=8)
+    pubs = states(db)
+    assert all(p.state in ("published", "confirmed") for p in pubs.values())
+    by_kind = {v["kind"]: v["id"] for v in live_videos(sandbox)}
+    sandbox.graph_video.set_views(by_kind["reel"], 1234)
+    sandbox.graph_video.set_views(by_kind["feed"], 56)
+    (article,) = zalo_video_articles(sandbox)
+    sandbox.zalo.add_views(str(article["id"]), views=78, shares=3)
+    settings = ctx.settings
+    report = collect(db, settings, now=clock(), everything=True, detect=False)
+    assert not report.errors, report.errors
+    with db.session() as s:
+        views = {
+            (p.channel, p.remote_id): snap.views
+            for snap in s.scalars(select(EngagementSnapshot))
+            for p in [snap.publication]
+        }
+    assert sorted(views.values()) == [56, 78, 1234], views
+    data = build_report(db, settings, parse_month(f"{T0:%m/%Y}", settings.tz), now=clock())
+    assert data.totals["facebook"].values["views"] == 1234 + 56
+    assert data.totals["zalo"].values["views"] == 78
