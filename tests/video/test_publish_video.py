@@ -226,3 +226,50 @@ def test_video_plays_reach_the_monthly_report(
     data = build_report(db, settings, parse_month(f"{T0:%m/%Y}", settings.tz), now=clock())
     assert data.totals["facebook"].values["views"] == 1234 + 56
     assert data.totals["zalo"].values["views"] == 78
+
+
+def test_reels_over_the_daily_limit_wait_without_stopping_the_channel(
+    world: World, portrait: Path, landscape: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import social_publisher.channels.facebook_video as fbv
+
+    sandbox, ctx, clock, db, queue = world
+    monkeypatch.setattr(fbv, "REELS_PER_DAY", 1)  # the Page's 30, made 1 for the test
+    sandbox.graph_video.reels_per_day = 1  # and the sandbox refuses the 2nd as Graph would
+    for name in ("mot", "hai"):
+        folder = write_post(queue / name, f"Reels {name}", channels="facebook")
+        (folder / "clip.mp4").write_bytes(portrait.read_bytes())
+    feed = write_post(queue / "ngang", "Hội nghị", channels="facebook")
+    (feed / "hoi-nghi.mp4").write_bytes(landscape.read_bytes())
+    clock.now = DUE + timedelta(seconds=1)
+    passes(ctx, clock, n=4)
+    pubs = sorted(states(db).values(), key=lambda p: p.post_id)
+    assert [p.state for p in pubs].count("retry_wait") == 1, [(p.state, p.last_error) for p in pubs]
+    waiting = next(p for p in pubs if p.state == "retry_wait")
+    assert "Reels" in (waiting.last_error or "") and waiting.attempt_count == 0
+    assert waiting.next_attempt_at is not None
+    assert waiting.next_attempt_at >= DUE + timedelta(hours=23)
+    # the feed video went out meanwhile: the limit holds Reels only
+    assert sorted(v["kind"] for v in live_videos(sandbox)) == ["feed", "reel"]
+    clock.now = waiting.next_attempt_at + timedelta(seconds=1)
+    passes(ctx, clock, n=4)
+    after = states(db).values()
+    assert all(p.state in ("published", "confirmed") for p in after), [
+        (p.state, p.last_error, p.next_attempt_at, clock()) for p in after
+    ]
+    assert sorted(v["kind"] for v in live_videos(sandbox)) == ["feed", "reel", "reel"]
+
+
+def test_a_refused_finish_cancels_the_upload_so_no_draft_stays(
+    world: World, landscape: Path
+) -> None:
+    sandbox, ctx, clock, db, queue = world
+    feed = write_post(queue / "ngang", "Hội nghị", channels="facebook")
+    (feed / "hoi-nghi.mp4").write_bytes(landscape.read_bytes())
+    sandbox.faults.set("graph.video_finish=code:100:x1")
+    clock.now = DUE + timedelta(seconds=1)
+    passes(ctx, clock, n=3)
+    (pub,) = states(db).values()
+    assert pub.state == "needs_attention" and "Facebook" in (pub.attention_reason or "")
+    (video,) = sandbox.state()["graph_video"]["videos"]
+    assert video["cancelled"] and not video["finished"]

@@ -41,6 +41,10 @@ from .outcomes import platform_of
 
 log = logging.getLogger("social_publisher.publisher.video")
 
+#: ``last_error_kind`` of a Reel held for the 30-a-day limit (the overdue rule allows
+#: for the hold: the tool held it, not staff)
+REELS_QUOTA_KIND = "reels_quota"
+REELS_HOLD = timedelta(hours=24)
 #: how the daemon polls a platform's processing inside one pass (then: a later pass)
 POLL_INTERVAL = 2.0
 POLL_TIMEOUT = 60.0
@@ -275,8 +279,14 @@ def _run(
         _later(ctx, pub_id, exc, now, timedelta(seconds=exc.retry_after or 30.0))
         return
     except errors.SocialPublisherError as exc:
-        created = committed.get("step") in PAST_CREATE
-        if created or (_resumable(exc) and resumes < MAX_RESUMES):
+        at = committed.get("step")
+        if at in CREATED:
+            go_on = True  # the post exists: only ever finish what was started
+        elif at in CREATING:  # sent or not: only a definite refusal says "not"
+            go_on = not isinstance(exc, errors.InvalidRequestError)
+        else:
+            go_on = _resumable(exc) and resumes < MAX_RESUMES
+        if go_on:
             note_attempt(ctx, aid, video={**committed, "_resumes": resumes + 1})
             with ctx.locked(pub_id) as (session, pub):
                 if isinstance(exc, errors.ChannelError):
@@ -296,9 +306,11 @@ def _run(
         outcomes.mark_channel_ok(ctx, session, pub.channel, now)
 
 
-#: steps from which the post may exist (Facebook's finish, Zalo's create were sent): from
-#: here nothing is given up or created again, every failure resumes from the step
-PAST_CREATE = frozenset({"finishing", "finished", "ready", "creating", "created", "published"})
+#: steps at which the create was sent (Facebook's finish, Zalo's article/create) and
+#: its answer is not known: a definite refusal means "not made", anything else resumes
+CREATING = frozenset({"finishing", "creating"})
+#: steps after the platform made the post: nothing is given up, every failure resumes
+CREATED = frozenset({"finished", "ready", "created", "published"})
 
 
 def _resumable(exc: errors.SocialPublisherError) -> bool:
@@ -392,7 +404,7 @@ def _quota_allows(ctx: PublishContext, job: _Job, media: VideoForChannel, now: d
             return False
         with ctx.locked(job.pub_id) as (session, pub):
             pub.next_attempt_at = now + timedelta(seconds=exc.retry_after or 3600)
-            pub.last_error, pub.last_error_kind = exc.message, "quota"
+            pub.last_error, pub.last_error_kind = exc.message, REELS_QUOTA_KIND
             transition(session, pub, S.RETRY_WAIT, actor=ctx.worker, at=now, reason="reels quota")
         log.warning("%s", exc.message)
         return False
