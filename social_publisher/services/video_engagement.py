@@ -82,7 +82,7 @@ def add_facebook_views(
 
 def zalo_video_engagement(zalo: Any, remote_ids: list[str]) -> Mapping[str, Engagement]:
     """Views and shares of Zalo video articles (``getslice?type=video``)."""
-    if not remote_ids or not hasattr(zalo, "video_client"):
+    if not remote_ids:
         return {}
     result: Mapping[str, Engagement] = zalo.video_client().fetch_engagement(remote_ids)
     return result
