@@ -64,6 +64,11 @@ FEED_SCHEDULE = (timedelta(minutes=15), timedelta(days=180) - timedelta(days=1))
 REEL_SCHEDULE = (timedelta(minutes=15), timedelta(days=29) - timedelta(hours=1))
 
 StepCallback = Callable[["VideoUploadState"], None]
+#: the insights metric(s) giving a video's plays, asked in this order (docs/api/video.md)
+VIDEO_VIEW_METRICS = {
+    "feed": ("total_video_views",),
+    "reel": ("blue_reels_play_count", "fb_reels_total_plays"),
+}
 
 
 def _utcnow() -> datetime:
@@ -324,6 +329,24 @@ class FacebookVideoClient:
             params={"fields": "status,post_id,permalink_url,created_time,published"},
         )
         return body if isinstance(body, dict) else {}
+
+    def video_views(self, video_id: str, kind: str) -> int | None:
+        """Plays of one video from its ``video_insights`` (feed: ``total_video_views``;
+        Reels: ``blue_reels_play_count``, then ``fb_reels_total_plays``: unconfirmed names,
+        asked in turn); None when the Page answers none of them."""
+        metrics = VIDEO_VIEW_METRICS.get(kind, VIDEO_VIEW_METRICS[FEED])
+        for metric in metrics:
+            try:
+                body = self._call(
+                    "GET", f"{self.graph_url}/{video_id}/video_insights", params={"metric": metric}
+                )
+            except InvalidRequestError:
+                continue  # #100: this Page (or this kind of video) has no such metric
+            for item in (body or {}).get("data") or []:
+                values = item.get("values") or []
+                if item.get("name") == metric and values:
+                    return as_int(values[-1].get("value"))
+        return None
 
     def reels_quota(self) -> ReelsQuota:
         """Reels published through the API in the last 24 h, from Graph's own list."""

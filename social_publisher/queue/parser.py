@@ -34,6 +34,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "approved_by": ("Người duyệt", "approved_by"),
     "images": ("Ảnh", "images"),
     "cover": ("Ảnh bìa", "cover"),
+    "video": ("Video", "video"),
+    "video_title": ("Tiêu đề video", "video_title"),
+    "video_description": ("Mô tả video", "video_description"),
+    "video_form": ("Dạng video", "video_form"),
     "link": ("Liên kết", "link"),
     "author": ("Tác giả", "author"),
     "description": ("Mô tả", "description"),
@@ -56,6 +60,17 @@ _ALIASES: dict[str, tuple[str, str]] = {}
 for _name, (_vi, _en) in FIELDS.items():
     _ALIASES[fold(_vi)] = (_name, _vi)
     _ALIASES[fold(_en)] = (_name, _en)
+
+
+#: ``Dạng video`` values (folded) -> the form (``media.video.rules`` FORM_REELS / FORM_FEED)
+VIDEO_FORMS = {
+    "reels": "reels",
+    "reel": "reels",
+    "thuong": "thường",
+    "binh thuong": "thường",
+    "video thuong": "thường",
+    "feed": "thường",
+}
 
 
 def display(field_name: str) -> str:
@@ -361,6 +376,12 @@ class PostText:
     #: None: not given (all images in the folder); [] given empty (no images)
     images: list[str] | None = None
     cover: str | None = None
+    #: the video file named in ``Video:`` (None: the folder's only video, if any)
+    video: str | None = None
+    video_title: str | None = None
+    video_description: str | None = None
+    #: ``Dạng video``: FORM_REELS or FORM_FEED (None: chosen from the clip)
+    video_form: str | None = None
     link: str | None = None
     author: str | None = None
     description: str | None = None
@@ -471,6 +492,19 @@ def interpret(text: str, file: str, tz: tzinfo) -> PostText:
     if images is not None:
         post.images = [] if fold(images) in ("khong", "none", "no") else split_list(images)
     post.cover = value("cover") or None
+    post.video = value("video") or None
+    post.video_title = value("video_title") or None
+    post.video_description = value("video_description") or None
+    form = value("video_form")
+    if form:
+        post.video_form = VIDEO_FORMS.get(fold(form))
+        if post.video_form is None:
+            error(
+                f"Dạng video '{form}' không hợp lệ: ghi 'reels' (video dọc ngắn, 3–90 giây) "
+                "hoặc 'thường' (video đăng lên trang). Bỏ dòng này để công cụ tự chọn theo "
+                "hình dạng và độ dài video.",
+                "video_form",
+            )
 
     link = value("link")
     if link:

@@ -29,7 +29,7 @@ import re
 import stat
 import traceback
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,7 +77,7 @@ def _json_encoder(item_separator: str, key_separator: str) -> Callable[[Any], st
 _compact_json = _json_encoder(",", ":")
 
 #: bump when parsing or validation changes, so cached results are re-read
-PARSER_VERSION = 5
+PARSER_VERSION = 6
 
 TEXT_FILE_NAMES = ("bai-viet.txt", "post.txt", "post.md")
 _TEXT_FOLDED = {fold(name): name for name in TEXT_FILE_NAMES}
@@ -95,6 +95,7 @@ YEARS = range(2000, 2200)
 _NO_TIME = timedelta(0)
 
 ImageCheck = Callable[[Path], object]
+VideoCheck = Callable[[str, "str | None", tuple[str, ...]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class BytesImageCheck:
     """
 
     check: Callable[[str, bytes], object]
+    #: ``video(path, form, channels)``: the clip's facts (``duration``, ``width``,
+    #: ``height``, ``form``, ``warnings``) or a MediaError saying why it cannot go out;
+    #: None: videos are only hashed (their refusals come when they are rendered)
+    video: VideoCheck | None = None
 
     def __call__(self, path: Path) -> object:
         return self.check(str(path), _read_file(str(path)))
@@ -199,6 +204,51 @@ class ImageRef:
         return {"name": self.name, "sha256": self.sha256, "bytes": self.size}
 
 
+@dataclass(frozen=True, slots=True)
+class VideoRef:
+    """The post's video: the file (name, sha256, bytes), what the header says of it, and
+    the facts ``check`` read (not hashed: they follow from the bytes)."""
+
+    name: str
+    sha256: str
+    size: int
+    #: ``Dạng video`` as written (None: chosen from the clip's shape and length)
+    form: str | None = None
+    title: str | None = None
+    description: str | None = None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    #: the Facebook form the post goes out as (written, or the default)
+    chosen_form: str | None = None
+
+    def content(self) -> list[Any]:
+        return [self.name, self.sha256, self.form, self.title, self.description]
+
+    def facts(self) -> list[Any]:
+        return [self.size, self.duration, self.width, self.height, self.chosen_form]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "bytes": self.size,
+            "form": self.form,
+            "title": self.title,
+            "description": self.description,
+            "duration": self.duration,
+            "width": self.width,
+            "height": self.height,
+            "chosen_form": self.chosen_form,
+        }
+
+    @classmethod
+    def from_lists(cls, content: list[Any], facts: list[Any]) -> VideoRef:
+        name, sha, form, title, description = content
+        size, duration, width, height, chosen = facts
+        return cls(name, sha, int(size), form, title, description, duration, width, height, chosen)
+
+
 #: version of the content-hash payload (the first item of the list that is hashed)
 CONTENT_VERSION = 1
 
@@ -223,6 +273,9 @@ class ScannedPost:
     share_with: tuple[str, ...] = ()
     zalo_broadcast: bool = False
     withdrawn: bool = False
+    #: the post's one video (None: a text or photo post); hashed only when present, so
+    #: the hash of every post without one is what it was before video support
+    video: VideoRef | None = None
     content_hash: str = ""
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
@@ -255,6 +308,7 @@ class ScannedPost:
             self.share_with,
             self.zalo_broadcast,
             self.withdrawn,
+            *([self.video.content()] if self.video is not None else []),
         ]
 
     def _more(self) -> list[Any]:
@@ -270,6 +324,7 @@ class ScannedPost:
             self.content_hash,
             [(p.file, p.message, p.line) for p in self.errors] if self.errors else [],
             [(p.file, p.message, p.line) for p in self.warnings] if self.warnings else [],
+            *([self.video.facts()] if self.video is not None else []),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -298,6 +353,7 @@ class ScannedPost:
                 list(self.share_with),
                 self.zalo_broadcast,
                 self.withdrawn,
+                *([self.video.content()] if self.video is not None else []),
             ],
             "more": [
                 self.source_file,
@@ -308,6 +364,7 @@ class ScannedPost:
                 self.content_hash,
                 [[p.file, p.message, p.line] for p in self.errors],
                 [[p.file, p.message, p.line] for p in self.warnings],
+                *([self.video.facts()] if self.video is not None else []),
             ],
         }
 
@@ -330,10 +387,12 @@ class ScannedPost:
             share_with,
             broadcast,
             withdrawn,
+            *video_content,
         ) = data["content"]
         if version != CONTENT_VERSION:
             raise ValueError(f"content version {version!r}")
-        source_file, when, line, sizes, cover_size, digest, errors, warnings = data["more"]
+        source_file, when, line, sizes, cover_size, digest, errors, warnings, *facts = data["more"]
+        video = VideoRef.from_lists(video_content[0], facts[0]) if video_content else None
         return cls(
             folder=data["folder"],
             source_file=source_file,
@@ -353,6 +412,7 @@ class ScannedPost:
             share_with=tuple(share_with),
             zalo_broadcast=bool(broadcast),
             withdrawn=bool(withdrawn),
+            video=video,
             content_hash=digest,
             errors=tuple(Problem(file, message, at) for file, message, at in errors),
             warnings=tuple(Problem(file, message, at) for file, message, at in warnings),
@@ -1090,22 +1150,154 @@ VIDEO_EXTENSIONS = (
 )  # fmt: skip
 
 
-def _unsupported_video(work: _Folder) -> None:
-    """Until video is supported, a video file holds the post with an error.
+#: containers the tool reads (others: "export as MP4")
+VIDEO_TAKEN = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 
-    Video support (issue 19) replaces this function. Held rather than published without the
-    clip: a folder with a video was most likely meant to go out with it, and text alone would
-    be a different post from the one approved; staff who want it without the video move the
-    file out of the folder, and the post goes out at its time.
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _video(work: _Folder, text: PostText, label: str, channels: tuple[str, ...]) -> VideoRef | None:
+    """The post's one video (named in ``Video:`` or the folder's only one), checked.
+
+    Two videos without a ``Video:`` line, an unreadable or refused clip: an error, the post
+    held (never published without the clip it was approved with).
     """
-    videos = [name for name in work.files if name.casefold().endswith(VIDEO_EXTENSIONS)]
-    for name in sorted(videos, key=_natural_key):
+    videos = sorted(
+        (n for n in work.files if n.casefold().endswith(VIDEO_EXTENSIONS)), key=_natural_key
+    )
+    line = text.lines.get("video")
+    if text.video is None:
+        for key in ("video_title", "video_description", "video_form"):
+            if key in text.lines and not videos:
+                work.errors.append(
+                    Problem(
+                        label,
+                        f"Có mục '{display(key)}' nhưng thư mục bài không có video. Chép video "
+                        "vào thư mục bài, hoặc xóa dòng này.",
+                        text.lines[key],
+                    )
+                )
+        if not videos:
+            return None
+        if len(videos) > 1:
+            work.errors.append(
+                Problem(
+                    label,
+                    f"Thư mục bài có {len(videos)} video ({', '.join(videos)}): mỗi bài chỉ đăng "
+                    "một video. Ghi 'Video: <tên tệp>' để chọn một video, hoặc chuyển các video "
+                    "kia sang thư mục bài khác.",
+                )
+            )
+            return None
+        name = videos[0]
+    else:
+        wanted = unicodedata.normalize("NFC", text.video.strip()).casefold()
+        matches = [n for n in work.files if unicodedata.normalize("NFC", n).casefold() == wanted]
+        if not matches:
+            work.errors.append(
+                Problem(
+                    label,
+                    f"Không tìm thấy video '{text.video}' trong thư mục {work.name}. Kiểm tra lại "
+                    "tên tệp (cả phần đuôi .mp4, .mov…) hoặc chép video vào thư mục."
+                    + (f" Video có trong thư mục: {', '.join(videos)}." if videos else ""),
+                    line,
+                )
+            )
+            return None
+        name = matches[0]
+        others = [n for n in videos if n != name]
+        if others:
+            work.warnings.append(
+                Problem(
+                    label,
+                    f"Video có trong thư mục nhưng không ghi trong mục Video nên sẽ không được "
+                    f"đăng: {', '.join(others)}.",
+                    line,
+                )
+            )
+    if not name.casefold().endswith(VIDEO_TAKEN):
         work.errors.append(
             Problem(
                 work.label(name),
-                f"Tệp '{name}' là video: video chưa được hỗ trợ; bài sẽ đăng không có video. "
-                "Bài được giữ lại để không đăng thiếu video ngoài ý muốn: muốn đăng bài không "
-                "có video thì chuyển tệp này ra khỏi thư mục bài.",
+                f"Video '{name}' có dạng tệp công cụ không nhận. Hãy xuất lại video thành MP4 "
+                "(H.264) rồi chép vào thư mục bài.",
+            )
+        )
+        return None
+    entry = work.files[name]
+    if entry.is_symlink() and not _inside(Path(entry.path), work.real):
+        work.errors.append(
+            Problem(
+                work.label(name),
+                "Video này là lối tắt trỏ ra ngoài thư mục bài viết. Chép video thật vào thư mục.",
+            )
+        )
+        return None
+    try:
+        size = os.stat(entry.path).st_size
+        sha = _file_sha256(entry.path)
+    except OSError as exc:
+        work.cacheable = False
+        work.errors.append(
+            Problem(
+                work.label(name),
+                f"Không đọc được video ({exc.strerror or type(exc).__name__}). Đóng chương trình "
+                "đang mở video hoặc đợi chép xong, rồi thử lại.",
+            )
+        )
+        return None
+    ref = VideoRef(
+        name,
+        sha,
+        size,
+        form=text.video_form,
+        title=text.video_title,
+        description=text.video_description,
+        chosen_form=text.video_form,
+    )
+    check = work.image_check
+    video_check = check.video if isinstance(check, BytesImageCheck) else None
+    if video_check is None:
+        return ref
+    try:
+        facts = video_check(entry.path, text.video_form, channels)
+    except MediaError as exc:
+        work.errors.append(Problem(work.label(name), exc.message))
+        return None
+    except Exception as exc:  # a broken library must not stop the scan
+        work.errors.append(
+            Problem(
+                work.label(name),
+                f"Không kiểm tra được video ({type(exc).__name__}). Hãy xuất lại video thành "
+                "MP4 (H.264) rồi chép vào thư mục bài.",
+            )
+        )
+        return None
+    for warning in facts.get("warnings") or ():
+        work.warnings.append(Problem(work.label(name), str(warning)))
+    return dataclasses.replace(
+        ref,
+        duration=float(facts["duration"]),
+        width=int(facts["width"]),
+        height=int(facts["height"]),
+        chosen_form=str(facts.get("form") or text.video_form or "") or None,
+    )
+
+
+def _video_photos(work: _Folder, refs: list[ImageRef], cover: ImageRef | None, label: str) -> None:
+    """A video post carries its cover (Facebook's thumbnail, Zalo's avatar), no other photo."""
+    others = [r.name for r in refs if cover is None or r.name != cover.name]
+    if others:
+        work.warnings.append(
+            Problem(
+                label,
+                "Bài có video: Facebook và Zalo đăng video kèm một ảnh bìa "
+                f"({cover.name if cover else 'khung hình của video'}); các ảnh khác sẽ không "
+                f"được đăng: {', '.join(others)}. Muốn đăng các ảnh đó thì làm một bài riêng.",
+                None,
             )
         )
 
@@ -1209,7 +1401,6 @@ def read_folder(
             )
         )
         parsed.publish_at = None
-    _unsupported_video(work)
     share_with = _share_list(work, parsed, options, label)
     approved_by = _approver(work, parsed, options, label)
     refs, _ = _images(work, parsed, label)
@@ -1219,7 +1410,10 @@ def read_folder(
         description = first_sentence(parsed.body)
     author = parsed.author or options.default_author
     channels = parsed.channels
-    _limits(work, parsed, channels, refs, author, label)
+    video = _video(work, parsed, label, channels)
+    if video is not None:
+        _video_photos(work, refs, cover if parsed.cover or refs else None, label)
+    _limits(work, parsed, channels, [] if video is not None else refs, author, label)
     post = ScannedPost(
         folder=work.name,
         source_file=source,
@@ -1236,6 +1430,7 @@ def read_folder(
         share_with=share_with,
         zalo_broadcast=parsed.zalo_broadcast,
         withdrawn=parsed.withdrawn,
+        video=video,
         publish_at_line=parsed.lines.get("publish_at"),
         errors=_in_order(work.errors),
         warnings=_in_order(work.warnings),

@@ -51,6 +51,9 @@ _VERSION = r"/v\d+\.\d+"
 _PAGE_VIDEOS = re.compile(rf"^(?:{PREFIX})?{_VERSION}/(\d+)/videos/?$")
 _PAGE_REELS = re.compile(rf"^{_VERSION}/(\d+)/video_reels/?$")
 _NODE = re.compile(rf"^{_VERSION}/(\d+)/?$")
+_INSIGHTS = re.compile(rf"^{_VERSION}/(\d+)/video_insights/?$")
+#: the video insights metrics the sandbox knows (others: #100, as Graph answers)
+VIDEO_METRICS = ("total_video_views", "total_video_views_unique", "blue_reels_play_count")
 _RUPLOAD = re.compile(rf"^/rupload/video-upload{_VERSION}/(\d+)/?$")
 
 
@@ -73,6 +76,8 @@ class _Video:
     state: str = "PUBLISHED"
     post_id: str | None = None
     thumb: bytes | None = None
+    #: plays so far (tests set it: ``set_views``)
+    views: int = 0
 
 
 class GraphVideoHalf:
@@ -144,6 +149,31 @@ class GraphVideoHalf:
                 if v.finished_at is not None and (kind is None or v.kind == kind)
             ]
 
+    def set_views(self, video_id: str, views: int) -> None:
+        with self.lock:
+            self.videos[video_id].views = views
+
+    def _video_insights(self, vid: str, req: SandboxRequest) -> dict[str, Any]:
+        """``GET /{video-id}/video_insights?metric=a,b``: one unknown metric fails it all;
+        Reels answer ``blue_reels_play_count``, feed videos ``total_video_views*``."""
+        video = self.videos[vid]
+        names = [m.strip() for m in (req.param("metric") or "").split(",") if m.strip()]
+        known = [m for m in VIDEO_METRICS if (m.startswith("blue_reels")) == (video.kind == "reel")]
+        for name in names:
+            if name not in known:
+                raise GraphError(100, "(#100) The value must be a valid insights metric")
+        return {
+            "data": [
+                {
+                    "name": name,
+                    "period": "lifetime",
+                    "values": [{"value": video.views}],
+                    "id": f"{vid}/video_insights/{name}/lifetime",
+                }
+                for name in names or known
+            ]
+        }
+
     # ------------------------------------------------------------ dispatch
 
     def handle(self, req: SandboxRequest) -> SandboxResponse | None:
@@ -169,6 +199,13 @@ class GraphVideoHalf:
                 "/rupload/video-upload/{version}/{video-id}",
                 frozenset({"video", "reel_upload"}),
                 lambda r, p: self._reel_upload(vid, r, p),
+            )
+        elif (m := _INSIGHTS.match(path)) and req.method == "GET" and m.group(1) in self.videos:
+            vid = m.group(1)
+            route = (
+                "/{version}/{video-id}/video_insights",
+                frozenset({"video", "insights", "read"}),
+                lambda r, p: self._video_insights(vid, r),
             )
         elif (m := _NODE.match(path)) and m.group(1) in self.videos:
             vid = m.group(1)

@@ -89,6 +89,9 @@ class Sandbox:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
         self._lock = threading.RLock()
+        #: tests: called with each request a half has processed, before it is answered
+        #: (a crash test kills the client there: the platform did it, the answer is lost)
+        self.after_processing: Callable[[SandboxRequest], None] | None = None
         self._counts: Counter[str] = Counter()
         self._half_counts: Counter[str] = Counter()
         self._server: ThreadingHTTPServer | None = None
@@ -231,6 +234,9 @@ class Sandbox:
                     raise
             if response is not None:
                 self._count(half, req)
+                hook = self.after_processing
+                if hook is not None:
+                    hook(req)
                 if response.drop:
                     raise DropConnection()
                 answer: SandboxResponse = response

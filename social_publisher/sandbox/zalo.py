@@ -314,6 +314,9 @@ class ZaloHalf:
                     "views": a.views,
                     "shares": a.shares,
                     "failure": a.failure,
+                    "type": a.content.get("type") or "normal",
+                    "video_id": a.content.get("video_id"),
+                    "avatar": a.content.get("avatar") or a.content.get("cover"),
                 }
                 for a in sorted(self._articles.values(), key=lambda a: a.seq)
             ],

@@ -30,6 +30,7 @@ from ..errors import AuthError, ChannelError, RateLimitError, SetupError
 from ..store import Database, EngagementSnapshot, Meta, Publication
 from .agencies import FileProblems, load_agencies
 from .shares import DetectReport, detect_shares, live_publications
+from .video_engagement import add_facebook_views, video_uploads, zalo_video_engagement
 
 log = logging.getLogger("social_publisher.engagement")
 
@@ -359,6 +360,7 @@ def _collect_facebook(
     if reset:
         unavailable = frozenset()  # ask again: the Page may answer them now
     learnt = set(unavailable)
+    uploads = video_uploads(db, [i.id for i in items])
     for start in range(0, len(items), FB_BATCH):
         chunk = items[start : start + FB_BATCH]
         try:
@@ -374,7 +376,8 @@ def _collect_facebook(
                 record_setup_block(db, "facebook", exc, now=now, actor="collect")
             break
         learnt |= set(getattr(result, "unavailable_metrics", frozenset()))
-        _store(db, settings, chunk, result.results, report, now=now)
+        found = add_facebook_views(facebook, uploads, chunk, result.results) if uploads else None
+        _store(db, settings, chunk, found if found is not None else result.results, report, now=now)
     report.unavailable_metrics = sorted(learnt)
     if learnt != stored_metrics or reset:
         value = {"metrics": sorted(learnt), "since": now.isoformat()}
@@ -402,12 +405,20 @@ def _collect_zalo(
     *,
     now: datetime,
 ) -> None:
+    uploads = video_uploads(db, [i.id for i in items])
+    videos = [i for i in items if i.id in uploads]
+    items = [i for i in items if i.id not in uploads]
     try:
-        results = zalo.fetch_engagement([i.remote_id for i in items])
+        results = zalo.fetch_engagement([i.remote_id for i in items]) if items else {}
+        if videos:  # video articles are listed apart (getslice?type=video)
+            results = {
+                **results,
+                **zalo_video_engagement(zalo, [i.remote_id for i in videos]),
+            }
     except ChannelError as exc:
-        _channel_error(report, "Zalo", exc, len(items))
+        _channel_error(report, "Zalo", exc, len(items) + len(videos))
         return
-    _store(db, settings, items, results, report, now=now)
+    _store(db, settings, [*items, *videos], results, report, now=now)
 
 
 def _default_facebook(settings: Settings, report: CollectReport) -> Any:

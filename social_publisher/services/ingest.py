@@ -110,7 +110,13 @@ def default_image_check(settings: Settings) -> tuple[ImageCheck, str]:
     def check(path: str, data: bytes) -> object:
         return check_image(path, max_pixels=max_pixels, data=data)
 
-    return BytesImageCheck(check), f"media.check_image:{max_pixels}"
+    from .video_media import video_check
+
+    limits = f"{settings.video_max_seconds}:{settings.video_max_mb}:{settings.zalo_video_max_mb}"
+    return (
+        BytesImageCheck(check, video=video_check(settings)),
+        f"media.check_image:{max_pixels}:video:{limits}",
+    )
 
 
 def _check_id(check: Callable[..., object]) -> str:
@@ -408,6 +414,7 @@ def _version(scanned: ScannedPost) -> PostVersion:
         withdrawn=scanned.withdrawn,
         images=[img.as_dict() for img in scanned.images],
         cover=scanned.cover.name[:300] if scanned.cover else None,
+        video=scanned.video.as_dict() if scanned.video is not None else None,
         problems=[p.as_dict() for p in scanned.errors],
     )
 

@@ -128,6 +128,8 @@ class PostVersion(Base):
     #: [{"name": "anh-1.jpg", "sha256": "...", "bytes": 123}] in publishing order
     images: Mapped[list[Any]] = mapped_column(default=list)
     cover: Mapped[str | None] = mapped_column(String(300))
+    #: the post's one video (``queue.scanner.VideoRef.as_dict``); None: no video
+    video: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     #: [{"file", "line", "message"}] found when it was read; empty when valid
     problems: Mapped[list[Any]] = mapped_column(default=list)
 

@@ -229,7 +229,8 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
         Problem(
             FILE,
             "Mục 'Địa điểm' không có trong mẫu bài viết. Các mục dùng được: Tiêu đề, Thời gian "
-            "đăng, Kênh, Người duyệt, Ảnh, Ảnh bìa, Liên kết, Tác giả, Mô tả, Chia sẻ, Gửi tin "
+            "đăng, Kênh, Người duyệt, Ảnh, Ảnh bìa, Video, Tiêu đề video, Mô tả video, Dạng "
+            "video, Liên kết, Tác giả, Mô tả, Chia sẻ, Gửi tin "
             "Zalo, Trạng thái. Nếu đây là nội dung bài, hãy để một dòng trống giữa phần đầu và "
             "nội dung.",
             3,

@@ -1,54 +1,65 @@
-"""A video file in a post folder is said, not dropped (until video support, issue 19)."""
+"""A video file in a post folder is the post's video (probing is tested in tests/video)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from social_publisher.errors import Problem
 from social_publisher.queue import ScanOptions, evaluate, scan_queue
+from social_publisher.queue.scanner import ScannedPost
 from social_publisher.states import PostState as State
 
 from .conftest import GOOD, GRACE, NOW
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 OPTIONS = ScanOptions(default_share_with=("tat-ca",))
+CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(64)
 
 
-def message(name: str) -> str:
-    return (
-        f"Tệp '{name}' là video: video chưa được hỗ trợ; bài sẽ đăng không có video. Bài được "
-        "giữ lại để không đăng thiếu video ngoài ý muốn: muốn đăng bài không có video thì chuyển "
-        "tệp này ra khỏi thư mục bài."
-    )
-
-
-@pytest.mark.parametrize(
-    "name", ["clip.mp4", "CLIP.MOV", "a.avi", "a.mkv", "a.webm", "a.m4v", "quay-dt.3gp"]
-)
-def test_a_folder_with_only_a_clip_is_held_with_a_clear_message(
+@pytest.mark.parametrize("name", ["clip.mp4", "CLIP.MOV", "a.avi", "a.mkv", "a.webm", "a.m4v"])
+def test_a_clip_is_the_posts_video_hashed_with_it(
     queue: Path, write_post: Callable[..., Path], name: str
 ) -> None:
     folder = write_post("co-video")
-    (folder / name).write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    (folder / name).write_bytes(CLIP)
     (post,) = scan_queue(queue, OPTIONS).posts
-    assert post.errors == (Problem(f"co-video/{name}", message(name)),)
-    assert evaluate(post, now=NOW, grace=GRACE, tz=TZ).state == State.ERROR
+    assert post.errors == ()
+    assert post.video is not None and post.video.name == name
+    assert post.video.sha256 == hashlib.sha256(CLIP).hexdigest() and post.video.size == len(CLIP)
+    assert evaluate(post, now=NOW, grace=GRACE, tz=TZ).state == State.READY
+    before = post.content_hash
+    (folder / name).write_bytes(CLIP + b"x")
+    (post,) = scan_queue(queue, OPTIONS).posts
+    assert post.content_hash != before  # another clip: another version
 
 
-def test_photos_and_clips_each_clip_is_named_and_removing_them_makes_the_post_ready(
+def test_a_format_the_tool_does_not_take_is_named(
     queue: Path, write_post: Callable[..., Path]
 ) -> None:
-    folder = write_post("anh-va-video", GOOD, images={"anh-1.jpg": None})
-    for name in ("b.mp4", "a.mov"):
-        (folder / name).write_bytes(bytes(100))
+    (write_post("dt") / "quay-dt.3gp").write_bytes(CLIP)
     (post,) = scan_queue(queue, OPTIONS).posts
-    assert [p.message for p in post.errors] == [message("a.mov"), message("b.mp4")]
-    assert [img.name for img in post.images] == ["anh-1.jpg"]
-    for name in ("b.mp4", "a.mov"):
-        (folder / name).unlink()
+    (error,) = post.errors
+    assert error.file == "dt/quay-dt.3gp" and "MP4 (H.264)" in error.message
+
+
+def test_a_post_without_video_hashes_as_before(
+    queue: Path, write_post: Callable[..., Path]
+) -> None:
+    write_post("anh", GOOD, images={"anh-1.jpg": None})
     (post,) = scan_queue(queue, OPTIONS).posts
-    assert post.errors == () and evaluate(post, now=NOW, grace=GRACE, tz=TZ).state == State.READY
+    assert post.video is None and len(post.content()) == 14
+    record = post.to_dict()
+    assert len(record["content"]) == 14 and len(record["more"]) == 8
+    assert ScannedPost.from_dict(record) == post
+
+
+def test_the_cache_record_round_trips_a_video(queue: Path, write_post: Callable[..., Path]) -> None:
+    folder = write_post("v", GOOD.replace("Kênh", "Dạng video: reels\nKênh"))
+    (folder / "clip.mp4").write_bytes(CLIP)
+    (post,) = scan_queue(queue, OPTIONS).posts
+    assert post.video is not None and post.video.form == "reels"
+    assert ScannedPost.from_dict(post.to_dict()) == post

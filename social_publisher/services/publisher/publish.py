@@ -22,7 +22,7 @@ from ...channels.base import ChecksQuota, CreatesInTwoSteps, ScheduleHorizon, Sc
 from ...localtime import month_start
 from ...states import LIVE_STATES, PUBLISHABLE_NOW
 from ...states import PubState as S
-from ...store import Publication
+from ...store import PostVersion, Publication
 from ...store.lifecycle import extend_lease, transition
 from ..planner import OVERRIDE_PUBLISH, Disposition
 from ..settle import folder_seen_changing, folder_settled
@@ -32,6 +32,7 @@ from .ledger import finish_attempt, note_attempt, start_attempt
 from .lookup import look_before_create
 from .outcomes import platform_of, post_title
 from .outgoing import ContentChanged
+from .video import REELS_HOLD, REELS_QUOTA_KIND, create_video, has_video
 
 log = logging.getLogger("social_publisher.publisher")
 
@@ -79,6 +80,8 @@ def schedule_remote(
             return None
         if c.post.override == OVERRIDE_PUBLISH or c.verdict != Disposition.PUBLISH:
             return None
+        if has_video(c.post.current_version):
+            return None  # a video goes out at its time, through its own upload steps
         # a new version: the planner moves the publication to it first; a folder still
         # being copied or saved waits
         return (
@@ -110,6 +113,8 @@ def publish_due(ctx: PublishContext, now: datetime, *, only_post: int | None = N
         pub, post = c.pub, c.post
         if post.override == OVERRIDE_PUBLISH or pub.due_at is None or now - pub.due_at <= grace:
             return True
+        if pub.last_error_kind == REELS_QUOTA_KIND and now - pub.due_at <= grace + REELS_HOLD:
+            return True  # held by the tool for Facebook's Reels limit, not by staff
         hours = (now - pub.due_at).total_seconds() / 3600
         reason = (
             f"Bài '{post.title}' quá hạn {hours:.0f} giờ (hẹn đăng "
@@ -152,6 +157,12 @@ def _create(
     ctx: PublishContext, pub_id: int, action: str, now: datetime, result: StepResult
 ) -> None:
     """Build, record the attempt, call, record the result: for a claimed publication."""
+    with ctx.locked(pub_id) as (session, pub):
+        version = session.get(PostVersion, pub.version_id) if pub.version_id else None
+        is_video = action == "create" and has_video(version)
+    if is_video:  # an upload in committed steps (publisher/video.py)
+        create_video(ctx, pub_id, now, result)
+        return
     with ctx.locked(pub_id) as (session, pub):
         channel = ctx.channels[pub.channel]
         try:

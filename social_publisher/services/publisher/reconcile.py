@@ -26,6 +26,7 @@ from .lookup import find, held_remote_ids, hold_unverified
 from .outcomes import adopted, channel_level, platform_of, post_title, retry_or_attention
 from .outgoing import ContentChanged
 from .publish import ZALO_VERIFY_POLL, verify_token
+from .video import resume_video, video_state
 
 log = logging.getLogger("social_publisher.publisher")
 
@@ -77,6 +78,14 @@ def _reconcile_one(ctx: PublishContext, pub_id: int, now: datetime, result: Step
             )
             return
         attempt_id, action, started = attempt.id, attempt.action, attempt.started_at
+        upload = video_state(attempt)
+    if upload is not None:  # a video upload: continue from its committed step
+        resume_video(ctx, pub_id, attempt_id, upload, now, result)
+        return
+    with ctx.locked(pub_id) as (session, pub):
+        attempt = last_create_attempt(session, pub_id)
+        assert attempt is not None
+        channel = ctx.channels[pub.channel]
         token = (attempt.details or {}).get("token")
         was_unknown = attempt.outcome == "unknown"
         # 506: the same text is already on the Page; look since our first attempt.
