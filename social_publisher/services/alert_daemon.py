@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Settings
 from ..store import Database
 from . import alert_outbox, alert_watch
-from .alert_sender import Sender
+from .alert_sender import Notifier, Sender, SendReport, apprise_notify
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -103,3 +103,24 @@ def attach(
             next_run_time=now + timedelta(seconds=20),
         )
     return sender
+
+
+def run_watchdog(
+    db: Database,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime],
+    worker: str,
+    notify: Notifier | None = None,
+) -> tuple[bool, datetime | None, SendReport]:
+    """``doctor --alert``: (daemon alive, last heartbeat, what was sent).
+
+    A dead daemon sends nothing, so when the heartbeat is stale this process writes
+    the ``daemon_down`` alert and delivers everything the outbox owes itself.
+    """
+    alive, beat_at = alert_watch.watchdog(db, settings, clock())
+    report = SendReport()
+    if not alive and settings.alert_urls:
+        sender = Sender(db, settings, worker=worker, clock=clock, notify=notify or apprise_notify)
+        report = sender.run()
+    return alive, beat_at, report

@@ -69,7 +69,7 @@ def _label(url: str, number: int) -> str:
         import apprise
 
         plugin = apprise.Apprise.instantiate(url)
-        shown = plugin.url(privacy=True) if plugin else ""
+        shown = plugin.url(privacy=True) if plugin else ""  # type: ignore[no-untyped-call]
     except Exception:  # an unknown URL: its scheme is enough to recognise it
         shown = ""
     shown = redact(str(shown)).split("?", 1)[0] if shown else f"{scheme}://…"
@@ -94,7 +94,7 @@ def apprise_notify(target: Target, title: str, body: str, attachments: Sequence[
     for path in attachments:
         if Path(path).is_file():
             attach.add(str(path))
-    with apprise.LogCapture(level=logging.WARNING) as output:
+    with apprise.LogCapture(level=logging.WARNING) as output:  # type: ignore[no-untyped-call]
         ok = sender.notify(body=body, title=title, attach=attach if len(attach) else None)
         said = output.getvalue() if hasattr(output, "getvalue") else ""
     if ok:
@@ -144,8 +144,9 @@ class SendReport:
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    base = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
-    return base * (0.8 + 0.4 * (rng or random).random())
+    base = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(12, max(0, attempts - 1)))
+    factor: float = 0.8 + 0.4 * (rng or random.Random()).random()
+    return base * factor
 
 
 class Sender:
@@ -261,7 +262,7 @@ class Sender:
                 .execution_options(synchronize_session=False)
             )
             session.commit()
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def _one(self, delivery_id: int, report: SendReport) -> None:
         if not self._claim(delivery_id, self.clock()):
@@ -379,3 +380,25 @@ def undelivered_warnings(settings: Settings, db: Database, now: datetime) -> lis
     if fresh is not None and not per_target:
         lines.append("Cảnh báo: có tin mới chưa gửi (tiến trình nền sẽ gửi ngay khi chạy).")
     return lines
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert as ``alerts list`` shows it: (label, sent at, last error) per target."""
+
+    created_at: datetime
+    title: str
+    deliveries: list[tuple[str, datetime | None, str | None]]
+
+
+def recent_alerts(db: Database, *, limit: int = 20) -> list[AlertLine]:
+    with db.session() as session:
+        alerts = list(session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)))
+        return [
+            AlertLine(
+                a.created_at,
+                a.title,
+                [(d.label, d.sent_at, d.last_error) for d in a.deliveries],
+            )
+            for a in alerts
+        ]

@@ -236,6 +236,7 @@ def _digest_lines(db: Database, settings: Settings, now: datetime) -> list[str]:
         lines += [
             f"- {at.astimezone(tz):%H:%M} {platform_name(ch)}: “{title or folder}” (số {pid})"
             for at, ch, pid, title, folder in due
+            if at is not None
         ] or ["- không có bài nào."]
         lines.append("")
         lines.append("Cần người xử lý:")

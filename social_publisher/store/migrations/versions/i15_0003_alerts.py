@@ -62,9 +62,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_deliveries")),
         sa.UniqueConstraint("alert_id", "target", name=op.f("uq_alert_deliveries_alert_id")),
     )
-    op.create_index(
-        "ix_alert_deliveries_due", "alert_deliveries", ["sent_at", "next_attempt_at"]
-    )
+    op.create_index("ix_alert_deliveries_due", "alert_deliveries", ["sent_at", "next_attempt_at"])
 
 
 def downgrade() -> None:
