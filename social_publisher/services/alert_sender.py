@@ -144,7 +144,8 @@ class SendReport:
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    base = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(12, max(0, attempts - 1)))
+    doubled: int = 2 ** min(12, max(0, attempts - 1))
+    base: timedelta = min(BACKOFF_MAX, BACKOFF_BASE * doubled)
     factor: float = 0.8 + 0.4 * (rng or random.Random()).random()
     return base * factor
 
