@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,23 +64,30 @@ def targets(settings: Settings) -> list[Target]:
 
 
 def _label(url: str, number: int) -> str:
-    """Apprise's privacy form of the URL (passwords and tokens masked), redacted again."""
-    scheme = url.split("://", 1)[0]
-    try:
-        import apprise
-
-        plugin = apprise.Apprise.instantiate(url)
-        shown = plugin.url(privacy=True) if plugin else ""  # type: ignore[no-untyped-call]
-    except Exception:  # an unknown URL: its scheme is enough to recognise it
-        shown = ""
-    shown = redact(str(shown)).split("?", 1)[0] if shown else f"{scheme}://…"
+    """What staff read for a target: its service and host, never a password, key or token."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    if "." not in host and not host.startswith(("localhost", "[")):
+        host = "…"  # a "host" that is a token (Telegram's bot token)
+    shown = redact(f"{parts.scheme}://{host}")
+    to = parse_qs(parts.query).get("to")
+    if parts.scheme.startswith("mailto") and to:
+        shown += f" → {redact(to[0])}"
     return f"{number}. {shown}"[:200]
+
+
+def _quiet_apprise() -> None:
+    """Apprise logs whole URLs (keys in paths) at DEBUG: keep its records to our capture."""
+    logger = logging.getLogger("apprise")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
 
 
 def apprise_notify(target: Target, title: str, body: str, attachments: Sequence[str]) -> str | None:
     """Send through Apprise; None when the target took it, else why not (no secret)."""
     import apprise
 
+    _quiet_apprise()
     sender = apprise.Apprise()
     url = target.url
     for name in ("cto", "rto"):
