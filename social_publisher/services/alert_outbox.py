@@ -212,6 +212,7 @@ def _late(session: Session, pub: Publication, change: Change) -> None:
 
 
 def _overdue(session: Session, post: Post, change: Change) -> None:
+    session.flush()  # a post new in this scan gets its id
     title = post.title or post.folder
     enqueue(
         session,
