@@ -104,7 +104,7 @@ def apprise_notify(target: Target, title: str, body: str, attachments: Sequence[
             attach.add(str(path))
     with apprise.LogCapture(level=logging.WARNING) as output:  # type: ignore[no-untyped-call]
         ok = sender.notify(body=body, title=title, attach=attach if len(attach) else None)
-        said = output.getvalue() if hasattr(output, "getvalue") else ""
+        said = output.getvalue()
     if ok:
         return None
     lines = [line.split(" - ", 2)[-1].strip() for line in str(said).splitlines() if line.strip()]
