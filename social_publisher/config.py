@@ -559,7 +559,7 @@ def _alert_urls(env: Mapping[str, str]) -> tuple[str, ...]:
             raise _BadSetting(
                 "ALERT_URLS",
                 f"Cấu hình ALERT_URLS: địa chỉ thứ {number} không có dạng dịch vụ://… (ví dụ "
-                "mailto://tai-khoan:mat-khau@mail.quangngai.gov.vn?to=nguoi-nhan@quangngai.gov.vn"
+                "mailtos://tai-khoan:mat-khau@mail.quangngai.gov.vn?to=nguoi-nhan@quangngai.gov.vn"
                 "). Viết mỗi địa chỉ Apprise cách nhau bằng dấu cách hoặc dấu phẩy.",
             )
         parts = urlsplit(url)
