@@ -35,7 +35,7 @@ from ..states import (
     PostState,
     PubState,
 )
-from ..store import Alert, ChannelHealth, Post, Publication
+from ..store import Alert, ChannelHealth, Meta, Post, Publication
 from ..store.lifecycle import Change, add_listener
 
 log = logging.getLogger("social_publisher.alerts")
@@ -190,6 +190,9 @@ def _late(session: Session, pub: Publication, change: Change) -> None:
     live = pub.published_at or change.at
     if due is None or live - due <= _late_after:
         return
+    post = session.get(Post, pub.post_id)
+    if post is not None and post.override == "publish":
+        return  # staff chose to publish an overdue post now: late on purpose
     minutes = int((live - due).total_seconds() // 60)
     title = _title_of(session, pub.post_id)
     name = platform_name(pub.channel)
@@ -245,12 +248,31 @@ def _open_pause(session: Session, channel: str) -> bool:
     return last == PAUSED
 
 
-def _lasting(health: ChannelHealth, at: datetime) -> bool:
+def _since_key(channel: str) -> str:
+    return f"alerts:blocked_since:{channel}"
+
+
+def _blocked_since(session: Session, channel: str, change: Change) -> datetime:
+    """When the channel's current run of blocks began (renewals keep the first start)."""
+    row = session.get(Meta, _since_key(channel))
+    if change.before in (None, HealthState.OK) or row is None:
+        if row is None:
+            row = Meta(key=_since_key(channel), value={})
+            session.add(row)
+        row.value = {"at": change.at.isoformat()}
+        row.updated_at = change.at
+        return change.at
+    return datetime.fromisoformat(str(row.value.get("at")))
+
+
+def _lasting(health: ChannelHealth, since: datetime) -> bool:
+    """A blocking state always; a temporary one once the run of blocks spans 30 minutes
+    (one long block, or short ones renewed again and again)."""
     state = HealthState(health.state)
     if state in BLOCKING_HEALTH:
         return True
     until = health.blocked_until
-    return until is None or until - at >= LASTING_BLOCK
+    return until is None or until - since >= LASTING_BLOCK
 
 
 def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
@@ -258,6 +280,9 @@ def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
     name = platform_name(channel)
     state = HealthState(change.after)
     if state == HealthState.OK:
+        marker = session.get(Meta, _since_key(channel))
+        if marker is not None:
+            session.delete(marker)
         if change.before != change.after and _open_pause(session, channel):
             enqueue(
                 session,
@@ -271,7 +296,8 @@ def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
             )
         return
     renewal = change.before == change.after
-    if not _lasting(health, change.at) or (renewal and _open_pause(session, channel)):
+    since = _blocked_since(session, channel, change)
+    if not _lasting(health, since) or (renewal and _open_pause(session, channel)):
         return
     until = health.blocked_until
     when = f" đến {_local(until)}" if until is not None else ""

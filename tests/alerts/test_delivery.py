@@ -16,6 +16,7 @@ from social_publisher.store.lifecycle import set_health, transition
 
 from .conftest import (
     SMTP_USER,
+    T0,
     Clock,
     Mailbox,
     Webhook,
@@ -181,3 +182,30 @@ def test_quiet_hours_hold_only_what_can_wait(
     morning = _sender(db, settings, clock).run()
     assert morning.sent == 1
     assert "“Bài đăng trễ” lên Facebook trễ 25 phút" in webhook.texts()[1]
+
+
+def test_short_rate_limits_renewed_for_half_an_hour_are_told_once(
+    db: Database, alert_settings: Settings, webhook: Webhook
+) -> None:
+    clock = Clock()
+    for _ in range(8):  # a 5-minute limit met again every 5 minutes
+        with db.session() as s:
+            set_health(
+                s, "zalo", HealthState.RATE_LIMITED, actor="w", at=clock(),
+                until=clock() + timedelta(minutes=5), reason="Zalo -32",
+            )  # fmt: skip
+            s.commit()
+        clock.advance(minutes=5)
+    with db.session() as s:
+        alerts = list(s.scalars(select(Alert)))
+    assert [a.kind for a in alerts] == ["channel_paused"]
+    assert alerts[0].created_at == T0 + timedelta(minutes=25)
+    assert "Zalo OA bị tạm dừng: tạm dừng vì gọi quá nhiều lần" in alerts[0].title
+    with db.session() as s:
+        set_health(s, "zalo", HealthState.OK, actor="w", at=clock())
+        s.commit()
+    Sender(db, alert_settings, worker="w", clock=clock).run()
+    assert [m["title"] for m in webhook.received] == [
+        "[social-publisher] Zalo OA bị tạm dừng: tạm dừng vì gọi quá nhiều lần",
+        "[social-publisher] Zalo OA đã hoạt động lại",
+    ]
