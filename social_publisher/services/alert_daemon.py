@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Settings
 from ..store import Database
 from . import alert_outbox, alert_watch
-from .alert_sender import Notifier, Sender, SendReport, apprise_notify
+from .alert_sender import Notifier, Sender, SendReport, child_notify
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -121,6 +121,6 @@ def run_watchdog(
     alive, beat_at = alert_watch.watchdog(db, settings, clock())
     report = SendReport()
     if not alive and settings.alert_urls:
-        sender = Sender(db, settings, worker=worker, clock=clock, notify=notify or apprise_notify)
+        sender = Sender(db, settings, worker=worker, clock=clock, notify=notify or child_notify)
         report = sender.run()
     return alive, beat_at, report

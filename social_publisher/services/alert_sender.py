@@ -16,8 +16,11 @@ targets are stored as a digest with Apprise's own privacy form of the URL as lab
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +114,49 @@ def apprise_notify(target: Target, title: str, body: str, attachments: Sequence[
     return redact("; ".join(lines[-3:]) or "nơi nhận không nhận tin")[:500]
 
 
+#: a send in the child process is killed past this (it is retried later)
+CHILD_TIMEOUT = 90
+
+
+def child_notify(target: Target, title: str, body: str, attachments: Sequence[str]) -> str | None:
+    """:func:`apprise_notify` in a short-lived child process (the daemon's default).
+
+    Apprise loads its hundred plugins on first use, about 14 MB that a daemon idle for
+    days would keep for one message a day; the child frees them when it exits, and a
+    plugin that hangs is killed at CHILD_TIMEOUT. The URL travels on stdin, never in the
+    command line (which other users of the machine can read).
+    """
+    request = {
+        "key": target.key,
+        "label": target.label,
+        "url": target.url,
+        "title": title,
+        "body": body,
+        "attachments": list(attachments),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "social_publisher.services.alert_child"],
+            input=json.dumps(request, ensure_ascii=False).encode(),
+            capture_output=True,
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"quá {CHILD_TIMEOUT} giây không gửi xong (nơi nhận không trả lời)"
+    except OSError as exc:
+        return redact(f"không chạy được tiến trình gửi: {exc}")[:500]
+    try:
+        answer = json.loads(done.stdout.decode("utf-8") or "{}")
+    except ValueError:
+        answer = {}
+    if done.returncode != 0 or "error" not in answer:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        return redact(f"tiến trình gửi dừng bất thường ({done.returncode}) {tail[0]}")[:500]
+    error = answer["error"]
+    return None if error is None else redact(str(error))[:500]
+
+
 # ------------------------------------------------------------------ quiet hours
 
 
@@ -168,7 +214,7 @@ class Sender:
         *,
         worker: str,
         clock: Callable[[], datetime],
-        notify: Notifier = apprise_notify,
+        notify: Notifier = child_notify,
         exclusive: bool = False,
         rng: random.Random | None = None,
         stop: threading.Event | None = None,
@@ -333,7 +379,7 @@ class TestResult:
 
 
 def send_test(
-    settings: Settings, *, now: datetime, notify: Notifier = apprise_notify
+    settings: Settings, *, now: datetime, notify: Notifier = child_notify
 ) -> list[TestResult]:
     """``alerts test``: one test message to every target, each result (not through the outbox)."""
     local = now.astimezone(settings.tz)

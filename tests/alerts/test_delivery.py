@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from social_publisher.config import Settings, load_settings
-from social_publisher.services.alert_sender import Sender, undelivered_warnings
+from social_publisher.services.alert_sender import (
+    Sender,
+    apprise_notify,
+    child_notify,
+    undelivered_warnings,
+)
 from social_publisher.states import HealthState, PubState
 from social_publisher.store import Alert, AlertDelivery, Database, Publication
 from social_publisher.store.lifecycle import set_health, transition
@@ -37,8 +42,11 @@ def _attention(db: Database, pub_id: int, clock: Clock, reason: str) -> None:
         s.commit()
 
 
-def _sender(db: Database, settings: Settings, clock: Clock) -> Sender:
-    return Sender(db, settings, worker="test-worker", clock=clock)
+def _sender(db: Database, settings: Settings, clock: Clock, *, child: bool = False) -> Sender:
+    """The daemon's sender; Apprise in this process unless ``child`` (the daemon's way: a
+    child process per send, slower)."""
+    notify = child_notify if child else apprise_notify
+    return Sender(db, settings, worker="test-worker", clock=clock, notify=notify)
 
 
 def test_needs_attention_reaches_mail_and_webhook_once(
@@ -53,7 +61,7 @@ def test_needs_attention_reaches_mail_and_webhook_once(
     post_id, pub_id = make_post(db, title="Ngày hội chuyển đổi số")
     _attention(db, pub_id, clock, "Facebook từ chối ảnh anh-2.jpg: ảnh quá nhỏ (dưới 200 px).")
 
-    report = _sender(db, alert_settings, clock).run()
+    report = _sender(db, alert_settings, clock, child=True).run()
     assert (report.sent, report.failed) == (2, 0)
     assert len(mailbox.messages) == 1 and len(webhook.received) == 1
     assert mailbox.logins == [SMTP_USER]  # the account's password was used, and works
@@ -204,7 +212,7 @@ def test_short_rate_limits_renewed_for_half_an_hour_are_told_once(
     with db.session() as s:
         set_health(s, "zalo", HealthState.OK, actor="w", at=clock())
         s.commit()
-    Sender(db, alert_settings, worker="w", clock=clock).run()
+    _sender(db, alert_settings, clock).run()
     assert [m["title"] for m in webhook.received] == [
         "[social-publisher] Zalo OA bị tạm dừng: tạm dừng vì gọi quá nhiều lần",
         "[social-publisher] Zalo OA đã hoạt động lại",

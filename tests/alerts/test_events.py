@@ -13,7 +13,7 @@ from sqlalchemy import select
 from social_publisher.cli import cmd_alerts, main
 from social_publisher.config import Settings, load_settings
 from social_publisher.services import alert_watch
-from social_publisher.services.alert_sender import Sender
+from social_publisher.services.alert_sender import Sender, apprise_notify
 from social_publisher.services.ingest import ingest
 from social_publisher.states import HealthState, PubState
 from social_publisher.store import Alert, Database, PlatformToken, Publication
@@ -47,7 +47,7 @@ def test_overdue_post_found_by_ingest_is_told_once(
     ingest(db, alert_settings, now=clock())
     ingest(db, alert_settings, now=clock.advance(minutes=1))  # the next pass: no repeat
     assert _kinds(db) == ["overdue"]
-    Sender(db, alert_settings, worker="w", clock=clock).run()
+    Sender(db, alert_settings, worker="w", clock=clock, notify=apprise_notify).run()
     assert len(webhook.received) == 1
     text = webhook.texts()[0]
     assert "Bài “Thông báo họp dân cũ” quá giờ đăng, đang chờ quyết định" in text
@@ -151,7 +151,7 @@ def test_monthly_report_attached_to_the_mail(
     (folder / "bao-cao-2026-02.docx").write_bytes(b"PK\x03\x04 van ban")
     clock = Clock()
     alert_watch.report_ready(db, alert_settings, folder, clock())
-    Sender(db, alert_settings, worker="w", clock=clock).run()
+    Sender(db, alert_settings, worker="w", clock=clock, notify=apprise_notify).run()
     assert len(mailbox.messages) == 1
     names = sorted(p.get_filename() for p in mailbox.messages[0].iter_attachments())
     assert names == ["bao-cao-2026-02.docx", "bao-cao-2026-02.xlsx"]

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from social_publisher.config import Settings
-from social_publisher.services.alert_sender import Sender
+from social_publisher.services.alert_sender import Sender, apprise_notify
 from social_publisher.states import PubState
 from social_publisher.store import Database, Publication
 from social_publisher.store.lifecycle import transition
@@ -34,7 +34,9 @@ def test_four_senders_deliver_each_alert_once(
 
     def work(n: int) -> None:
         try:
-            sender = Sender(pg_db, alert_settings, worker=f"worker-{n}", clock=clock)
+            sender = Sender(
+                pg_db, alert_settings, worker=f"worker-{n}", clock=clock, notify=apprise_notify
+            )
             start.wait()
             sender.run()
         except BaseException as exc:  # surfaced below
