@@ -10,7 +10,7 @@ server must not make ``doctor --alert`` think the daemon is gone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,7 @@ def attach(
     clock: Callable[[], datetime],
     stop: Any,
     watch: bool = True,
+    channels: Mapping[str, object] | None = None,
 ) -> Sender | None:
     """Add the heartbeat (always) and, with ALERT_URLS, the sender and watch jobs."""
     from apscheduler.triggers.interval import IntervalTrigger
@@ -93,6 +94,8 @@ def attach(
         def look() -> None:
             at = clock()
             alert_watch.check_tokens(db, settings, at)
+            if channels and "facebook" in channels:
+                alert_watch.check_facebook_token(db, settings, channels["facebook"], at)
             alert_watch.daily_digest(db, settings, at)
 
         scheduler.add_job(

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..channels.base import Diagnoses
 from ..config import Settings
 from ..platforms import platform_name
 from ..states import BLOCKING_HEALTH, HEALTH_LABELS, POST_LABELS, HealthState, PostState, PubState
@@ -318,4 +319,47 @@ def report_ready(db: Database, settings: Settings, folder: Path, now: datetime) 
             link="/bao-cao",
             attachments=files,
         )
+        session.commit()
+
+
+#: the Facebook token is checked (debug_token, two Graph calls) once a day
+FB_CHECKED_KEY = "alerts:facebook_token_checked"
+
+
+def check_facebook_token(db: Database, settings: Settings, channel: object, now: datetime) -> None:
+    """Once a local day: a Page token that ``debug_token`` says expires (or has expired)."""
+    if not isinstance(channel, Diagnoses):
+        return
+    today = f"{now.astimezone(settings.tz):%Y-%m-%d}"
+    with db.session() as session:
+        row = session.get(Meta, FB_CHECKED_KEY)
+        if row is not None and row.value.get("day") == today:
+            return
+        if row is None:
+            row = Meta(key=FB_CHECKED_KEY, value={})
+            session.add(row)
+        row.value, row.updated_at = {"day": today}, now
+        session.commit()
+    found = [
+        d
+        for d in channel.diagnose()
+        if d.name == "facebook.token" and (not d.ok or (d.warning and "hết hạn" in d.message))
+    ]
+    if not found:
+        return
+    with db.session() as session:
+        for diagnosis in found:
+            digest = hashlib.sha256(diagnosis.message.encode()).hexdigest()[:16]
+            enqueue(
+                session,
+                key=f"token:facebook:{digest}",
+                kind="token",
+                urgent=not diagnosis.ok,
+                title="Facebook: mã truy cập Trang "
+                + ("không dùng được" if not diagnosis.ok else "sắp hết hạn"),
+                body=f"{diagnosis.message}\nSau khi sửa, chạy social-publisher doctor để kiểm tra.",
+                at=now,
+                link=HEALTH_PAGE,
+                channel="facebook",
+            )
         session.commit()

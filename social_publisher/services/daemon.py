@@ -555,6 +555,7 @@ class Daemon:
             clock=self.clock,
             stop=self.stop_event,
             watch=self.background_jobs,
+            channels=self.ctx.publisher.channels,
         )
         self.scheduler.start()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from social_publisher.channels.base import Diagnosis
 from social_publisher.cli import cmd_alerts, main
 from social_publisher.config import Settings, load_settings
 from social_publisher.services import alert_watch
@@ -197,3 +198,40 @@ def test_watchdog_and_alerts_test_commands(
     secrets_absent(out.getvalue())
     assert cmd_alerts.clock is not None
     db.dispose()
+
+
+class _Page:
+    """A channel whose ``doctor`` line about the token is given (debug_token's verdict)."""
+
+    def __init__(self, message: str, ok: bool = True, warning: bool = True) -> None:
+        self.lines = [Diagnosis("facebook.token", ok, message, warning)]
+        self.calls = 0
+
+    def diagnose(self) -> list[Diagnosis]:
+        self.calls += 1
+        return self.lines
+
+
+def test_facebook_token_expiry_from_debug_token_once(
+    db: Database, alert_settings: Settings
+) -> None:
+    clock = Clock()
+    page = _Page(
+        "Mã truy cập hợp lệ nhưng sẽ hết hạn lúc 30/04/2026 08:00: đổi sang mã Trang không "
+        "hết hạn (lấy từ mã người dùng dài hạn) để bài hẹn giờ không bị dừng."
+    )
+    alert_watch.check_facebook_token(db, alert_settings, page, clock())
+    alert_watch.check_facebook_token(db, alert_settings, page, clock.advance(hours=3))
+    assert page.calls == 1  # once a day: two Graph calls, not every five minutes
+    alert_watch.check_facebook_token(db, alert_settings, page, clock.advance(days=1))
+    assert page.calls == 2
+    with db.session() as s:
+        alerts = list(s.scalars(select(Alert)))
+    assert [(a.title, a.urgent) for a in alerts] == [
+        ("Facebook: mã truy cập Trang sắp hết hạn", False)
+    ]
+    assert "30/04/2026 08:00" in alerts[0].body
+    quiet = _Page("Mã truy cập hợp lệ, đủ quyền đăng bài; thiếu pages_read_user_content …")
+    alert_watch.check_facebook_token(db, alert_settings, quiet, clock.advance(days=1))
+    with db.session() as s:
+        assert len(list(s.scalars(select(Alert)))) == 1
