@@ -36,6 +36,21 @@ from social_publisher.sandbox import Sandbox  # noqa: E402
 
 received: list[dict[str, object]] = []
 
+#: the naive way: send with Apprise in the daemon's own process; what stays resident after
+NAIVE = """
+import sys
+from pathlib import Path
+from social_publisher.services import daemon  # what the daemon has loaded anyway
+from social_publisher.services.alert_sender import Target, apprise_notify
+def rss():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+before = rss()
+apprise_notify(Target("k", "1. json", sys.argv[1]), "t", "b", ())
+print(f"{rss() - before:+.1f}")
+"""
+
 
 class Hook(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
@@ -107,6 +122,10 @@ def main() -> None:
             print(f"  {name}: RSS {end:.1f} MB at the end, {peak:.1f} MB peak; CPU {cpu:.2f} %")
         off_mb, on_mb = results.values()
         print(f"  alerts cost {on_mb - off_mb:+.1f} MB resident; webhook messages: {len(received)}")
+        naive = subprocess.run(
+            [sys.executable, "-c", NAIVE, hook], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        print(f"  naive (Apprise inside the daemon): one send keeps {naive} MB resident for good")
     server.shutdown()
 
 
