@@ -183,6 +183,13 @@ def test_watchdog_and_alerts_test_commands(
     assert main(["--env-file", env_file, "doctor", "--alert"], out=io.StringIO()) == 1
     assert len(webhook.received) == 2  # told once, not every cron run
     assert "Tiến trình nền social-publisher đã dừng" in webhook.texts()[1]
+    out = io.StringIO()
+    assert main(["--env-file", env_file, "alerts", "list"], out=out) == 0
+    listed = out.getvalue()
+    assert "Tiến trình nền social-publisher đã dừng" in listed
+    assert "    đã gửi 1. mailto://127.0.0.1 → lanh.dao@ducpho.gov.vn lúc" in listed
+    assert "    đã gửi 2. json://127.0.0.1:" in listed
+    secrets_absent(listed)
 
     from social_publisher.services.daemon import utcnow
 
