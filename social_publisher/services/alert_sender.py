@@ -84,6 +84,8 @@ def _quiet_apprise() -> None:
     logger = logging.getLogger("apprise")
     logger.propagate = False
     logger.setLevel(logging.WARNING)
+    if not logger.handlers:  # else Python's last-resort handler prints its records
+        logger.addHandler(logging.NullHandler())
 
 
 def apprise_notify(target: Target, title: str, body: str, attachments: Sequence[str]) -> str | None:

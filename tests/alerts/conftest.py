@@ -219,3 +219,17 @@ def dump_tables(db: Database) -> str:
         for table in ("alerts", "alert_deliveries", "audit_log", "meta"):
             rows += [repr(tuple(r)) for r in conn.exec_driver_sql(f"SELECT * FROM {table}")]
     return "\n".join(rows)
+
+
+@pytest.fixture(autouse=True)
+def _no_apprise_threads() -> Iterator[None]:
+    """Apprise keeps a shared thread pool; the daemon only runs Apprise in a child process,
+    but these tests call it here: shut the pool so no thread outlives the test."""
+    yield
+    import apprise.apprise as core
+
+    for name in ("_shared_executor", "_coordinator_executor"):
+        executor = getattr(core, name, None)
+        if executor is not None:
+            executor.shutdown(wait=True)
+            setattr(core, name, None)

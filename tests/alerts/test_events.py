@@ -187,7 +187,7 @@ def test_watchdog_and_alerts_test_commands(
     assert main(["--env-file", env_file, "alerts", "list"], out=out) == 0
     listed = out.getvalue()
     assert "Tiến trình nền social-publisher đã dừng" in listed
-    assert "    đã gửi 1. mailto://127.0.0.1 → lanh.dao@ducpho.gov.vn lúc" in listed
+    assert f"    đã gửi 1. mailto://127.0.0.1:{mailbox.port} → lanh.dao@ducpho.gov.vn lúc" in listed
     assert "    đã gửi 2. json://127.0.0.1:" in listed
     secrets_absent(listed)
 
