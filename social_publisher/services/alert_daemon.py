@@ -127,3 +127,12 @@ def run_watchdog(
         sender = Sender(db, settings, worker=worker, clock=clock, notify=notify or child_notify)
         report = sender.run()
     return alive, beat_at, report
+
+
+def send_owed(
+    db: Database, settings: Settings, *, clock: Callable[[], datetime], worker: str
+) -> SendReport:
+    """Deliver what the outbox owes now (``run --once``: no daemon thread will)."""
+    if not settings.alert_urls:
+        return SendReport()
+    return Sender(db, settings, worker=worker, clock=clock, exclusive=settings.is_sqlite).run()

@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from social_publisher.config import Settings, load_settings
+from social_publisher.services import alert_outbox
 from social_publisher.services.alert_sender import (
     Sender,
     apprise_notify,
     child_notify,
     undelivered_warnings,
 )
+from social_publisher.services.status import status
 from social_publisher.states import HealthState, PubState
 from social_publisher.store import Alert, AlertDelivery, Database, Publication
 from social_publisher.store.lifecycle import set_health, transition
@@ -217,3 +219,31 @@ def test_short_rate_limits_renewed_for_half_an_hour_are_told_once(
         "[social-publisher] Zalo OA bị tạm dừng: tạm dừng vì gọi quá nhiều lần",
         "[social-publisher] Zalo OA đã hoạt động lại",
     ]
+
+
+def test_status_lists_what_is_owed_and_the_sender_is_woken_by_the_commit(
+    db: Database, alert_settings: Settings, webhook: Webhook
+) -> None:
+    woken: list[int] = []
+    remove = alert_outbox.add_waker(lambda: woken.append(1))
+    try:
+        clock = Clock()
+        _, pub_id = make_post(db, title="Bài chờ")
+        assert woken == []  # a commit that wrote no alert wakes nobody
+        with db.session() as s:
+            pub = s.get(Publication, pub_id)
+            assert pub is not None
+            transition(s, pub, PubState.PUBLISHING, actor="w", at=clock())
+            transition(s, pub, PubState.NEEDS_ATTENTION, actor="w", at=clock(), reason="x")
+            s.rollback()
+        assert woken == []  # nor a rolled-back one
+        _attention(db, pub_id, clock, "Ảnh hỏng.")
+        assert woken == [1]  # the daemon's sender runs now, not at its next poll
+    finally:
+        remove()
+    webhook.stop()
+    _sender(db, alert_settings, clock).run()
+    report = status(db, alert_settings, clock())
+    owed = [w for w in report.warnings if w.startswith("Cảnh báo:")]
+    assert len(owed) == 1  # mail went out; the webhook (down) is owed
+    assert "1 tin chưa gửi được đến 2. json://127.0.0.1" in owed[0]

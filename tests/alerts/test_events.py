@@ -242,3 +242,22 @@ def test_facebook_token_expiry_from_debug_token_once(
     alert_watch.check_facebook_token(db, alert_settings, quiet, clock.advance(days=1))
     with db.session() as s:
         assert len(list(s.scalars(select(Alert)))) == 1
+
+
+def test_run_once_sends_what_its_pass_raised(
+    tmp_path: Path,
+    alert_env: dict[str, str],
+    webhook: Webhook,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in (alert_env | {"ALERT_URLS": webhook.url, "ALERT_QUIET_HOURS": ""}).items():
+        monkeypatch.setenv(key, value)
+    write_post(Path(alert_env["QUEUE_DIR"]), "bai-cu", "25/02/2026 08:00", "Họp tổ dân phố")
+    env_file = str(tmp_path / "none.env")
+    assert main(["--env-file", env_file, "init"], out=io.StringIO()) == 0
+    main(["--env-file", env_file, "run", "--once"], out=io.StringIO(), err=io.StringIO())
+    assert [m["title"] for m in webhook.received] == [
+        "[social-publisher] Bài “Họp tổ dân phố” quá giờ đăng, đang chờ quyết định"
+    ]
+    main(["--env-file", env_file, "run", "--once"], out=io.StringIO(), err=io.StringIO())
+    assert len(webhook.received) == 1
