@@ -17,7 +17,15 @@ from social_publisher.services import alert_watch
 from social_publisher.services.alert_sender import Sender, apprise_notify
 from social_publisher.services.ingest import ingest
 from social_publisher.states import HealthState, PubState
-from social_publisher.store import Alert, Database, PlatformToken, Publication
+from social_publisher.store import (
+    Agency,
+    Alert,
+    Database,
+    PlatformToken,
+    Post,
+    PostVersion,
+    Publication,
+)
 from social_publisher.store.lifecycle import set_health, transition
 
 from .conftest import Clock, Mailbox, Webhook, make_post, secrets_absent
@@ -261,3 +269,37 @@ def test_run_once_sends_what_its_pass_raised(
     ]
     main(["--env-file", env_file, "run", "--once"], out=io.StringIO(), err=io.StringIO())
     assert len(webhook.received) == 1
+
+
+def test_digest_lists_posts_units_have_not_shared(db: Database, alert_settings: Settings) -> None:
+    clock = Clock(Clock().now.replace(hour=10))  # 17:00 local
+    with db.session() as s:
+        s.add_all(
+            [
+                Agency(id="xa-pho-an", name="UBND xã Phổ An", group="xa"),
+                Agency(id="xa-pho-quang", name="UBND xã Phổ Quang", group="xa"),
+            ]
+        )
+        post = Post(folder="bai-da-dang", title="Hướng dẫn nộp hồ sơ trực tuyến")
+        s.add(post)
+        s.flush()
+        version = PostVersion(
+            post_id=post.id, content_hash="h" * 64, source_file="bai-viet.txt",
+            title=post.title, body="b", share_with=["tat-ca"],
+        )  # fmt: skip
+        s.add(version)
+        s.flush()
+        post.current_version_id = version.id
+        s.add(
+            Publication(
+                post_id=post.id, channel="facebook", state="confirmed", version_id=version.id,
+                due_at=clock() - timedelta(days=2), published_at=clock() - timedelta(days=2),
+                remote_id="1_2", remote_url="https://facebook.com/1_2",
+            )
+        )  # fmt: skip
+        s.commit()
+    assert alert_watch.daily_digest(db, alert_settings, clock())
+    with db.session() as s:
+        body = s.scalars(select(Alert.body)).one()
+    assert "Đơn vị chưa chia sẻ (bài 7 ngày qua):" in body
+    assert "- “Hướng dẫn nộp hồ sơ trực tuyến”: 2 đơn vị chưa chia sẻ" in body
