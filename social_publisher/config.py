@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -339,6 +340,19 @@ class Settings:
         "Sở Thông tin và Truyền thông tỉnh Quảng Ngãi; UBND thị xã Đức Phổ; Lưu: VT, VHTT"
     )
 
+    #: alerts (services.alert_*): Apprise URLs, each a target (mailto://, json://, tgram://…);
+    #: they may hold a password, so they never reach a log or a report
+    alert_urls: tuple[str, ...] = field(default=(), repr=False)
+    #: non-urgent alerts (recoveries, late posts, token age, the digest) wait out these
+    #: hours ("21:00-06:00"; empty: never wait); urgent ones always go at once
+    alert_quiet_hours: str = "21:00-06:00"
+    #: the daily digest's local hour (-1: no digest)
+    alert_digest_hour: int = 16
+    #: ``doctor --alert`` says the daemon is down once its heartbeat is this old
+    alert_heartbeat_minutes: int = 5
+    #: a post confirmed live later than this after its time is reported as late
+    alert_late_minutes: int = 10
+
     #: the raw environment the settings were read from (agency page tokens live here)
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -525,6 +539,13 @@ def _build(merged: Mapping[str, str]) -> Settings:
         report_signer_title=_str(merged, "REPORT_SIGNER_TITLE", Settings.report_signer_title),
         report_signer_name=_str(merged, "REPORT_SIGNER_NAME"),
         report_recipients=_str(merged, "REPORT_RECIPIENTS", Settings.report_recipients),
+        alert_urls=_alert_urls(merged),
+        alert_quiet_hours=_quiet_hours(merged),
+        alert_digest_hour=_int(merged, "ALERT_DIGEST_HOUR", 16, minimum=-1, maximum=23),
+        alert_heartbeat_minutes=_int(
+            merged, "ALERT_HEARTBEAT_MINUTES", 5, minimum=1, maximum=24 * 60
+        ),
+        alert_late_minutes=_int(merged, "ALERT_LATE_MINUTES", 10, minimum=1, maximum=24 * 60),
         extra=dict(merged),
     )
     if settings.retry_max_seconds < settings.retry_base_seconds:
@@ -533,6 +554,69 @@ def _build(merged: Mapping[str, str]) -> Settings:
             "Cấu hình RETRY_MAX_SECONDS phải lớn hơn hoặc bằng RETRY_BASE_SECONDS.",
         )
     return settings
+
+
+#: a new target starts where a scheme ("mailto://") follows whitespace or a comma
+_URL_SPLIT = re.compile(r"[\s,;]+(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _alert_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """ALERT_URLS: Apprise URLs separated by spaces, commas or new lines; each is a secret."""
+    raw = env.get("ALERT_URLS", "").strip()
+    if not raw:
+        return ()
+    urls = tuple(dict.fromkeys(u.strip(" ,;") for u in _URL_SPLIT.split(raw) if u.strip(" ,;")))
+    for number, url in enumerate(urls, 1):
+        register_secret(url)
+        if "://" not in url:
+            raise _BadSetting(
+                "ALERT_URLS",
+                f"Cấu hình ALERT_URLS: địa chỉ thứ {number} không có dạng dịch vụ://… (ví dụ "
+                "mailtos://tai-khoan:mat-khau@mail.quangngai.gov.vn?to=nguoi-nhan@quangngai.gov.vn"
+                "). Viết mỗi địa chỉ Apprise cách nhau bằng dấu cách hoặc dấu phẩy.",
+            )
+        parts = urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        host = parts.netloc.rpartition("@")[2]
+        # the password, path pieces (a webhook's key) and a "host" that is no host name
+        # (Telegram's bot token) are secrets
+        token_host = host if "." not in host else ""
+        for piece in (
+            userinfo,
+            userinfo.partition(":")[2],
+            token_host,
+            *_long(parts.path.split("/")),
+        ):
+            register_secret(piece)
+    return urls
+
+
+def _long(pieces: list[str]) -> list[str]:
+    """Path pieces long enough to be keys (not words such as "hooks" a log must keep)."""
+    return [piece for piece in pieces if len(piece) >= 16]
+
+
+def _quiet_hours(env: Mapping[str, str]) -> str:
+    """ALERT_QUIET_HOURS: "HH:MM-HH:MM" (may wrap past midnight), or empty for none."""
+    if "ALERT_QUIET_HOURS" not in env:
+        return Settings.alert_quiet_hours
+    raw = env["ALERT_QUIET_HOURS"].strip()
+    if not raw:
+        return ""
+    match = _QUIET.match(raw)
+    if (
+        not match
+        or int(match[1]) > 23
+        or int(match[3]) > 23
+        or max(int(match[2]), int(match[4])) > 59
+    ):
+        raise _BadSetting(
+            "ALERT_QUIET_HOURS",
+            f"Cấu hình ALERT_QUIET_HOURS={raw!r} không hợp lệ: viết giờ bắt đầu và giờ kết "
+            "thúc dạng 21:00-06:00, hoặc để trống nếu không cần giờ yên lặng.",
+        )
+    return f"{int(match[1]):02d}:{match[2]}-{int(match[3]):02d}:{match[4]}"
 
 
 def setting_names() -> list[str]:

@@ -110,6 +110,8 @@ def diagnose(settings: Settings) -> list[Diagnosis]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.alert:
+        return watchdog(ctx)
     results = diagnose(ctx.settings)
     failed = 0
     for item in results:
@@ -131,4 +133,35 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "doctor", help="kiểm tra cấu hình, token, kết nối API và địa chỉ ảnh công khai"
     )
+    parser.add_argument(
+        "--alert",
+        action="store_true",
+        help="chỉ kiểm tra tiến trình nền còn chạy không; nếu đã dừng thì gửi cảnh báo "
+        "(chạy định kỳ bằng cron / Task Scheduler)",
+    )
     parser.set_defaults(handler=run)
+
+
+def watchdog(ctx: Context) -> int:
+    """``doctor --alert``: exit 0 while the daemon's heartbeat is fresh, else alert and exit 1."""
+    from datetime import UTC, datetime
+
+    from ..services.alert_daemon import run_watchdog
+    from ..services.daemon import worker_id
+
+    settings = ctx.settings
+    alive, beat_at, sent = run_watchdog(
+        ctx.db, settings, clock=lambda: datetime.now(UTC), worker=worker_id()
+    )
+    when = f"{beat_at.astimezone(settings.tz):%H:%M %d/%m/%Y}" if beat_at else "chưa bao giờ"
+    if alive:
+        ctx.print(f"[ OK ] Tiến trình nền đang chạy (tín hiệu gần nhất lúc {when}).")
+        return 0
+    ctx.print(f"[ LỖI ] Tiến trình nền không chạy (tín hiệu gần nhất: {when}).")
+    if not settings.alert_urls:
+        ctx.print("Chưa đặt ALERT_URLS nên không gửi được cảnh báo (xem README, mục Cảnh báo).")
+    elif sent.failed:
+        ctx.print("Chưa gửi được cảnh báo: " + "; ".join(sent.errors))
+    elif sent.sent:
+        ctx.print(f"Đã gửi {sent.sent} cảnh báo.")
+    return 1

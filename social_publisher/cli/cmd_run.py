@@ -50,6 +50,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         pass_ctx = build_context(settings, ctx.db)
         if args.once:
             result = run_pass(pass_ctx, utcnow())
+            from ..services.alert_daemon import send_owed
+
+            # alerts this pass wrote (and any still owed) go now: no sender thread runs after
+            send_owed(ctx.db, settings, clock=utcnow, worker=pass_ctx.publisher.worker)
             ctx.print(summary(result))
             for error in result.errors:
                 ctx.print(f"Lỗi: {error}")

@@ -71,8 +71,11 @@ def run_web(args: argparse.Namespace, ctx: Context) -> int:
             "'pip install -e .' trong thư mục cài đặt."
         )
         return 1
+    from ..services.alert_daemon import install_listener
+
     settings = ctx.settings
     setup_logging(settings.log_dir, console=ctx.err)
+    install_listener(settings)  # staff actions here (a channel reopened) write their alerts
     host = args.host or settings.web_host
     port = args.port or settings.web_port
     ctx.print(f"Trang quản trị: http://{host}:{port}/ (dừng bằng Ctrl+C)")

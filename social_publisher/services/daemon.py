@@ -289,6 +289,10 @@ def build_context(
 ) -> PassContext:
     """Everything a pass needs, with the real collaborators unless given."""
     stop = stop or threading.Event()
+    if settings.alert_urls:
+        from .alert_daemon import install_listener
+
+        install_listener(settings)  # moves made by this process write their alerts
     publisher = Publisher(
         db,
         settings,
@@ -376,6 +380,9 @@ class Daemon:
             executors={
                 "default": ThreadPoolExecutor(1),
                 "jobs": ThreadPoolExecutor(1),
+                # alerts (services.alert_daemon): the sender and the heartbeat, apart
+                "alerts": ThreadPoolExecutor(1),
+                "beat": ThreadPoolExecutor(1),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
@@ -461,6 +468,10 @@ class Daemon:
 
             folder = write_monthly_report(self.ctx.db, self.ctx.settings, now=self.clock())
             log.info("Đã xuất báo cáo tháng: %s", folder)
+            if self.ctx.settings.alert_urls:
+                from .alert_watch import report_ready
+
+                report_ready(self.ctx.db, self.ctx.settings, folder, self.clock())
         except SocialPublisherError as exc:
             log.error("Không xuất được báo cáo tháng: %s", exc.message)
         except Exception:
@@ -534,6 +545,18 @@ class Daemon:
                 id="monthly_report",
                 executor="jobs",
             )
+        from .alert_daemon import attach
+
+        attach(
+            self.scheduler,
+            self.ctx.db,
+            settings,
+            worker=self.ctx.publisher.worker,
+            clock=self.clock,
+            stop=self.stop_event,
+            watch=self.background_jobs,
+            channels=self.ctx.publisher.channels,
+        )
         self.scheduler.start()
 
     def request_stop(self, reason: str = "") -> None:

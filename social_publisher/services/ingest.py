@@ -519,9 +519,11 @@ def _sync(
         if seen is None:
             approver = header_approver(scanned, options)
             checked = evaluate(scanned, now=now, grace=grace, tz=tz, approver=approver)
-            post = Post(folder=scanned.folder, first_seen_at=now, state=checked.state.value)
+            post = Post(folder=scanned.folder, first_seen_at=now)
             _fields(post, scanned, checked, now, approver)
             session.add(post)
+            # a new row's first state, heard by listeners (an overdue post's alert)
+            transition(session, post, checked.state, actor=ACTOR, at=now, record=False)
             changes.append(_Change(post, scanned, checked, "post_added", {}, known=False))
             report.added.append(scanned.folder)
             report.posts.append(checked)

@@ -42,6 +42,7 @@ from ..states import (
     post_progress,
 )
 from ..store import ChannelHealth, Database, Post, Publication
+from .alert_sender import undelivered_warnings
 from .ingest import ingest
 from .planner import OVERRIDE_PUBLISH, OVERRIDE_WITHDRAW
 from .settle import settles_at
@@ -53,6 +54,7 @@ WarningSource = Callable[[Settings, Database, datetime], Iterable[str]]
 WARNING_SOURCES: list[WarningSource] = [
     lambda settings, db, now: token_warnings(db, settings, now) if settings.zalo_enabled else [],
     status_warnings,
+    undelivered_warnings,  # alerts still owed to an ALERT_URLS target
 ]
 
 POST_STATE_LABELS: dict[str, str] = {state.value: label for state, label in POST_LABELS.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..states import PostState, PubState
+from .alert_models import Alert, AlertDelivery
 from .db import Database, make_engine
 from .models import (
     Agency,
@@ -26,6 +27,8 @@ from .models import (
 
 __all__ = [
     "Agency",
+    "Alert",
+    "AlertDelivery",
     "Approval",
     "Attempt",
     "AuditEvent",

@@ -35,6 +35,8 @@ EXPECTED_TABLES = {
     "meta",
     "audit_log",
     "scan_cache",
+    "alerts",
+    "alert_deliveries",
     "alembic_version",
 }
 
