@@ -21,6 +21,7 @@ from .models import (
     ScanCache,
     Share,
     WebAccount,
+    Worker,
     utcnow,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "ScanCache",
     "Share",
     "WebAccount",
+    "Worker",
     "make_engine",
     "utcnow",
 ]

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 #: The newest migration. ``ensure_current`` compares against it with one query, so a
 #: process whose schema is current never imports Alembic (about 12 MB resident); a
 #: test keeps it equal to Alembic's own head.
-SCHEMA_HEAD = "i16_0002"
+SCHEMA_HEAD = "i17_0003"
 #: the first schema: what an older release may have left half made
 BASE_REVISION = "0001"
 #: a connection PostgreSQL drops while a command starts is tried again this often
@@ -237,6 +237,38 @@ def describe_db_error(exc: BaseException, url: str) -> str | None:
             "chờn): kiểm tra máy chủ PostgreSQL và mạng, rồi chạy lại."
         )
     return None
+
+
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "connection refused",
+    "the connection is closed",
+    "connection is lost",
+    "consuming input failed",
+    "could not receive data",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "connection reset",
+    "broken pipe",
+)
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is the database connection going away (a
+    PostgreSQL restart, ``pg_terminate_backend``, the network): worth a reconnection."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, DBAPIError | ConnectionError):
+            text_ = str(getattr(current, "orig", None) or current).lower()
+            if any(words in text_ for words in _LOST):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _store_error(exc: BaseException, url: str) -> StoreError:

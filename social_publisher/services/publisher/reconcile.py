@@ -41,7 +41,7 @@ def reconcile(ctx: PublishContext, now: datetime, *, only_post: int | None = Non
     result = StepResult()
     stale = [
         Publication.state == S.PUBLISHING,
-        claim_is_free(now, worker=ctx.worker, take_over=ctx.exclusive),
+        claim_is_free(now, worker=ctx.worker, take_over=ctx.exclusive, dead=ctx.dead_workers()),
     ]
     for pub_id, _ in ctx.candidates(
         now,
