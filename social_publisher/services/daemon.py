@@ -157,7 +157,14 @@ def run_pass(ctx: PassContext, now: datetime) -> PassResult:
 
     if ctx.ingest is not None and only is None:
         ingest = ctx.ingest
-        result.ingest = guarded("quét hàng đợi", lambda: ingest(ctx.db, ctx.settings, now))
+
+        def scan() -> Any:
+            # one scan at a time in the cluster: the others would only race to insert the
+            # same new posts; a worker that finds the lock taken skips the scan this pass
+            with cluster_lock(ctx.db, "ingest") as mine:
+                return ingest(ctx.db, ctx.settings, now) if mine else None
+
+        result.ingest = guarded("quét hàng đợi", scan)
     planned = guarded(
         "lập kế hoạch", lambda: plan(ctx.db, now=now, actor=publisher.worker, only_post=only)
     )

@@ -31,6 +31,7 @@ from .workers_harness import (
     pg_schema,
     schema_of,
     wait_all_live,
+    wait_registered,
     write_posts,
 )
 
@@ -82,6 +83,7 @@ def test_workers_sigkilled_exactly_once(tmp_path: Path, pg_url: str) -> None:
             finished = wait_all_live(db, 2 * POSTS, last_restart + AFTER_LAST_RESTART)
             stuck = not_live(db)
             assert finished is not None, (seed, stuck)
+            assert wait_registered(db, WORKERS, time.monotonic() + 30) == WORKERS
             assert workers.stop_all() == [0] * WORKERS
             exactly_once(sandbox, POSTS)
             assert sum(sandbox.faults.fired.values()) > 10, sandbox.faults.fired
@@ -129,6 +131,7 @@ def test_backends_terminated_exactly_once(tmp_path: Path, pg_url: str) -> None:
             finished = wait_all_live(db, 2 * POSTS, last + AFTER_LAST_RESTART)
             assert finished is not None, (seed, not_live(db))
             assert all(p.poll() is None for p in workers.procs.values())  # none gave up
+            assert wait_registered(db, WORKERS, time.monotonic() + 30) == WORKERS
             assert workers.stop_all() == [0] * WORKERS
             exactly_once(sandbox, POSTS)
             assert terminated >= 5

@@ -199,6 +199,23 @@ def wait_all_live(db: Database, expected: int, deadline: float) -> float | None:
     return None
 
 
+def wait_registered(db: Database, count: int, deadline: float) -> int:
+    """Wait until ``count`` workers are alive in the registry (a worker still starting
+    has no SIGTERM handler yet); how many are."""
+    from datetime import timedelta
+
+    from social_publisher.store.workers import list_workers
+
+    alive = 0
+    while time.monotonic() < deadline:
+        _, views = list_workers(db, stale_after=timedelta(seconds=30))
+        alive = sum(1 for w in views if w.alive)
+        if alive >= count:
+            break
+        time.sleep(0.25)
+    return alive
+
+
 def not_live(db: Database) -> list[tuple[Any, ...]]:
     with db.session() as s:
         return [
