@@ -229,6 +229,13 @@ def describe_db_error(exc: BaseException, url: str) -> str | None:
             f"Chưa có cơ sở dữ liệu {where}: tạo nó trên máy chủ PostgreSQL (createdb), hoặc "
             "sửa tên ở cuối DATABASE_URL (tệp .env), rồi chạy lại."
         )
+    if "lock timeout" in message:
+        return (
+            f"Chưa nâng cấp được cơ sở dữ liệu {where}: các tiến trình social-publisher đang "
+            "chạy giữ bảng quá 30 giây. Chưa có gì thay đổi (lần nâng cấp được hủy trọn). Dừng "
+            "mọi tiến trình (systemctl stop 'social-publisher@*' trên từng máy), chạy "
+            "'social-publisher init' một lần, rồi khởi động lại các tiến trình."
+        )
     if getattr(exc, "connection_invalidated", False) or (
         "terminating connection" in message or "server closed the connection" in message
     ):
@@ -508,6 +515,7 @@ class Database:
         for attempt in range(START_RETRIES):
             try:
                 if not self.is_current():
+                    self._refuse_newer()
                     self._upgrade("head", repair=False)
                 return
             except DBAPIError as exc:
@@ -520,6 +528,22 @@ class Database:
                 sleep(min(0.5 * 2**attempt, 4.0))
             except SQLAlchemyError as exc:
                 raise _store_error(exc, self.url) from None
+
+    def _refuse_newer(self) -> None:
+        """A schema a newer release made (a worker left on the old release): refuse, never
+        run against it or try to migrate it."""
+        current = self.current_revision()
+        if current is None:
+            return
+        from alembic.script import ScriptDirectory
+
+        known = {s.revision for s in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+        if current not in known:
+            raise StoreError(
+                f"Cơ sở dữ liệu {_place(self.url)} đã được một phiên bản social-publisher mới "
+                f"hơn nâng cấp (phiên bản dữ liệu {current}): cài bản mới đó trên máy này "
+                "(pip install -U social-publisher) rồi chạy lại."
+            )
 
     @property
     def safe_url(self) -> str:
