@@ -239,8 +239,10 @@ class ClusterMember:
             conn.commit()
             grew = bool(set(dead) - set(self._dead))
             self._dead = dead
-            if grew and self.wake is not None and self.dead_workers():
-                self.wake()
+            if grew and self.dead_workers():
+                self.publisher.takeover_due.set()
+                if self.wake is not None:
+                    self.wake()
         if self._beats % 200 == 1:
             registry.prune(conn, FORGET_AFTER)
 

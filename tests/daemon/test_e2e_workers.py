@@ -84,6 +84,7 @@ def test_workers_sigkilled_exactly_once(tmp_path: Path, pg_url: str) -> None:
             stuck = not_live(db)
             assert finished is not None, (seed, stuck)
             assert wait_registered(db, WORKERS, time.monotonic() + 30) == WORKERS
+            assert workers.wait_serving(time.monotonic() + 30)
             assert workers.stop_all() == [0] * WORKERS
             exactly_once(sandbox, POSTS)
             assert sum(sandbox.faults.fired.values()) > 10, sandbox.faults.fired
@@ -132,6 +133,7 @@ def test_backends_terminated_exactly_once(tmp_path: Path, pg_url: str) -> None:
             assert finished is not None, (seed, not_live(db))
             assert all(p.poll() is None for p in workers.procs.values())  # none gave up
             assert wait_registered(db, WORKERS, time.monotonic() + 30) == WORKERS
+            assert workers.wait_serving(time.monotonic() + 30)
             assert workers.stop_all() == [0] * WORKERS
             exactly_once(sandbox, POSTS)
             assert terminated >= 5

@@ -126,6 +126,7 @@ class Workers:
         self.outputs = tmp / "outputs"
         self.outputs.mkdir(exist_ok=True)
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.errs: dict[int, Path] = {}
         self.starts = 0
         self.cmd = [
             sys.executable,
@@ -145,7 +146,16 @@ class Workers:
         ):  # the child keeps its own copies of both
             proc = subprocess.Popen(self.cmd, cwd=self.tmp, env=self.env, stdout=out, stderr=err)
         self.procs[slot] = proc
+        self.errs[slot] = self.outputs / f"err-{slot}-{n}.txt"
         return proc
+
+    def wait_serving(self, deadline: float) -> bool:
+        """Wait until every current worker says it started (its SIGTERM handler is set)."""
+        while time.monotonic() < deadline:
+            if all("Đã khởi động" in p.read_text("utf-8", "replace") for p in self.errs.values()):
+                return True
+            time.sleep(0.25)
+        return False
 
     def kill(self, slot: int) -> None:
         proc = self.procs[slot]

@@ -123,6 +123,9 @@ class PublishContext:
         self.liveness: Callable[[], Collection[str]] | None = None
         #: set while this worker is cut off from the database: claim nothing new
         self.fenced = threading.Event()
+        #: set when a dead worker's claims appeared: other steps end early, so the next
+        #: pass (woken at once) reconciles them instead of after a long publishing loop
+        self.takeover_due = threading.Event()
         #: publication id -> lease, for the claims whose platform call runs now (renewed
         #: by the heartbeat while a long call runs)
         self.in_flight: dict[int, datetime] = {}
@@ -194,6 +197,8 @@ class PublishContext:
         dead = self.dead_workers() if claim_from else ()
         for pub_id in pub_ids:
             if self.stop.is_set() or self.fenced.is_set():
+                break
+            if self.takeover_due.is_set() and not take_over:
                 break
             with self.db.session() as session:
                 pub = session.get(Publication, pub_id)
