@@ -31,7 +31,13 @@ def workers(db: Database, settings: Settings) -> tuple[datetime | None, list[Wor
         now, views = list_workers(db, stale_after=stale)
     except SQLAlchemyError:
         return None, []
-    shown = [w for w in views if w.alive or w.claims or now - w.heartbeat_at <= SHOWN_AFTER_EXIT]
+    shown = [
+        w
+        for w in views
+        if w.alive
+        or w.claims
+        or (w.stopped_at is None and now - w.heartbeat_at <= SHOWN_AFTER_EXIT)
+    ]
     return now, shown
 
 
