@@ -237,3 +237,28 @@ def test_an_older_release_refuses_a_newer_schema(db):
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'i99_0009'")
     with pytest.raises(StoreError, match="phiên bản social-publisher mới hơn"):
         db.ensure_current()
+
+
+@pytest.mark.postgres
+def test_member_renews_the_lease_of_a_long_call(pg_db, dsettings, clock, fb):
+    from datetime import UTC, datetime
+
+    settings = dataclasses.replace(dsettings, worker_takeover_seconds=2)
+    publisher = _publisher(pg_db, settings, clock, fb, "host:8:long")
+    member = ClusterMember(pg_db, settings, publisher).start()
+    try:
+        pub_id = _claimed_by(pg_db, "host:8:long", clock)
+        soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+        with pg_db.session() as s:
+            s.execute(update(Publication).where(Publication.id == pub_id).values(lease_until=soon))
+        publisher.in_flight[pub_id] = soon  # its upload has run for most of the lease
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and publisher.in_flight[pub_id] == soon:
+            time.sleep(0.1)
+        renewed = publisher.in_flight[pub_id]
+        assert renewed - datetime.now(UTC) > timedelta(seconds=250)  # a whole lease again
+        with pg_db.session() as s:
+            assert s.get(Publication, pub_id).lease_until == renewed
+    finally:
+        publisher.in_flight.clear()
+        member.stop()
