@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "meta",
     "audit_log",
     "scan_cache",
+    "workers",
     "alembic_version",
 }
 
