@@ -304,6 +304,9 @@ class Settings:
     retry_max_seconds: int = 3600
     retry_max_attempts: int = 5
     lease_seconds: int = 300
+    #: PostgreSQL: a worker whose lock is free and heartbeat this old is dead; its claims
+    #: are taken over at once (the lease stays the fallback for a hung-but-alive worker)
+    worker_takeover_seconds: int = 6
     log_dir: Path = Path("logs")
 
     media_cache_dir: Path = Path("data/media_cache")
@@ -509,6 +512,7 @@ def _build(merged: Mapping[str, str]) -> Settings:
         retry_max_seconds=_int(merged, "RETRY_MAX_SECONDS", 3600, minimum=0, maximum=week),
         retry_max_attempts=_int(merged, "RETRY_MAX_ATTEMPTS", 5, minimum=1, maximum=1_000),
         lease_seconds=_int(merged, "LEASE_SECONDS", 300, minimum=10, maximum=day),
+        worker_takeover_seconds=_int(merged, "WORKER_TAKEOVER_SECONDS", 6, minimum=2, maximum=3600),
         log_dir=Path(_str(merged, "LOG_DIR", "logs")),
         media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
         media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..services.daemon import Daemon, PassResult, build_context, daemon_lock, run_pass, utcnow
+from ..services.cluster import ClusterMember
+from ..services.daemon import (
+    Daemon,
+    PassContext,
+    PassResult,
+    build_context,
+    daemon_lock,
+    run_pass,
+    utcnow,
+)
 from ..services.logs import setup_logging
 from . import Context
 
@@ -48,27 +57,37 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     setup_logging(settings.log_dir, console=ctx.err, tz=settings.tz)
     with daemon_lock(settings):
         pass_ctx = build_context(settings, ctx.db)
-        if args.once:
-            result = run_pass(pass_ctx, utcnow())
-            from ..services.alert_daemon import send_owed
+        with ClusterMember(ctx.db, settings, pass_ctx.publisher) as member:
+            return _run(args, ctx, pass_ctx, member)
 
-            # alerts this pass wrote (and any still owed) go now: no sender thread runs after
-            send_owed(ctx.db, settings, clock=utcnow, worker=pass_ctx.publisher.worker)
-            ctx.print(summary(result))
-            for error in result.errors:
-                ctx.print(f"Lỗi: {error}")
-            if result.attention:
-                ctx.print("Có việc cần cán bộ xử lý: xem 'social-publisher status'.")
-            return 1 if result.needs_attention else 0
-        daemon = Daemon(pass_ctx)
-        if not args.web:
-            return daemon.serve()
-        from ..services.console_actions import WakeDaemon
-        from ..web.server import start_beside  # only now: the daemon alone never loads it
 
-        server = start_beside(settings, ctx.db, WakeDaemon(daemon.wake))
-        ctx.print(f"Trang quản trị: http://{settings.web_host}:{server.port}/")
-        try:
-            return daemon.serve()
-        finally:
-            server.stop()
+def _run(
+    args: argparse.Namespace, ctx: Context, pass_ctx: PassContext, member: ClusterMember
+) -> int:
+    """The pass or the daemon, for a registered worker."""
+    settings = ctx.settings
+    if args.once:
+        result = run_pass(pass_ctx, utcnow())
+        from ..services.alert_daemon import send_owed
+
+        # alerts this pass wrote (and any still owed) go now: no sender thread runs after
+        send_owed(ctx.db, settings, clock=utcnow, worker=pass_ctx.publisher.worker)
+        ctx.print(summary(result))
+        for error in result.errors:
+            ctx.print(f"Lỗi: {error}")
+        if result.attention:
+            ctx.print("Có việc cần cán bộ xử lý: xem 'social-publisher status'.")
+        return 1 if result.needs_attention else 0
+    daemon = Daemon(pass_ctx, member=member)
+    member.wake = daemon.wake
+    if not args.web:
+        return daemon.serve()
+    from ..services.console_actions import WakeDaemon
+    from ..web.server import start_beside  # only now: the daemon alone never loads it
+
+    server = start_beside(settings, ctx.db, WakeDaemon(daemon.wake))
+    ctx.print(f"Trang quản trị: http://{settings.web_host}:{server.port}/")
+    try:
+        return daemon.serve()
+    finally:
+        server.stop()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ..queue import format_local
+from ..services import workers_view
 from ..services.status import (
     CHANNEL_OFF,
     ChannelStatus,
@@ -70,10 +71,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     now = clock()
     view = StatusView(upcoming=args.upcoming, week=args.week, attention=args.attention)
     report = read_status(ctx.db, settings, now, view)
+    db_now, workers = workers_view.workers(ctx.db, settings)
     if args.json:
-        ctx.print(json.dumps(as_json(report, settings.tz), ensure_ascii=False, indent=2))
+        data = as_json(report, settings.tz)
+        data["workers"] = workers_view.as_json(db_now, workers, settings.tz)
+        ctx.print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        ctx.print(render_text(report, settings.tz, view, now), end="")
+        text = render_text(report, settings.tz, view, now)
+        extra = workers_view.text_lines(db_now, workers, settings.tz)
+        ctx.print(text + ("\n" + "\n".join(extra) + "\n" if extra else ""), end="")
     return 1 if report.needs_people else 0
 
 

@@ -85,6 +85,9 @@ class Sandbox:
         **half_options: Any,
     ) -> None:
         self.faults = Faults(faults, seed=seed)
+        #: seconds every request waits before it is handled (a platform's round trip, for
+        #: benchmarks); requests still overlap
+        self.latency = 0.0
         self.public_dir = Path(public_dir) if public_dir else None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
@@ -335,6 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
         req = SandboxRequest.build(
             self.command, self.path, headers=dict(self.headers.items()), body=body
         )
+        if self.sandbox.latency > 0:
+            time.sleep(self.sandbox.latency)
         try:
             response = self.sandbox.dispatch(req)
         except DropConnection:

@@ -10,7 +10,10 @@ pass every ``TICK_SECONDS`` and arms an APScheduler ``date`` job at each
 One daemon per SQLite database: a file lock next to the database file
 (``<db>.daemon.lock``) that the OS releases when the process dies, even on
 SIGKILL. On PostgreSQL any number of daemons share the work through the
-publisher's row claims and leases.
+publisher's row claims; a dead worker's claims are taken over as soon as the
+worker registry (``services.cluster``) finds its lock free, the lease being the
+fallback. A pass that loses its database connection is followed by a reconnection
+with backoff and a new worker identity, before the next pass.
 """
 
 from __future__ import annotations
@@ -43,12 +46,14 @@ from ..platforms import platform_name
 from ..states import BLOCKING_HEALTH, POST_NEEDS_PEOPLE, UNFINISHED
 from ..states import PubState as S
 from ..store import ChannelHealth, Database, Post, Publication
-from ..store.db import sqlite_path
+from ..store.db import is_connection_loss, sqlite_path
+from ..store.workers import cluster_lock, once_in_cluster
 from .failures import explain
 from .planner import PlanResult, plan
 from .publisher import Publisher, RenderFn, StepResult
 
 if TYPE_CHECKING:
+    from .cluster import ClusterMember
     from .zalo_tokens import DbTokenStore
 
 log = logging.getLogger("social_publisher.daemon")
@@ -118,6 +123,8 @@ class PassResult:
     #: publications waiting for staff, blocked channels, posts with problems (right now)
     attention: int = 0
     open_work: int = 0
+    #: a step lost its database connection (the daemon reconnects before the next pass)
+    connection_lost: bool = False
 
     @property
     def needs_attention(self) -> bool:
@@ -137,6 +144,8 @@ def run_pass(ctx: PassContext, now: datetime) -> PassResult:
             log.error("Lỗi ở bước %s: %s", name, exc.message)
             result.errors.append(f"{name}: {exc.message}")
         except Exception as exc:
+            if is_connection_loss(exc):
+                result.connection_lost = True
             known = explain(exc, ctx.settings)  # a full disk, a read-only database...
             if known is not None:
                 log.error("Lỗi ở bước %s: %s", name, known)
@@ -148,7 +157,14 @@ def run_pass(ctx: PassContext, now: datetime) -> PassResult:
 
     if ctx.ingest is not None and only is None:
         ingest = ctx.ingest
-        result.ingest = guarded("quét hàng đợi", lambda: ingest(ctx.db, ctx.settings, now))
+
+        def scan() -> Any:
+            # one scan at a time in the cluster: the others would only race to insert the
+            # same new posts; a worker that finds the lock taken skips the scan this pass
+            with cluster_lock(ctx.db, "ingest") as mine:
+                return ingest(ctx.db, ctx.settings, now) if mine else None
+
+        result.ingest = guarded("quét hàng đợi", scan)
     planned = guarded(
         "lập kế hoạch", lambda: plan(ctx.db, now=now, actor=publisher.worker, only_post=only)
     )
@@ -363,6 +379,7 @@ class Daemon:
         clock: Callable[[], datetime] = utcnow,
         exact_wakeups: bool = True,
         background_jobs: bool = True,
+        member: ClusterMember | None = None,
     ) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -371,6 +388,8 @@ class Daemon:
         self.clock = clock
         self.exact_wakeups = exact_wakeups
         self.background_jobs = background_jobs
+        #: the worker's registration (``run`` gives one): reconnections go through it
+        self.member = member
         self.stop_event = ctx.stop
         self._pass_lock = threading.Lock()
         self.passes = 0
@@ -397,10 +416,34 @@ class Daemon:
             result = run_pass(self.ctx, self.clock())
             self.passes += 1
             self.last_result = result
+            if result.connection_lost:
+                self._reconnect()
             release_memory()
         if self.exact_wakeups and self.scheduler.running:
             self._arm(result.next_wakeup)
         return result
+
+    def _reconnect(self) -> None:
+        """After a pass that lost the database: wait with backoff until it answers, then go
+        on under a new worker identity (the half-done claims are reconciled at once)."""
+        from sqlalchemy import text
+
+        delay = 0.5
+        log.warning(
+            "Mất kết nối tới cơ sở dữ liệu giữa một lượt: chờ %.1f giây rồi kết nối lại.", delay
+        )
+        while not self.stop_event.wait(delay):
+            try:
+                with self.ctx.db.session() as session:
+                    session.execute(text("SELECT 1"))
+                if self.member is not None:
+                    self.member.renew_identity()
+                return
+            except Exception as exc:
+                if not is_connection_loss(exc):
+                    log.exception("unexpected error while reconnecting to the database")
+                delay = min(delay * 2, 8.0)
+                log.info("Chưa kết nối lại được cơ sở dữ liệu; thử lại sau %.1f giây.", delay)
 
     def wake(self) -> None:
         """Run a pass as soon as possible (a decision made in the web console of ``run --web``)."""
@@ -464,9 +507,14 @@ class Daemon:
     def monthly_report(self) -> None:
         """Day 1 at 07:00: last month's report into REPORT_DIR."""
         try:
-            from .report import write_monthly_report
+            from .report import previous_month, write_monthly_report
 
-            folder = write_monthly_report(self.ctx.db, self.ctx.settings, now=self.clock())
+            period = previous_month(self.clock(), self.ctx.settings.tz)
+            with once_in_cluster(self.ctx.db, f"monthly-report:{period.slug}") as mine:
+                if not mine:
+                    log.info("Báo cáo tháng %s do tiến trình khác xuất.", period.slug)
+                    return
+                folder = write_monthly_report(self.ctx.db, self.ctx.settings, now=self.clock())
             log.info("Đã xuất báo cáo tháng: %s", folder)
             if self.ctx.settings.alert_urls:
                 from .alert_watch import report_ready
@@ -486,7 +534,10 @@ class Daemon:
         try:
             from ..media.cache import prune, size_label
 
-            with self._pass_lock:
+            name = f"media-cache:{socket.gethostname()}:{settings.media_cache_dir.resolve()}"
+            with cluster_lock(self.ctx.db, name) as mine, self._pass_lock:
+                if not mine:
+                    return  # another worker on this host prunes the same folder right now
                 pruned = prune(
                     settings.media_cache_dir,
                     keep_days=settings.media_cache_days,

@@ -22,6 +22,7 @@ from .models import (
     ScanCache,
     Share,
     WebAccount,
+    Worker,
     utcnow,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "ScanCache",
     "Share",
     "WebAccount",
+    "Worker",
     "make_engine",
     "utcnow",
 ]

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 #: The newest migration. ``ensure_current`` compares against it with one query, so a
 #: process whose schema is current never imports Alembic (about 12 MB resident); a
 #: test keeps it equal to Alembic's own head.
-SCHEMA_HEAD = "i15_0003"
+SCHEMA_HEAD = "i17_0003"
 #: the first schema: what an older release may have left half made
 BASE_REVISION = "0001"
 #: a connection PostgreSQL drops while a command starts is tried again this often
@@ -148,7 +148,7 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _place(url: str) -> str:
+def database_place(url: str) -> str:
     """The database as staff know it: the SQLite file, or PostgreSQL's host:port/name."""
     try:
         parsed = make_url(url)
@@ -171,7 +171,7 @@ def describe_db_error(exc: BaseException, url: str) -> str | None:
     """
     orig = getattr(exc, "orig", None) or exc
     message = str(orig).lower()
-    where = _place(url)
+    where = database_place(url)
     if isinstance(orig, OSError) and orig.errno == errno.ENOSPC:
         message = "no space left on device"
     if "readonly database" in message or "read-only transaction" in message:
@@ -229,6 +229,13 @@ def describe_db_error(exc: BaseException, url: str) -> str | None:
             f"Chưa có cơ sở dữ liệu {where}: tạo nó trên máy chủ PostgreSQL (createdb), hoặc "
             "sửa tên ở cuối DATABASE_URL (tệp .env), rồi chạy lại."
         )
+    if "lock timeout" in message:
+        return (
+            f"Chưa nâng cấp được cơ sở dữ liệu {where}: các tiến trình social-publisher đang "
+            "chạy giữ bảng quá 30 giây. Chưa có gì thay đổi (lần nâng cấp được hủy trọn). Dừng "
+            "mọi tiến trình (systemctl stop 'social-publisher@*' trên từng máy), chạy "
+            "'social-publisher init' một lần, rồi khởi động lại các tiến trình."
+        )
     if getattr(exc, "connection_invalidated", False) or (
         "terminating connection" in message or "server closed the connection" in message
     ):
@@ -239,12 +246,45 @@ def describe_db_error(exc: BaseException, url: str) -> str | None:
     return None
 
 
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "connection refused",
+    "the connection is closed",
+    "connection is lost",
+    "consuming input failed",
+    "could not receive data",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "connection reset",
+    "broken pipe",
+)
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is the database connection going away (a
+    PostgreSQL restart, ``pg_terminate_backend``, the network): worth a reconnection."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, DBAPIError | ConnectionError):
+            text_ = str(getattr(current, "orig", None) or current).lower()
+            if any(words in text_ for words in _LOST):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _store_error(exc: BaseException, url: str) -> StoreError:
     described = describe_db_error(exc, url)
     if described is None:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         described = (
-            f"Lỗi cơ sở dữ liệu {_place(url)}: {first[0] if first else type(exc).__name__}. "
+            f"Lỗi cơ sở dữ liệu {database_place(url)}: "
+            f"{first[0] if first else type(exc).__name__}. "
             "Kiểm tra DATABASE_URL trong tệp .env; nếu lỗi còn lặp lại, gửi tệp nhật ký "
             "(logs) cho bộ phận kỹ thuật."
         )
@@ -436,7 +476,7 @@ class Database:
             cfg = alembic_config(engine)
             cfg.attributes["repair"] = repair
             cfg.attributes["notes"] = notes
-            cfg.attributes["place"] = _place(self.url)
+            cfg.attributes["place"] = database_place(self.url)
             command.upgrade(cfg, revision)
         finally:
             if engine is not self.engine:
@@ -476,6 +516,7 @@ class Database:
         for attempt in range(START_RETRIES):
             try:
                 if not self.is_current():
+                    self._refuse_newer()
                     self._upgrade("head", repair=False)
                 return
             except DBAPIError as exc:
@@ -488,6 +529,22 @@ class Database:
                 sleep(min(0.5 * 2**attempt, 4.0))
             except SQLAlchemyError as exc:
                 raise _store_error(exc, self.url) from None
+
+    def _refuse_newer(self) -> None:
+        """A schema a newer release made (a worker left on the old release): refuse, never
+        run against it or try to migrate it."""
+        current = self.current_revision()
+        if current is None:
+            return
+        from alembic.script import ScriptDirectory
+
+        known = {s.revision for s in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+        if current not in known:
+            raise StoreError(
+                f"Cơ sở dữ liệu {database_place(self.url)} đã được một phiên bản "
+                f"social-publisher mới hơn nâng cấp (phiên bản dữ liệu {current}): cài bản mới đó trên máy này "
+                "(pip install -U social-publisher) rồi chạy lại."
+            )
 
     @property
     def safe_url(self) -> str:

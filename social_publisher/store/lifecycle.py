@@ -238,13 +238,18 @@ def health_of(session: Session, channel: str) -> HealthState:
 # ------------------------------------------------------------------ claims and leases
 
 
-def claim_is_free(now: datetime, *, worker: str, take_over: bool = False) -> ColumnElement[bool]:
+def claim_is_free(
+    now: datetime, *, worker: str, take_over: bool = False, dead: Collection[str] = ()
+) -> ColumnElement[bool]:
     """SQL: the publication's claim may be taken now.
 
-    Free when no lease runs; with ``take_over`` (the single SQLite daemon, for which
-    any claim not its own is a dead worker's) also when another worker holds it.
+    Free when no lease runs, or when a worker in ``dead`` holds it (the registry,
+    ``store.workers``, found it gone); with ``take_over`` (the single SQLite daemon, for
+    which any claim not its own is a dead worker's) also when another worker holds it.
     """
     free = or_(Publication.lease_until.is_(None), Publication.lease_until < now)
+    if dead:
+        free = or_(free, Publication.claimed_by.in_(list(dead)))
     if take_over:
         free = or_(free, Publication.claimed_by.is_(None), Publication.claimed_by != worker)
     return free
@@ -260,6 +265,7 @@ def claim(
     now: datetime,
     lease: timedelta,
     take_over: bool = False,
+    dead: Collection[str] = (),
 ) -> bool:
     """Take ``pub`` for ``worker`` until ``now + lease``, moving it to ``to`` (None: stay).
 
@@ -283,7 +289,7 @@ def claim(
         .where(
             Publication.id == pub.id,
             Publication.state.in_([s.value for s in from_]),
-            claim_is_free(now, worker=worker, take_over=take_over),
+            claim_is_free(now, worker=worker, take_over=take_over, dead=dead),
         )
         .values(**values)
         .execution_options(synchronize_session=False)

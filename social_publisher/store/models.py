@@ -143,6 +143,7 @@ class Publication(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "channel"),
         Index("ix_publications_state_due", "state", "next_attempt_at"),
+        Index("ix_publications_claimed_by", "claimed_by"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -419,3 +420,23 @@ class ConsoleWrite(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     #: ``create`` | ``edit``
     action: Mapped[str] = mapped_column(String(20))
+
+
+class Worker(Base):
+    """A daemon process, registered for its life (``store.workers``).
+
+    On PostgreSQL it also holds a session-level advisory lock keyed on ``id`` while it
+    lives: a free lock is a dead worker, whose claims are taken over at once.
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the id its claims carry (``publications.claimed_by``)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: set by a graceful stop (or a worker that left this identity after a lost connection)
+    stopped_at: Mapped[datetime | None]

@@ -37,6 +37,7 @@ EXPECTED_TABLES = {
     "scan_cache",
     "alerts",
     "alert_deliveries",
+    "workers",
     "alembic_version",
 }
 

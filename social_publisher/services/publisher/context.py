@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -119,9 +119,23 @@ class PublishContext:
         self.stop = stop or threading.Event()
         self.tz = settings.tz
         self.lease = timedelta(seconds=settings.lease_seconds)
+        #: the workers found gone that still hold claims (``services.cluster`` sets it)
+        self.liveness: Callable[[], Collection[str]] | None = None
+        #: set while this worker is cut off from the database: claim nothing new
+        self.fenced = threading.Event()
+        #: set when a dead worker's claims appeared: other steps end early, so the next
+        #: pass (woken at once) reconciles them instead of after a long publishing loop
+        self.takeover_due = threading.Event()
+        #: publication id -> lease, for the claims whose platform call runs now (renewed
+        #: by the heartbeat while a long call runs)
+        self.in_flight: dict[int, datetime] = {}
 
     def now(self) -> datetime:
         return self.clock()
+
+    def dead_workers(self) -> Collection[str]:
+        """Workers the registry found gone whose claims may be taken now (none: leases only)."""
+        return self.liveness() if self.liveness is not None else ()
 
     @property
     def builder(self) -> OutgoingBuilder:
@@ -180,8 +194,11 @@ class PublishContext:
         """
         with self.db.session() as session:
             pub_ids = self.ids(session, *conditions, only_post=only_post)
+        dead = self.dead_workers() if claim_from else ()
         for pub_id in pub_ids:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.fenced.is_set():
+                break
+            if self.takeover_due.is_set() and not take_over:
                 break
             with self.db.session() as session:
                 pub = session.get(Publication, pub_id)
@@ -200,8 +217,17 @@ class PublishContext:
                     now=now,
                     lease=self.lease,
                     take_over=take_over and self.exclusive,
+                    dead=dead,
                 ):
                     continue
                 if after_claim is not None and not after_claim(candidate):
                     continue
-            yield pub_id, picked
+                lease = pub.lease_until if claim_from else None
+            if lease is None:
+                yield pub_id, picked
+                continue
+            self.in_flight[pub_id] = lease
+            try:
+                yield pub_id, picked
+            finally:
+                self.in_flight.pop(pub_id, None)

@@ -40,9 +40,10 @@ def _any(candidate: Candidate) -> bool:
 def reconcile(ctx: PublishContext, now: datetime, *, only_post: int | None = None) -> StepResult:
     """Settle every ``publishing`` row whose worker is gone or whose outcome was unknown."""
     result = StepResult()
+    ctx.takeover_due.clear()
     stale = [
         Publication.state == S.PUBLISHING,
-        claim_is_free(now, worker=ctx.worker, take_over=ctx.exclusive),
+        claim_is_free(now, worker=ctx.worker, take_over=ctx.exclusive, dead=ctx.dead_workers()),
     ]
     for pub_id, _ in ctx.candidates(
         now,

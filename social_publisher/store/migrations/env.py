@@ -18,6 +18,8 @@ config = context.config
 target_metadata = Base.metadata
 #: one lock per schema: processes migrating the same schema wait for each other
 MIGRATION_LOCK = "social_publisher.migrate:"
+#: how long a migration waits for a table that running workers use (PostgreSQL)
+MIGRATION_LOCK_WAIT = "30s"
 
 
 def run_migrations_online() -> None:
@@ -30,6 +32,9 @@ def run_migrations_online() -> None:
                 text("SELECT pg_advisory_xact_lock(hashtext(:key || current_schema()))"),
                 {"key": MIGRATION_LOCK},
             )
+            # Workers of the older release may be running: each DDL waits this long for
+            # their table locks, then the whole migration rolls back (never half made).
+            connection.execute(text(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_WAIT}'"))
         recover_half_made(
             connection,
             repair=bool(config.attributes.get("repair", False)),
