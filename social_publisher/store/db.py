@@ -542,8 +542,8 @@ class Database:
         if current not in known:
             raise StoreError(
                 f"Cơ sở dữ liệu {database_place(self.url)} đã được một phiên bản "
-                f"social-publisher mới hơn nâng cấp (phiên bản dữ liệu {current}): cài bản mới đó trên máy này "
-                "(pip install -U social-publisher) rồi chạy lại."
+                f"social-publisher mới hơn nâng cấp (phiên bản dữ liệu {current}): cài bản "
+                "mới đó trên máy này (pip install -U social-publisher) rồi chạy lại."
             )
 
     @property
