@@ -61,10 +61,14 @@ UNIT_SETTINGS = frozenset(
         "REPORT_SIGNER_TITLE",
         "REPORT_SIGNER_NAME",
         "REPORT_RECIPIENTS",
+        "ALERT_QUIET_HOURS",
+        "ALERT_DIGEST_HOUR",
+        "ALERT_LATE_MINUTES",
     }
 )
-#: per-unit secrets, each given only as ``<NAME>_ENV``: the variable that holds it
-UNIT_SECRETS = frozenset(SECRET_SETTINGS - {"WEB_SECRET_KEY"})
+#: per-unit secrets, each given only as ``<NAME>_ENV``: the variable that holds it (alert
+#: targets too: an SMTP URL carries its password)
+UNIT_SECRETS = frozenset(SECRET_SETTINGS - {"WEB_SECRET_KEY"} | {"ALERT_URLS"})
 _ENV_SUFFIX = "_ENV"
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]*")

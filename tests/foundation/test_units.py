@@ -255,3 +255,17 @@ def test_every_per_unit_name_is_a_setting_and_in_the_template() -> None:
     template = (ROOT / "units.example.toml").read_text(encoding="utf-8")
     for name in UNIT_SETTINGS | UNIT_SECRETS:
         assert name in template, name
+
+
+def test_a_unit_has_its_own_alert_targets_from_a_named_variable(tmp_path: Path) -> None:
+    text = (
+        '[[don_vi]]\nid = "a"\nname = "A"\nALERT_URLS_ENV = "ALERTS_A"\n'
+        'ALERT_DIGEST_HOUR = 7\n\n[[don_vi]]\nid = "b"\nname = "B"\n'
+    )
+    url = "mailtos://vhtt:Mat-Khau-Thu-42@mail.quangngai.gov.vn?to=vhtt@quangngai.gov.vn"
+    a, b = load_units(_settings(tmp_path, text, ALERTS_A=url, FB_PAGE_ID=""))
+    assert a.settings.alert_urls == (url,) and a.settings.alert_digest_hour == 7
+    assert b.settings.alert_urls == () and b.settings.alert_digest_hour == 16
+    assert "Mat-Khau-Thu-42" not in redact(f"could not send to {url}")
+    message = _refusal(tmp_path, f'[[don_vi]]\nid = "a"\nname = "A"\nALERT_URLS = "{url}"\n')
+    assert "không ghi mã bí mật ALERT_URLS" in message and "Mat-Khau" not in message
