@@ -322,6 +322,19 @@ class FacebookVideoClient:
         else:
             self._call("DELETE", f"{self.graph_url}/{state.video_id}")
 
+    def delete(self, video_id: str) -> None:
+        """Delete a finished video (a scheduled one too: its post goes with it); a video
+        already gone counts as deleted."""
+        from .graph_errors import is_missing_object
+
+        self._require_enabled()
+        try:
+            self._call("DELETE", f"{self.graph_url}/{video_id}")
+        except InvalidRequestError as exc:
+            if not is_missing_object(exc):
+                raise
+            log.info("video %s already deleted on Facebook", video_id)
+
     def status(self, video_id: str) -> dict[str, Any]:
         body = self._call(
             "GET",
