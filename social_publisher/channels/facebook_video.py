@@ -47,6 +47,7 @@ from ..errors import (
     TransientError,
     register_secret,
 )
+from .base import RemotePost
 from .graph_errors import PLATFORM, as_int, classify_error, graph_error
 from .http import HttpClient
 
@@ -321,6 +322,74 @@ class FacebookVideoClient:
             )
         else:
             self._call("DELETE", f"{self.graph_url}/{state.video_id}")
+
+    def find_video(
+        self,
+        kind: str,
+        title: str,
+        description: str,
+        since: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> RemotePost | None:
+        """Our video already on the Page (live or scheduled) since ``since``, or None.
+
+        Looked for before the first upload: a database that lost its history must not
+        post the clip twice. Feed videos from ``/{page}/videos``, Reels from
+        ``/{page}/video_reels``; matched by the description (whitespace-insensitive) and,
+        where the list gives one, the title. A match is read back (``status``) for its
+        post id, link and schedule; one another publication holds (``exclude``) is never
+        answered; one still processing raises ProcessingError (ask again later)."""
+        from .facebook import _same_text
+
+        self._require_enabled()
+        edge = "videos" if kind == FEED else "video_reels"
+        body = self._call(
+            "GET",
+            f"{self.graph_url}/{self.page_id}/{edge}",
+            params={
+                "since": int(since.timestamp()),
+                "fields": "id,title,description,created_time,updated_time",
+                "limit": 100,
+            },
+        )
+        for item in (body or {}).get("data") or []:
+            if not _same_text(str(item.get("description") or ""), description):
+                continue
+            if item.get("title") and not _same_text(str(item["title"]), title):
+                continue
+            video_id = str(item.get("id"))
+            try:
+                status = self.status(video_id)
+            except InvalidRequestError as exc:
+                from .graph_errors import is_missing_object
+
+                if is_missing_object(exc):
+                    continue  # deleted (or an abandoned upload): not on the Page
+                raise
+            post_id = self._post_id(status.get("post_id"))
+            if video_id in exclude or (post_id is not None and post_id in exclude):
+                continue
+            phase = (status.get("status") or {}).get("publishing_phase") or {}
+            publish_time = as_int(phase.get("publish_time"))
+            live = bool(status.get("published"))
+            if post_id is None and publish_time is None:
+                raise ProcessingError(
+                    f"Video {video_id} trên Trang trùng nội dung nhưng Facebook vẫn đang xử lý: "
+                    "xem lại sau, chưa tải lên lần nữa",
+                    platform=PLATFORM,
+                    retry_after=max(self.poll_interval, 60.0),
+                )
+            scheduled = datetime.fromtimestamp(publish_time, UTC) if publish_time else None
+            log.info("found video %s on the Page before uploading it again", video_id)
+            return RemotePost(
+                remote_id=post_id or video_id,
+                url=self._permalink(status.get("permalink_url")),
+                scheduled_for=None if live else scheduled,
+                is_published=live or scheduled is None,
+                extra={"video_id": video_id, "video_kind": kind},
+            )
+        return None
 
     def delete(self, video_id: str) -> None:
         """Delete a finished video (a scheduled one too: its post goes with it); a video

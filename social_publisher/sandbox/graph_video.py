@@ -180,7 +180,14 @@ class GraphVideoHalf:
         self._settle_all()
         path = req.path
         route: tuple[str, frozenset[str], Any] | None = None
-        if (m := _PAGE_VIDEOS.match(path)) and req.method == "POST":
+        if (m := _PAGE_VIDEOS.match(path)) and req.method == "GET":
+            page = m.group(1)
+            route = (
+                "/{version}/{page}/videos",
+                frozenset({"video", "read"}),
+                lambda r, p: self._list_videos(page, r, p),
+            )
+        elif (m := _PAGE_VIDEOS.match(path)) and req.method == "POST":
             if not path.startswith(PREFIX):
                 req.route = "/{version}/{page}/videos"
                 return self.graph._error_response(
@@ -443,6 +450,28 @@ class GraphVideoHalf:
             raise GraphError(100, "(#100) More bytes than file_size")
         video.data += req.body
         return {"success": True}
+
+    def _list_videos(self, page_id: str, req: SandboxRequest, principal: Any) -> Any:
+        """``GET /{page}/videos``: the Page's finished feed videos, newest first (a
+        deleted one is no longer listed)."""
+        since = req.arg("since")
+        low = self.graph._parse_time(since, "since") if since else None
+        items = []
+        for v in sorted(self.videos.values(), key=lambda v: v.id, reverse=True):
+            if v.kind != "feed" or v.page_id != page_id or v.finished_at is None or v.cancelled:
+                continue
+            if low and v.finished_at < low:
+                continue
+            items.append(
+                {
+                    "id": v.id,
+                    "title": v.title,
+                    "description": v.description,
+                    "created_time": graph_time(v.finished_at),
+                    "updated_time": graph_time(v.finished_at),
+                }
+            )
+        return {"data": items}
 
     def _list_reels(self, page_id: str, req: SandboxRequest, principal: Any) -> Any:
         since = req.arg("since")

@@ -328,6 +328,8 @@ def _run(
     if attempt_id is None:
         if not _quota_allows(ctx, job, media, now, back):
             return
+        if _look_first(ctx, job, media, action, now, result):
+            return  # already on the platform (adopted), or it could not be looked at yet
         attempt_id = start_attempt(
             ctx, pub_id, action, job.content_hash, title=job.title, video={}, kind=media.kind
         )
@@ -380,6 +382,52 @@ def _run(
             outcomes.published(ctx, session, pub, remote, now)
             result.published.append(pub_id)
         outcomes.mark_channel_ok(ctx, session, pub.channel, now)
+
+
+def _look_first(
+    ctx: PublishContext, job: _Job, media: VideoForChannel, action: str, now: datetime,
+    result: StepResult,
+) -> bool:  # fmt: skip
+    """Before the first byte of an upload, look for the video on the platform (as photo
+    posts do, :mod:`.lookup`): a database that lost its history must not post it twice.
+    True when that settled the publication (adopted, held for a person, or waiting)."""
+    from .lookup import (
+        LOOK_BACK,
+        SCHEDULE_LOOK_BACK,
+        adopt_found,
+        held_remote_ids,
+        hold_unverified,
+        wait_to_look,
+    )
+
+    with ctx.db.session() as session:
+        exclude = held_remote_ids(session, job.channel, job.pub_id)
+    back = SCHEDULE_LOOK_BACK if action == "schedule" else LOOK_BACK
+    since = min(job.due_at or now, now) - back
+    channel = ctx.channels[job.channel]
+    try:
+        if job.channel == FACEBOOK:
+            client = channel.video_client()  # type: ignore[attr-defined]
+            found = client.find_video(
+                media.kind, job.title, job.description, since, exclude=exclude
+            )
+        else:
+            from ...channels.zalo_video import ZaloVideoPost
+
+            post = ZaloVideoPost(title=job.title, description=job.description, cover_url="")
+            found = channel.video_client().find_existing(  # type: ignore[attr-defined]
+                post, since, exclude=exclude
+            )
+    except errors.UnverifiedMatchError as exc:
+        hold_unverified(ctx, job.pub_id, None, exc, job.title, now, result)
+        return True
+    except errors.ChannelError as exc:  # ProcessingError too: ask again, upload nothing
+        wait_to_look(ctx, job.pub_id, action, exc, job.title, now)
+        return True
+    if found is None:
+        return False
+    adopt_found(ctx, job.pub_id, action, job.channel, found, job.title, now, result)
+    return True
 
 
 #: steps at which the create was sent (Facebook's finish, Zalo's article/create) and
