@@ -489,7 +489,9 @@ class FacebookVideoClient:
             )
         except OutcomeUnknownError as exc:
             # an unanswered start created at most an empty, unfinished upload that never
-            # shows on the Page: starting again is safe
+            # shows on the Page: starting again is safe. It cannot be found to cancel it:
+            # its video_id was in the lost answer, and Graph lists finished videos only
+            # (/{page}/videos; the video_reels edge's reference says it cannot be read)
             raise TransientError(
                 f"Không rõ kết quả bước bắt đầu tải video lên Facebook: {exc.platform_message}",
                 platform=PLATFORM,

@@ -12,6 +12,12 @@ back before finishing again, a Zalo create that may have happened is looked for 
 Nothing is uploaded twice, and a Facebook upload that cannot go on (a definite refusal,
 attempts exhausted) is cancelled, so no second draft stays on the Page.
 
+Before the first upload the video is looked for on the platform (:func:`_look_first`, as
+photo posts do in :mod:`.lookup`): found, it is adopted and nothing is uploaded. A Facebook
+video 15 min to 29/179 days ahead is handed to Facebook's scheduler (``action="schedule"``,
+from ``schedule_remote``) and lives as ``scheduled_remote`` like a photo post
+(:mod:`.remote_schedule` deletes the video on withdrawal, re-plans it on any change).
+
 Reels: at most 30 per Page in 24 h (Graph's own list, read before a new Reel); a Reel
 over the limit waits in ``retry_wait`` until the oldest leaves the window, without
 counting as a failure and without stopping the channel's other posts.
