@@ -157,3 +157,33 @@ def test_the_sandbox_holds_facebook_to_the_sheets_windows(
             with pytest.raises(InvalidRequestError, match="scheduled publish time is invalid"):
                 upload(clip, post, lambda s: None)
             assert box.graph_video.finished_videos() == []
+
+
+def test_an_edit_or_publish_now_replaces_the_scheduled_video(world: World, landscape: Path) -> None:
+    """Any change to a scheduled video deletes it on the Page and uploads the new version;
+    ``publish-now`` deletes it and publishes at once: one live video in the end."""
+    from social_publisher.services.planner import staff_publish_now
+
+    sandbox, _ctx, clock, db, queue = world
+    folder = _post(queue, "sua", "Thông báo tiêm chủng", landscape)
+    _run(world)
+    (pub,) = states(db).values()
+    assert pub.state == "scheduled_remote", pub.last_error
+    first = pub.remote_id
+    text = (folder / "bai-viet.txt").read_text(encoding="utf-8")
+    (folder / "bai-viet.txt").write_text(text.replace("Nội dung", "Nội dung mới"), "utf-8")
+    clock.advance(120)
+    _run(world, n=6)
+    (pub,) = states(db).values()
+    assert pub.state == "scheduled_remote" and pub.remote_id != first, pub.last_error
+    videos = sandbox.state()["graph_video"]["videos"]
+    assert [v["cancelled"] for v in videos] == [True, False]
+    assert "Nội dung mới" in videos[1]["description"]
+    staff_publish_now(db, "sua", now=clock(), actor="staff")
+    _run(world, n=6)
+    (pub,) = states(db).values()
+    assert pub.state in ("published", "confirmed"), (pub.state, pub.last_error)
+    videos = sandbox.state()["graph_video"]["videos"]
+    assert [v["cancelled"] for v in videos] == [True, True, False] and videos[2]["published"]
+    (live,) = _live_posts(sandbox)
+    assert live["id"] == pub.remote_id
