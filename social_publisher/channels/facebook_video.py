@@ -391,6 +391,25 @@ class FacebookVideoClient:
             )
         return None
 
+    def read(self, video_id: str) -> RemotePost | None:
+        """A video as Facebook has it now (live or not, its post id once it has one);
+        None when it was deleted. Confirms a scheduled video known by its video id."""
+        from .graph_errors import is_missing_object
+
+        self._require_enabled()
+        try:
+            body = self.status(video_id)
+        except InvalidRequestError as exc:
+            if is_missing_object(exc):
+                return None
+            raise
+        return RemotePost(
+            remote_id=self._post_id(body.get("post_id")) or video_id,
+            url=self._permalink(body.get("permalink_url")),
+            is_published=bool(body.get("published")),
+            extra={"video_id": video_id},
+        )
+
     def delete(self, video_id: str) -> None:
         """Delete a finished video (a scheduled one too: its post goes with it); a video
         already gone counts as deleted."""

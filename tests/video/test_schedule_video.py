@@ -187,3 +187,48 @@ def test_an_edit_or_publish_now_replaces_the_scheduled_video(world: World, lands
     assert [v["cancelled"] for v in videos] == [True, True, False] and videos[2]["published"]
     (live,) = _live_posts(sandbox)
     assert live["id"] == pub.remote_id
+
+
+def test_a_scheduled_video_known_only_by_its_video_id_is_confirmed_by_it(
+    tmp_path: Path, env: dict[str, str], landscape: Path
+) -> None:
+    """Whether Graph gives a scheduled video's post id before it is live is unconfirmed:
+    without it the video id is recorded, confirmed through the video's status, and the
+    post id taken once Facebook has published it."""
+    import random
+
+    from social_publisher.config import load_settings
+    from social_publisher.sandbox import Sandbox
+    from social_publisher.services.daemon import build_context
+    from social_publisher.store import Database
+
+    clock = pv.Clock(T0)
+    sandbox = Sandbox(
+        clock=clock,
+        graphvideo_chunk_bytes=64_000,
+        graphvideo_processing_polls=1,
+        graphvideo_scheduled_post_id=False,
+    )
+    sandbox.start("127.0.0.1", 0)
+    settings = load_settings(
+        {**env, **sandbox.env(), "QUEUE_SETTLE_SECONDS": "0"}, dotenv_path=None
+    )
+    db = Database(settings.database_url)
+    db.upgrade()
+    ctx = build_context(settings, db, clock=clock, worker="w", rng=random.Random(3))
+    here: World = (sandbox, ctx, clock, db, settings.queue_dir)
+    try:
+        _post(settings.queue_dir, "id-video", "Lịch trực Tết", landscape)
+        _run(here)
+        (pub,) = states(db).values()
+        (video,) = _videos(sandbox)
+        assert pub.state == "scheduled_remote" and pub.remote_id == video["id"], pub.last_error
+        clock.now = AT + timedelta(seconds=30)
+        _run(here, n=3)
+        (pub,) = states(db).values()
+        assert pub.state == "confirmed", (pub.state, pub.last_error)
+        (live,) = _live_posts(sandbox)
+        assert pub.remote_id == live["id"] and pub.remote_url
+    finally:
+        sandbox.stop()
+        db.dispose()
