@@ -47,6 +47,7 @@ from ..errors import (
     TransientError,
     register_secret,
 )
+from .base import RemotePost
 from .graph_errors import PLATFORM, as_int, classify_error, graph_error
 from .http import HttpClient
 
@@ -322,6 +323,106 @@ class FacebookVideoClient:
         else:
             self._call("DELETE", f"{self.graph_url}/{state.video_id}")
 
+    def find_video(
+        self,
+        kind: str,
+        title: str,
+        description: str,
+        since: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> RemotePost | None:
+        """Our video already on the Page (live or scheduled) since ``since``, or None.
+
+        Looked for before the first upload: a database that lost its history must not
+        post the clip twice. Feed videos from ``/{page}/videos``, Reels from
+        ``/{page}/video_reels``; matched by the description (whitespace-insensitive) and,
+        where the list gives one, the title. A match is read back (``status``) for its
+        post id, link and schedule; one another publication holds (``exclude``) is never
+        answered; one still processing raises ProcessingError (ask again later)."""
+        from .facebook import _same_text
+
+        self._require_enabled()
+        edge = "videos" if kind == FEED else "video_reels"
+        body = self._call(
+            "GET",
+            f"{self.graph_url}/{self.page_id}/{edge}",
+            params={
+                "since": int(since.timestamp()),
+                "fields": "id,title,description,created_time,updated_time",
+                "limit": 100,
+            },
+        )
+        for item in (body or {}).get("data") or []:
+            if not _same_text(str(item.get("description") or ""), description):
+                continue
+            if item.get("title") and not _same_text(str(item["title"]), title):
+                continue
+            video_id = str(item.get("id"))
+            try:
+                status = self.status(video_id)
+            except InvalidRequestError as exc:
+                from .graph_errors import is_missing_object
+
+                if is_missing_object(exc):
+                    continue  # deleted (or an abandoned upload): not on the Page
+                raise
+            post_id = self._post_id(status.get("post_id"))
+            if video_id in exclude or (post_id is not None and post_id in exclude):
+                continue
+            phase = (status.get("status") or {}).get("publishing_phase") or {}
+            publish_time = as_int(phase.get("publish_time"))
+            live = bool(status.get("published"))
+            if post_id is None and publish_time is None:
+                raise ProcessingError(
+                    f"Video {video_id} trên Trang trùng nội dung nhưng Facebook vẫn đang xử lý: "
+                    "xem lại sau, chưa tải lên lần nữa",
+                    platform=PLATFORM,
+                    retry_after=max(self.poll_interval, 60.0),
+                )
+            scheduled = datetime.fromtimestamp(publish_time, UTC) if publish_time else None
+            log.info("found video %s on the Page before uploading it again", video_id)
+            return RemotePost(
+                remote_id=post_id or video_id,
+                url=self._permalink(status.get("permalink_url")),
+                scheduled_for=None if live else scheduled,
+                is_published=live or scheduled is None,
+                extra={"video_id": video_id, "video_kind": kind},
+            )
+        return None
+
+    def read(self, video_id: str) -> RemotePost | None:
+        """A video as Facebook has it now (live or not, its post id once it has one);
+        None when it was deleted. Confirms a scheduled video known by its video id."""
+        from .graph_errors import is_missing_object
+
+        self._require_enabled()
+        try:
+            body = self.status(video_id)
+        except InvalidRequestError as exc:
+            if is_missing_object(exc):
+                return None
+            raise
+        return RemotePost(
+            remote_id=self._post_id(body.get("post_id")) or video_id,
+            url=self._permalink(body.get("permalink_url")),
+            is_published=bool(body.get("published")),
+            extra={"video_id": video_id},
+        )
+
+    def delete(self, video_id: str) -> None:
+        """Delete a finished video (a scheduled one too: its post goes with it); a video
+        already gone counts as deleted."""
+        from .graph_errors import is_missing_object
+
+        self._require_enabled()
+        try:
+            self._call("DELETE", f"{self.graph_url}/{video_id}")
+        except InvalidRequestError as exc:
+            if not is_missing_object(exc):
+                raise
+            log.info("video %s already deleted on Facebook", video_id)
+
     def status(self, video_id: str) -> dict[str, Any]:
         body = self._call(
             "GET",
@@ -407,7 +508,9 @@ class FacebookVideoClient:
             )
         except OutcomeUnknownError as exc:
             # an unanswered start created at most an empty, unfinished upload that never
-            # shows on the Page: starting again is safe
+            # shows on the Page: starting again is safe. It cannot be found to cancel it:
+            # its video_id was in the lost answer, and Graph lists finished videos only
+            # (/{page}/videos; the video_reels edge's reference says it cannot be read)
             raise TransientError(
                 f"Không rõ kết quả bước bắt đầu tải video lên Facebook: {exc.platform_message}",
                 platform=PLATFORM,

@@ -34,6 +34,7 @@ from ..errors import (
     OutcomeUnknownError,
     ProcessingError,
     TransientError,
+    UnverifiedMatchError,
 )
 from .base import Engagement, RemotePost
 from .zalo import MAX_DESCRIPTION, MAX_TITLE, PAGE_SIZE, ZaloChannel, _int_or_none, nfc, shorten
@@ -319,6 +320,57 @@ class ZaloVideoClient:
                 f"xem lại sau {ch.settle_window - elapsed:.0f} giây",
                 platform=PLATFORM,
                 retry_after=ch.settle_window - elapsed,
+            )
+        return None
+
+    def find_existing(
+        self, post: ZaloVideoPost, since: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> RemotePost | None:
+        """Our video article already on the OA (looked for before the first upload: a
+        database that lost its history must not post it twice), or None.
+
+        As for photo articles, the title alone is not enough (offices reuse titles):
+        an article titled like ``post``, created since ``since``, not held by another
+        publication (``exclude``), is ours when its description (``getdetail``) is the
+        one sent; UnverifiedMatchError when its content cannot be read to compare."""
+        from .zalo import CLOCK_SLACK, _flat, parse_zalo_time
+
+        ch = self.channel
+        title = " ".join(shorten(nfc(post.title), MAX_TITLE).split())
+        expected = _flat(shorten(nfc(post.description or post.title), MAX_DESCRIPTION))
+        unverified: list[str] = []
+        for page in range(ch.max_pages):
+            medias, total = self.list_video_articles(page * PAGE_SIZE)
+            for media in medias:
+                if " ".join(nfc(str(media.get("title") or "")).split()) != title:
+                    continue
+                created = parse_zalo_time(media.get("create_date"), ch.tz)
+                if created is not None and created < since - CLOCK_SLACK:
+                    continue
+                article_id = str(media.get("id"))
+                if article_id in exclude:
+                    continue
+                link = media.get("link_view")
+                try:
+                    detail = ch.article_detail(article_id)
+                except InvalidRequestError:
+                    continue  # gone: not live, not adoptable
+                text = detail.get("description")
+                if not isinstance(text, str):
+                    unverified.append(str(link or article_id))
+                    continue
+                if _flat(text) != expected:
+                    continue
+                log.info("found Zalo video article %s before uploading again", article_id)
+                return RemotePost(article_id, url=str(link) if link else None, created_time=created)
+            if len(medias) < PAGE_SIZE or (total is not None and (page + 1) * PAGE_SIZE >= total):
+                break
+        if unverified:
+            raise UnverifiedMatchError(
+                f"Có bài video Zalo cùng tiêu đề “{title}” nhưng không đọc được nội dung "
+                "để so sánh",
+                platform=PLATFORM,
+                candidate=unverified[0],
             )
         return None
 

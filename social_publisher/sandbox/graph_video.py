@@ -83,7 +83,8 @@ class _Video:
 class GraphVideoHalf:
     """Feed video and Reels uploads for the Graph half. Options (``Sandbox(graphvideo_...)``):
     ``chunk_bytes`` (the window each transfer must send), ``processing_polls``,
-    ``processing_seconds``, ``reels_per_day``."""
+    ``processing_seconds``, ``reels_per_day``, ``scheduled_post_id`` (False: a scheduled
+    video's status carries no ``post_id`` until it is live; which Graph does is unconfirmed)."""
 
     name = "graph_video"
 
@@ -96,6 +97,7 @@ class GraphVideoHalf:
         processing_polls: int = 2,
         processing_seconds: float = 60.0,
         reels_per_day: int = REELS_PER_DAY,
+        scheduled_post_id: bool = True,
     ) -> None:
         self.ctx = ctx
         self.graph = graph
@@ -103,6 +105,7 @@ class GraphVideoHalf:
         self.processing_polls = processing_polls
         self.processing_seconds = processing_seconds
         self.reels_per_day = reels_per_day
+        self.scheduled_post_id = scheduled_post_id
         #: the Graph half's lock: videos become its posts
         self.lock: threading.RLock = graph.lock
         self.reset()
@@ -180,7 +183,14 @@ class GraphVideoHalf:
         self._settle_all()
         path = req.path
         route: tuple[str, frozenset[str], Any] | None = None
-        if (m := _PAGE_VIDEOS.match(path)) and req.method == "POST":
+        if (m := _PAGE_VIDEOS.match(path)) and req.method == "GET":
+            page = m.group(1)
+            route = (
+                "/{version}/{page}/videos",
+                frozenset({"video", "read"}),
+                lambda r, p: self._list_videos(page, r, p),
+            )
+        elif (m := _PAGE_VIDEOS.match(path)) and req.method == "POST":
             if not path.startswith(PREFIX):
                 req.route = "/{version}/{page}/videos"
                 return self.graph._error_response(
@@ -444,6 +454,28 @@ class GraphVideoHalf:
         video.data += req.body
         return {"success": True}
 
+    def _list_videos(self, page_id: str, req: SandboxRequest, principal: Any) -> Any:
+        """``GET /{page}/videos``: the Page's finished feed videos, newest first (a
+        deleted one is no longer listed)."""
+        since = req.arg("since")
+        low = self.graph._parse_time(since, "since") if since else None
+        items = []
+        for v in sorted(self.videos.values(), key=lambda v: v.id, reverse=True):
+            if v.kind != "feed" or v.page_id != page_id or v.finished_at is None or v.cancelled:
+                continue
+            if low and v.finished_at < low:
+                continue
+            items.append(
+                {
+                    "id": v.id,
+                    "title": v.title,
+                    "description": v.description,
+                    "created_time": graph_time(v.finished_at),
+                    "updated_time": graph_time(v.finished_at),
+                }
+            )
+        return {"data": items}
+
     def _list_reels(self, page_id: str, req: SandboxRequest, principal: Any) -> Any:
         since = req.arg("since")
         until = req.arg("until")
@@ -489,6 +521,7 @@ class GraphVideoHalf:
     def _status(self, video_id: str, principal: Any) -> Any:
         video = self.videos[video_id]
         self.graph._require_owner(principal, video.page_id)
+        self.graph._go_live()  # a scheduled video's post goes live at its time
         if video.cancelled:
             raise GraphError(100, f"(#100) Object with ID '{video_id}' does not exist", subcode=33)
         if video.finished_at is not None and not video.ready:
@@ -521,7 +554,7 @@ class GraphVideoHalf:
             },
         }
         body: dict[str, Any] = {"id": video.id, "status": status, "published": live}
-        if video.post_id:
+        if video.post_id and (live or self.scheduled_post_id):
             # the post id's number only: clients must compose {page}_{number} themselves
             body["post_id"] = video.post_id.split("_", 1)[1]
             body["permalink_url"] = (

@@ -15,6 +15,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Session
 
 from ...channels.base import OutgoingPost, ReadsPosts, RemotePost
+from ...channels.facebook import FacebookChannel
 from ...errors import ChannelError
 from ...states import PubState as S
 from ...store import Post, Publication
@@ -68,7 +69,10 @@ def confirm(ctx: PublishContext, now: datetime, *, only_post: int | None = None)
     for pub_id, seen in ctx.candidates(now, [due], look, only_post=only_post):
         channel = ctx.channels[seen.channel]
         try:
-            if isinstance(channel, ReadsPosts):
+            if "_" not in seen.remote_id and isinstance(channel, FacebookChannel):
+                # a Facebook video known by its video id (no post id yet when scheduled)
+                remote = channel.video_client().read(seen.remote_id)
+            elif isinstance(channel, ReadsPosts):
                 remote = channel.get_post(seen.remote_id)
             else:
                 assert seen.probe is not None
@@ -99,6 +103,8 @@ def _confirm_one(
     if remote is not None and remote.is_published:
         if remote.url:
             pub.remote_url = remote.url
+        if "_" in remote.remote_id and "_" not in (pub.remote_id or "_"):
+            pub.remote_id = remote.remote_id  # a video's post id, known once it is live
         if was_scheduled:
             pub.published_at = pub.remote_scheduled_for or remote.created_time or now
         elif pub.published_at is None:

@@ -105,10 +105,25 @@ def look_before_create(
             return True
         found = None  # staff looked and chose publish-now: a verified match still wins
     except ChannelError as exc:
-        _wait_to_look(ctx, pub_id, action, exc, post.title, now)
+        wait_to_look(ctx, pub_id, action, exc, post.title, now)
         return True
     if found is None:
         return False
+    adopt_found(ctx, pub_id, action, channel.name, found, post.title, now, result)
+    return True
+
+
+def adopt_found(
+    ctx: PublishContext,
+    pub_id: int,
+    action: str,
+    channel_name: str,
+    found: RemotePost,
+    title: str,
+    now: datetime,
+    result: StepResult,
+) -> None:
+    """A look before creating found the post on the platform: ours, nothing is sent."""
     with ctx.locked(pub_id) as (session, pub):
         unverified = bool(found.extra.get("photos_unverified"))
         record_look(
@@ -129,14 +144,13 @@ def look_before_create(
     log.warning(
         "Bài '%s' đã có sẵn trên %s (%s) dù cơ sở dữ liệu chưa ghi nhận: không đăng lại, chỉ "
         "ghi nhận bài có sẵn.",
-        post.title,
-        platform_name(channel.name),
+        title,
+        platform_name(channel_name),
         found.url or found.remote_id,
     )
-    return True
 
 
-def _wait_to_look(
+def wait_to_look(
     ctx: PublishContext, pub_id: int, action: str, exc: ChannelError, title: str, now: datetime
 ) -> None:
     """The platform could not be read: nothing is created until it can be."""

@@ -32,7 +32,7 @@ from .ledger import finish_attempt, note_attempt, start_attempt
 from .lookup import look_before_create
 from .outcomes import platform_of, post_title
 from .outgoing import ContentChanged
-from .video import REELS_HOLD, REELS_QUOTA_KIND, create_video, has_video
+from .video import REELS_HOLD, REELS_QUOTA_KIND, create_video, has_video, in_video_window
 
 log = logging.getLogger("social_publisher.publisher")
 
@@ -80,8 +80,12 @@ def schedule_remote(
             return None
         if c.post.override == OVERRIDE_PUBLISH or c.verdict != Disposition.PUBLISH:
             return None
-        if has_video(c.post.current_version):
-            return None  # a video goes out at its time, through its own upload steps
+        version = c.post.current_version
+        if has_video(version):
+            assert version is not None and version.video is not None
+            # Facebook schedules videos too (feed and Reels, each its own window)
+            if not in_video_window(version.video.get("chosen_form"), pub.due_at, now):
+                return None
         # a new version: the planner moves the publication to it first; a folder still
         # being copied or saved waits
         return (
@@ -159,9 +163,9 @@ def _create(
     """Build, record the attempt, call, record the result: for a claimed publication."""
     with ctx.locked(pub_id) as (session, pub):
         version = session.get(PostVersion, pub.version_id) if pub.version_id else None
-        is_video = action == "create" and has_video(version)
+        is_video = has_video(version)
     if is_video:  # an upload in committed steps (publisher/video.py)
-        create_video(ctx, pub_id, now, result)
+        create_video(ctx, pub_id, now, result, action)
         return
     with ctx.locked(pub_id) as (session, pub):
         channel = ctx.channels[pub.channel]

@@ -81,7 +81,7 @@ def _reconcile_one(ctx: PublishContext, pub_id: int, now: datetime, result: Step
         attempt_id, action, started = attempt.id, attempt.action, attempt.started_at
         upload = video_state(attempt)
     if upload is not None:  # a video upload: continue from its committed step
-        resume_video(ctx, pub_id, attempt_id, upload, now, result)
+        resume_video(ctx, pub_id, attempt_id, upload, now, result, action)
         return
     with ctx.locked(pub_id) as (session, pub):
         attempt = last_create_attempt(session, pub_id)

@@ -21,9 +21,10 @@ from ...store import Post, PostVersion, Publication
 from ...store.lifecycle import audit, release, transition
 from ..planner import OVERRIDE_PUBLISH, Disposition, adopt_version
 from .context import Candidate, PublishContext, StepResult, error_kind, error_text, fmt_local
-from .ledger import finish_attempt, start_attempt
+from .ledger import finish_attempt, last_create_attempt, start_attempt
 from .outcomes import channel_level, published
 from .outgoing import ContentChanged
+from .video import has_video, video_state
 
 log = logging.getLogger("social_publisher.publisher")
 
@@ -50,6 +51,8 @@ class _Plan:
     steps: list[str]
     version: PostVersion | None
     outgoing: OutgoingPost | None
+    #: a scheduled Facebook video: cancelled by deleting the video (its post goes with it)
+    video_id: str | None = None
 
 
 def sync_remote(ctx: PublishContext, now: datetime, *, only_post: int | None = None) -> StepResult:
@@ -117,7 +120,15 @@ def _plan(
         old = session.get(PostVersion, pub.version_id) if pub.version_id else None
         candidate = Candidate(session, pub)
         steps = [task]
-        if task == "edit" and version is not None:
+        video_id = None
+        if has_video(old):
+            # Graph edits a video's text and time on the video, not on its post (and the
+            # sheet confirms neither): any change is a cancel and a new upload
+            video_id = str((video_state(last_create_attempt(session, pub_id)) or {}).get(
+                "video_id") or "") or None  # fmt: skip
+            if task != "cancel":
+                steps = ["cancel", "replan"]
+        elif task == "edit" and version is not None:
             steps = _steps(pub, version, old)
             new_at = version.publish_at
             if new_at is not None and not channel.in_schedule_window(new_at, now):
@@ -129,7 +140,9 @@ def _plan(
             except (ContentChanged, MediaError):
                 release(pub)
                 return None
-        return _Plan(pub.remote_id, post.title, candidate.verdict, steps, version, outgoing)
+        return _Plan(
+            pub.remote_id, post.title, candidate.verdict, steps, version, outgoing, video_id
+        )
 
 
 def _message_of(
@@ -162,6 +175,8 @@ def _call(
         attempt_id = start_attempt(ctx, pub_id, step, new_hash, remote_id=remote_id, reason=task)
         try:
             if step == "cancel":
+                if plan.video_id:
+                    channel.video_client().delete(plan.video_id)  # type: ignore[attr-defined]
                 channel.cancel(remote_id)  # a post already gone counts as cancelled
             elif step == "update":
                 assert plan.outgoing is not None

@@ -12,6 +12,12 @@ back before finishing again, a Zalo create that may have happened is looked for 
 Nothing is uploaded twice, and a Facebook upload that cannot go on (a definite refusal,
 attempts exhausted) is cancelled, so no second draft stays on the Page.
 
+Before the first upload the video is looked for on the platform (:func:`_look_first`, as
+photo posts do in :mod:`.lookup`): found, it is adopted and nothing is uploaded. A Facebook
+video 15 min to 29/179 days ahead is handed to Facebook's scheduler (``action="schedule"``,
+from ``schedule_remote``) and lives as ``scheduled_remote`` like a photo post
+(:mod:`.remote_schedule` deletes the video on withdrawal, re-plans it on any change).
+
 Reels: at most 30 per Page in 24 h (Graph's own list, read before a new Reel); a Reel
 over the limit waits in ``retry_wait`` until the oldest leaves the window, without
 counting as a failure and without stopping the channel's other posts.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +73,8 @@ class _Job:
     form: str | None
     cover_photo: Path | None
     folder_post_id: int
+    due_at: datetime | None = None
+    chosen_form: str | None = None
 
 
 def has_video(version: PostVersion | None) -> bool:
@@ -98,6 +106,8 @@ def _job(ctx: PublishContext, session: Any, pub: Any) -> _Job:
         form=video.get("form"),
         cover_photo=cover,
         folder_post_id=post.id,
+        due_at=pub.due_at,
+        chosen_form=video.get("chosen_form"),
     )
 
 
@@ -122,7 +132,12 @@ def _prepare(ctx: PublishContext, job: _Job) -> VideoForChannel:
 
 
 def _facebook(
-    ctx: PublishContext, job: _Job, media: VideoForChannel, state: dict[str, Any] | None, step: Any
+    ctx: PublishContext,
+    job: _Job,
+    media: VideoForChannel,
+    state: dict[str, Any] | None,
+    step: Any,
+    publish_at: datetime | None = None,
 ) -> RemotePost:
     from ...channels.facebook_video import FEED, VideoPost, VideoUploadState
 
@@ -133,6 +148,7 @@ def _facebook(
         title=job.title,
         description=job.description,
         thumbnail=media.cover.path if media.cover is not None and media.kind == FEED else None,
+        publish_at=publish_at,
     )
     current = (
         VideoUploadState.from_dict(state)
@@ -145,16 +161,24 @@ def _facebook(
 
     final = client.resume(media.path, post, current, on_step)
     remote_id = final.post_id or final.video_id
+    scheduled = datetime.fromtimestamp(final.scheduled_for, UTC) if final.scheduled_for else None
     return RemotePost(
         remote_id=str(remote_id),
         url=final.permalink,
-        created_time=ctx.now(),
+        created_time=scheduled or ctx.now(),
+        scheduled_for=scheduled,
+        is_published=scheduled is None,
         extra={"video_id": final.video_id, "video_kind": final.kind},
     )
 
 
 def _zalo(
-    ctx: PublishContext, job: _Job, media: VideoForChannel, state: dict[str, Any] | None, step: Any
+    ctx: PublishContext,
+    job: _Job,
+    media: VideoForChannel,
+    state: dict[str, Any] | None,
+    step: Any,
+    publish_at: datetime | None = None,
 ) -> RemotePost:
     from ...channels.zalo_video import ZaloVideoPost, ZaloVideoState
 
@@ -196,9 +220,16 @@ def _zalo(
 # ------------------------------------------------------------------ entry points
 
 
-def create_video(ctx: PublishContext, pub_id: int, now: datetime, result: StepResult) -> None:
-    """A claimed, due publication whose version has a video: render, then upload."""
-    _run(ctx, pub_id, now, result, attempt_id=None, state=None)
+def create_video(
+    ctx: PublishContext, pub_id: int, now: datetime, result: StepResult, action: str = "create"
+) -> None:
+    """A claimed publication whose version has a video: render, then upload.
+
+    ``action="schedule"``: a Facebook video handed to Facebook's own scheduler (feed:
+    ``published=false`` + ``scheduled_publish_time``; Reels: ``video_state=SCHEDULED``),
+    which then lives as ``scheduled_remote`` like a scheduled photo post.
+    """
+    _run(ctx, pub_id, now, result, attempt_id=None, state=None, action=action)
 
 
 def resume_video(
@@ -208,9 +239,30 @@ def resume_video(
     state: dict[str, Any],
     now: datetime,
     result: StepResult,
+    action: str = "create",
 ) -> None:
     """Continue an upload a crash or a failed step left at ``state`` (from reconcile)."""
-    _run(ctx, pub_id, now, result, attempt_id=attempt_id, state=state)
+    _run(ctx, pub_id, now, result, attempt_id=attempt_id, state=state, action=action)
+
+
+def schedule_window(kind: str | None) -> tuple[timedelta, timedelta]:
+    """How far ahead Facebook's scheduler takes a video of ``kind`` (``feed``/``reel``;
+    None: the narrower Reels window), with the tool's margins (docs/api/video.md)."""
+    from ...channels.facebook_video import FEED, FEED_SCHEDULE, REEL_SCHEDULE
+
+    return FEED_SCHEDULE if kind == FEED else REEL_SCHEDULE
+
+
+def kind_of_form(chosen_form: str | None) -> str | None:
+    """The Facebook kind the queue's chosen form (``reels``/``thường``) goes out as."""
+    from ...media.video.rules import FORM_FEED, FORM_REELS
+
+    return {FORM_FEED: "feed", FORM_REELS: "reel"}.get(chosen_form or "")
+
+
+def in_video_window(chosen_form: str | None, at: datetime, now: datetime) -> bool:
+    low, high = schedule_window(kind_of_form(chosen_form))
+    return low <= at - now <= high
 
 
 def video_state(attempt: Attempt | None) -> dict[str, Any] | None:
@@ -229,14 +281,17 @@ def _run(
     *,
     attempt_id: int | None,
     state: dict[str, Any] | None,
+    action: str = "create",
 ) -> None:
     timeout = timedelta(seconds=ctx.settings.video_transcode_timeout_seconds)
+    scheduling = action == "schedule"
+    back = S.PENDING if scheduling else S.DUE
     with ctx.locked(pub_id) as (session, pub):
         try:
             job = _job(ctx, session, pub)
         except _Changed as exc:
             if attempt_id is None:  # nothing sent yet: wait for the folder to settle
-                transition(session, pub, S.DUE, actor=ctx.worker, at=now, reason="content changed")
+                transition(session, pub, back, actor=ctx.worker, at=now, reason="content changed")
                 folder_seen_changing(session, ctx.settings, pub.post_id, now)
                 log.info("Video của bài đang được sửa (%s): chờ lần quét sau.", exc)
                 return
@@ -253,11 +308,36 @@ def _run(
     except errors.MediaError as exc:
         _media_refused(ctx, pub_id, attempt_id, exc, now, result, job.title)
         return
+    publish_at: datetime | None = None
+    if scheduling:
+        at = (state or {}).get("step")
+        publish_at = job.due_at
+        low, high = schedule_window(media.kind)
+        ahead = (job.due_at - ctx.now()) if job.due_at is not None else None
+        if (
+            at not in CREATING
+            and at not in CREATED
+            and not (ahead is not None and low <= ahead <= high)
+        ):
+            # the window closed while rendering or between resumes: published by us at its time
+            if attempt_id is None:
+                with ctx.locked(pub_id) as (session, pub):
+                    transition(session, pub, S.PENDING, actor=ctx.worker, at=now, reason="window")
+                log.info("Video '%s' không còn trong khung hẹn giờ của Facebook: "
+                         "công cụ tự đăng đúng giờ.", job.title)  # fmt: skip
+                return
+            if ahead is not None and ahead > timedelta(0):
+                with ctx.locked(pub_id) as (_, pub):
+                    extend_lease(pub, now + ahead)
+                return
+            publish_at = None
     if attempt_id is None:
-        if not _quota_allows(ctx, job, media, now):
+        if not _quota_allows(ctx, job, media, now, back):
             return
+        if _look_first(ctx, job, media, action, now, result):
+            return  # already on the platform (adopted), or it could not be looked at yet
         attempt_id = start_attempt(
-            ctx, pub_id, "create", job.content_hash, title=job.title, video={}, kind=media.kind
+            ctx, pub_id, action, job.content_hash, title=job.title, video={}, kind=media.kind
         )
     resumes = int((state or {}).get("_resumes", 0))
     committed: dict[str, Any] = dict(state or {})
@@ -273,7 +353,7 @@ def _run(
     clean = {k: v for k, v in (state or {}).items() if not k.startswith("_")}
     try:
         flow = _facebook if job.channel == FACEBOOK else _zalo
-        remote = flow(ctx, job, media, clean or None, step)
+        remote = flow(ctx, job, media, clean or None, step, publish_at)
     except errors.ProcessingError as exc:
         # uploaded, still processing: a later pass polls again from the committed step
         _later(ctx, pub_id, exc, now, timedelta(seconds=exc.retry_after or 30.0))
@@ -293,7 +373,7 @@ def _run(
                     outcomes.channel_level(ctx, session, pub, exc, now)
             _later(ctx, pub_id, exc, now, max(ctx.backoff(resumes + 1), timedelta(seconds=1)))
             return
-        _give_up(ctx, job, aid, committed, exc, now, result)
+        _give_up(ctx, job, aid, committed, exc, now, result, scheduling=scheduling)
         return
     except Exception as exc:  # a bug or a library error: the committed step is kept
         log.exception("unexpected error while uploading the video of %s", pub_id)
@@ -301,9 +381,59 @@ def _run(
         return
     with ctx.locked(pub_id) as (session, pub):
         finish_attempt(ctx, session, aid, "ok", remote_id=remote.remote_id)
-        outcomes.published(ctx, session, pub, remote, now)
-        result.published.append(pub_id)
+        if remote.scheduled_for is not None and not remote.is_published:
+            outcomes.scheduled(ctx, session, pub, remote, now)
+            result.scheduled.append(pub_id)
+        else:
+            outcomes.published(ctx, session, pub, remote, now)
+            result.published.append(pub_id)
         outcomes.mark_channel_ok(ctx, session, pub.channel, now)
+
+
+def _look_first(
+    ctx: PublishContext, job: _Job, media: VideoForChannel, action: str, now: datetime,
+    result: StepResult,
+) -> bool:  # fmt: skip
+    """Before the first byte of an upload, look for the video on the platform (as photo
+    posts do, :mod:`.lookup`): a database that lost its history must not post it twice.
+    True when that settled the publication (adopted, held for a person, or waiting)."""
+    from .lookup import (
+        LOOK_BACK,
+        SCHEDULE_LOOK_BACK,
+        adopt_found,
+        held_remote_ids,
+        hold_unverified,
+        wait_to_look,
+    )
+
+    with ctx.db.session() as session:
+        exclude = held_remote_ids(session, job.channel, job.pub_id)
+    back = SCHEDULE_LOOK_BACK if action == "schedule" else LOOK_BACK
+    since = min(job.due_at or now, now) - back
+    channel = ctx.channels[job.channel]
+    try:
+        if job.channel == FACEBOOK:
+            client = channel.video_client()  # type: ignore[attr-defined]
+            found = client.find_video(
+                media.kind, job.title, job.description, since, exclude=exclude
+            )
+        else:
+            from ...channels.zalo_video import ZaloVideoPost
+
+            post = ZaloVideoPost(title=job.title, description=job.description, cover_url="")
+            found = channel.video_client().find_existing(  # type: ignore[attr-defined]
+                post, since, exclude=exclude
+            )
+    except errors.UnverifiedMatchError as exc:
+        hold_unverified(ctx, job.pub_id, None, exc, job.title, now, result)
+        return True
+    except errors.ChannelError as exc:  # ProcessingError too: ask again, upload nothing
+        wait_to_look(ctx, job.pub_id, action, exc, job.title, now)
+        return True
+    if found is None:
+        return False
+    adopt_found(ctx, job.pub_id, action, job.channel, found, job.title, now, result)
+    return True
 
 
 #: steps at which the create was sent (Facebook's finish, Zalo's article/create) and
@@ -342,6 +472,8 @@ def _give_up(
     exc: errors.SocialPublisherError,
     now: datetime,
     result: StepResult,
+    *,
+    scheduling: bool = False,
 ) -> None:
     """A definite refusal (or too many failed resumes): cancel a half-made Facebook
     upload so no draft stays on the Page, then the usual failure policy."""
@@ -357,7 +489,9 @@ def _give_up(
                 # the draft may stay: keep the state so a later pass cancels or resumes it
                 _later(ctx, job.pub_id, cancel_exc, now, max(ctx.backoff(2), timedelta(seconds=5)))
                 return
-    failed = outcomes.create_failed(ctx, job.pub_id, attempt_id, exc, now, job.title)
+    failed = outcomes.create_failed(
+        ctx, job.pub_id, attempt_id, exc, now, job.title, scheduling=scheduling
+    )
     result.note(failed)
 
 
@@ -380,7 +514,9 @@ def _media_refused(
         result.attention.append(pub_id)
 
 
-def _quota_allows(ctx: PublishContext, job: _Job, media: VideoForChannel, now: datetime) -> bool:
+def _quota_allows(
+    ctx: PublishContext, job: _Job, media: VideoForChannel, now: datetime, back: S = S.DUE
+) -> bool:
     """Zalo's monthly articles, Facebook's 30 Reels in 24 h; False: it waits (not a failure)."""
     channel = ctx.channels[job.channel]
     try:
@@ -399,6 +535,13 @@ def _quota_allows(ctx: PublishContext, job: _Job, media: VideoForChannel, now: d
 
             channel.check_quota(_published_this_month(ctx, channel.name, now), now)
     except errors.QuotaError as exc:
+        if back == S.PENDING:  # scheduling: try again later, or we publish it at its time
+            with ctx.locked(job.pub_id) as (session, pub):
+                pub.next_attempt_at = now + timedelta(seconds=exc.retry_after or 3600)
+                pub.last_error, pub.last_error_kind = exc.message, REELS_QUOTA_KIND
+                transition(session, pub, back, actor=ctx.worker, at=now, reason="reels quota")
+            log.warning("%s", exc.message)
+            return False
         if media.kind != "reel":
             outcomes.create_failed(ctx, job.pub_id, None, exc, now, job.title)
             return False
@@ -413,6 +556,6 @@ def _quota_allows(ctx: PublishContext, job: _Job, media: VideoForChannel, now: d
             outcomes.channel_level(ctx, session, pub, exc, now)
             pub.last_error, pub.last_error_kind = error_text(exc), error_kind(exc)
             pub.next_attempt_at = now + max(ctx.backoff(1), timedelta(seconds=1))
-            transition(session, pub, S.DUE, actor=ctx.worker, at=now, reason=error_kind(exc))
+            transition(session, pub, back, actor=ctx.worker, at=now, reason=error_kind(exc))
         return False
     return True
