@@ -22,7 +22,7 @@ names, so answers are read tolerantly: the upload token as ``data.token`` (or
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -294,9 +294,11 @@ class ZaloVideoClient:
         medias = [m for m in data.get("medias") or [] if isinstance(m, dict)]
         return medias, _int_or_none(data.get("total"))
 
-    def find_article(self, post: ZaloVideoPost, since: datetime) -> RemotePost | None:
-        """The video article titled like ``post`` created since ``since``, or None once
-        Zalo's settle window has passed (ProcessingError before that: ask again)."""
+    def _titled_since(
+        self, post: ZaloVideoPost, since: datetime
+    ) -> Iterator[tuple[Mapping[str, Any], datetime | None]]:
+        """The OA's video articles titled like ``post`` and not older than ``since``, page by
+        page (stops at the last page), with their creation time."""
         from .zalo import CLOCK_SLACK, parse_zalo_time
 
         ch = self.channel
@@ -309,10 +311,18 @@ class ZaloVideoClient:
                 created = parse_zalo_time(media.get("create_date"), ch.tz)
                 if created is not None and created < since - CLOCK_SLACK:
                     continue
-                link = media.get("link_view")
-                return RemotePost(str(media.get("id")), url=str(link) if link else None)
+                yield media, created
             if len(medias) < PAGE_SIZE or (total is not None and (page + 1) * PAGE_SIZE >= total):
                 break
+
+    def find_article(self, post: ZaloVideoPost, since: datetime) -> RemotePost | None:
+        """The video article titled like ``post`` created since ``since``, or None once
+        Zalo's settle window has passed (ProcessingError before that: ask again)."""
+
+        ch = self.channel
+        for media, _created in self._titled_since(post, since):
+            link = media.get("link_view")
+            return RemotePost(str(media.get("id")), url=str(link) if link else None)
         elapsed = (ch.clock() - since).total_seconds()
         if elapsed < ch.settle_window:
             raise ProcessingError(
@@ -333,38 +343,29 @@ class ZaloVideoClient:
         an article titled like ``post``, created since ``since``, not held by another
         publication (``exclude``), is ours when its description (``getdetail``) is the
         one sent; UnverifiedMatchError when its content cannot be read to compare."""
-        from .zalo import CLOCK_SLACK, _flat, parse_zalo_time
+        from .zalo import _flat
 
         ch = self.channel
         title = " ".join(shorten(nfc(post.title), MAX_TITLE).split())
         expected = _flat(shorten(nfc(post.description or post.title), MAX_DESCRIPTION))
         unverified: list[str] = []
-        for page in range(ch.max_pages):
-            medias, total = self.list_video_articles(page * PAGE_SIZE)
-            for media in medias:
-                if " ".join(nfc(str(media.get("title") or "")).split()) != title:
-                    continue
-                created = parse_zalo_time(media.get("create_date"), ch.tz)
-                if created is not None and created < since - CLOCK_SLACK:
-                    continue
-                article_id = str(media.get("id"))
-                if article_id in exclude:
-                    continue
-                link = media.get("link_view")
-                try:
-                    detail = ch.article_detail(article_id)
-                except InvalidRequestError:
-                    continue  # gone: not live, not adoptable
-                text = detail.get("description")
-                if not isinstance(text, str):
-                    unverified.append(str(link or article_id))
-                    continue
-                if _flat(text) != expected:
-                    continue
-                log.info("found Zalo video article %s before uploading again", article_id)
-                return RemotePost(article_id, url=str(link) if link else None, created_time=created)
-            if len(medias) < PAGE_SIZE or (total is not None and (page + 1) * PAGE_SIZE >= total):
-                break
+        for media, created in self._titled_since(post, since):
+            article_id = str(media.get("id"))
+            if article_id in exclude:
+                continue
+            link = media.get("link_view")
+            try:
+                detail = ch.article_detail(article_id)
+            except InvalidRequestError:
+                continue  # gone: not live, not adoptable
+            text = detail.get("description")
+            if not isinstance(text, str):
+                unverified.append(str(link or article_id))
+                continue
+            if _flat(text) != expected:
+                continue
+            log.info("found Zalo video article %s before uploading again", article_id)
+            return RemotePost(article_id, url=str(link) if link else None, created_time=created)
         if unverified:
             raise UnverifiedMatchError(
                 f"Có bài video Zalo cùng tiêu đề “{title}” nhưng không đọc được nội dung "
