@@ -28,6 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -83,7 +85,12 @@ class CountingWorkers(Workers):
         return sum(int(p.read_text() or 0) for p in self.outputs.glob("queries-*.txt"))
 
 
-def throughput(url: str, workers: int, posts: int, latency: float) -> dict[str, float]:
+@contextmanager
+def world(
+    url: str, posts: int, latency: float, extra: dict[str, str]
+) -> Iterator[tuple[Path, Sandbox, Database, dict[str, str]]]:
+    """A schema of its own, a sandbox with ``latency`` per call, ``posts`` posts due now, and
+    the environment of a worker; all torn down after."""
     with tempfile.TemporaryDirectory() as tmp_name, pg_schema(url) as schema_url:
         tmp = Path(tmp_name)
         (tmp / "public").mkdir()
@@ -91,12 +98,25 @@ def throughput(url: str, workers: int, posts: int, latency: float) -> dict[str, 
         sandbox.latency = latency
         sandbox.start("127.0.0.1", 0)
         db = Database(schema_url)
-        db.upgrade()
-        write_posts(
-            tmp / "queue", datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(minutes=1),
-            posts, photos=False,
-        )  # fmt: skip
-        env = daemon_env(tmp, sandbox, schema_url, QUEUE_SETTLE_SECONDS="0")
+        try:
+            db.upgrade()
+            write_posts(
+                tmp / "queue", datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(minutes=1),
+                posts, photos=False,
+            )  # fmt: skip
+            yield (
+                tmp,
+                sandbox,
+                db,
+                daemon_env(tmp, sandbox, schema_url, QUEUE_SETTLE_SECONDS="0", **extra),
+            )
+        finally:
+            db.dispose()
+            sandbox.stop()
+
+
+def throughput(url: str, workers: int, posts: int, latency: float) -> dict[str, float]:
+    with world(url, posts, latency, {}) as (tmp, sandbox, db, env):
         pool = CountingWorkers(tmp, env)
         try:
             for slot in range(workers):
@@ -118,25 +138,11 @@ def throughput(url: str, workers: int, posts: int, latency: float) -> dict[str, 
             }
         finally:
             pool.kill_all()
-            db.dispose()
-            sandbox.stop()
 
 
 def takeover(url: str, latency: float, extra: dict[str, str]) -> tuple[float, float]:
     """(seconds until the killed worker's claim was taken, seconds until that post was live)."""
-    with tempfile.TemporaryDirectory() as tmp_name, pg_schema(url) as schema_url:
-        tmp = Path(tmp_name)
-        (tmp / "public").mkdir()
-        sandbox = Sandbox(public_dir=tmp / "public", zalo_processing_seconds=0.0)
-        sandbox.latency = latency
-        sandbox.start("127.0.0.1", 0)
-        db = Database(schema_url)
-        db.upgrade()
-        write_posts(
-            tmp / "queue", datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(minutes=1),
-            20, photos=False,
-        )  # fmt: skip
-        env = daemon_env(tmp, sandbox, schema_url, QUEUE_SETTLE_SECONDS="0", **extra)
+    with world(url, 20, latency, extra) as (tmp, sandbox, db, env):
         pool = Workers(tmp, env)
         try:
             for slot in range(2):
@@ -178,8 +184,6 @@ def takeover(url: str, latency: float, extra: dict[str, str]) -> tuple[float, fl
             return taken, live
         finally:
             pool.kill_all()
-            db.dispose()
-            sandbox.stop()
 
 
 def main() -> int:

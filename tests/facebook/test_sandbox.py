@@ -316,3 +316,26 @@ def test_permalink_opens_in_a_browser(sandbox: Sandbox) -> None:
     post = sandbox.graph.add_post("Xin chào <Đức Phổ>", photos=1)
     page = requests.get(sandbox.graph.post(post)["permalink_url"], timeout=5)
     assert page.status_code == 200 and "Xin chào &lt;Đức Phổ&gt;" in page.text
+
+
+def test_a_client_gone_before_the_answer_leaves_no_traceback(
+    sandbox: Sandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A worker SIGKILLed mid-call closes its socket; the sandbox has nobody to answer and
+    must say nothing (socketserver would print a BrokenPipeError traceback)."""
+    import struct
+    import time
+
+    sandbox.latency = 0.3
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    for _ in range(3):
+        client = socket.create_connection((host, int(port)))
+        client.sendall(b"GET /v27.0/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        # close with a reset, as a killed process's socket is
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+    time.sleep(0.8)  # the handlers' latency runs out and they write into the dead sockets
+    sandbox.latency = 0.0
+    assert requests.get(f"{sandbox.url}/v27.0/me", timeout=5).status_code in (200, 400, 401)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
