@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -95,6 +96,37 @@ def write_clip(
             out.mux(packet)
     out.close()
     return path
+
+
+def write_voice(path: Path) -> None:
+    """An mp4 of sound only: a clip with no video stream."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=48_000)
+        for i in range(20):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((2, 1024), np.float32), format="fltp", layout="stereo"
+            )
+            frame.sample_rate, frame.pts = 48_000, i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def write_huge_frame(path: Path) -> None:
+    """A tiny MJPEG AVI that says 10,000 x 10,000 everywhere AVI and JPEG say a size."""
+    write_clip(path, width=64, height=48, seconds=2 / 30, codec="mjpeg", pix_fmt="yuvj420p",
+               audio=False)  # fmt: skip
+    data = bytearray(path.read_bytes())
+    at = data.index(b"avih")
+    struct.pack_into("<II", data, at + 8 + 32, 10_000, 10_000)
+    at = data.index(b"strf")
+    struct.pack_into("<ii", data, at + 8 + 4, 10_000, 10_000)
+    at = data.find(b"\xff\xc0")
+    while at >= 0:
+        struct.pack_into(">HH", data, at + 5, 10_000, 10_000)
+        at = data.find(b"\xff\xc0", at + 2)
+    path.write_bytes(bytes(data))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from social_publisher.media.video import (
 )
 from social_publisher.media.video.probe import duration_label, sniff
 
-from .conftest import ClipMaker
+from .conftest import ClipMaker, write_huge_frame, write_voice
 
 
 def refusal(path: Path, limits: VideoLimits | None = None) -> str:
@@ -157,19 +156,7 @@ def test_sniff_knows_photos_and_documents() -> None:
 
 def test_no_video_stream(tmp_path: Path) -> None:
     clip = tmp_path / "voice.mp4"
-    with av.open(str(clip), "w") as out:
-        stream = out.add_stream("aac", rate=48_000)
-        import numpy as np
-
-        for i in range(20):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((2, 1024), np.float32), format="fltp", layout="stereo"
-            )
-            frame.sample_rate, frame.pts = 48_000, i * 1024
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    write_voice(clip)
     message = refusal(clip)
     assert "không có hình" in message
 
@@ -187,20 +174,9 @@ def test_a_gif_is_not_a_video(tmp_path: Path) -> None:
     assert "ảnh GIF" in refusal(clip)
 
 
-def test_huge_frame_is_refused_before_decoding(make_clip: ClipMaker) -> None:
-    clip = make_clip("huge.avi", width=64, height=48, seconds=2 / 30, codec="mjpeg",
-                     pix_fmt="yuvj420p", audio=False)  # fmt: skip
-    data = bytearray(clip.read_bytes())
-    # say 10,000 x 10,000 everywhere AVI and JPEG say a size
-    at = data.index(b"avih")
-    struct.pack_into("<II", data, at + 8 + 32, 10_000, 10_000)
-    at = data.index(b"strf")
-    struct.pack_into("<ii", data, at + 8 + 4, 10_000, 10_000)
-    at = data.find(b"\xff\xc0")
-    while at >= 0:
-        struct.pack_into(">HH", data, at + 5, 10_000, 10_000)
-        at = data.find(b"\xff\xc0", at + 2)
-    clip.write_bytes(bytes(data))
+def test_huge_frame_is_refused_before_decoding(tmp_path: Path) -> None:
+    clip = tmp_path / "huge.avi"
+    write_huge_frame(clip)
     message = refusal(clip)
     assert "10000×10000" in message and "1080p" in message
 

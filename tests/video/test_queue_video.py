@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import io
-import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,7 +14,7 @@ from social_publisher.queue.scanner import ScannedPost
 from social_publisher.services.ingest import check_queue
 from social_publisher.states import PostState
 
-from .conftest import write_clip
+from .conftest import write_clip, write_huge_frame, write_voice
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
 
@@ -110,35 +107,6 @@ def _jpeg() -> bytes:
     return buf.getvalue()
 
 
-def _voice(path: Path) -> None:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("aac", rate=48_000)
-        for i in range(20):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((2, 1024), np.float32), format="fltp", layout="stereo"
-            )
-            frame.sample_rate, frame.pts = 48_000, i * 1024
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def _huge(path: Path) -> None:
-    write_clip(path, width=64, height=48, seconds=2 / 30, codec="mjpeg", pix_fmt="yuvj420p",
-               audio=False)  # fmt: skip
-    data = bytearray(path.read_bytes())
-    at = data.index(b"avih")
-    struct.pack_into("<II", data, at + 8 + 32, 10_000, 10_000)
-    at = data.index(b"strf")
-    struct.pack_into("<ii", data, at + 8 + 4, 10_000, 10_000)
-    at = data.find(b"\xff\xc0")
-    while at >= 0:
-        struct.pack_into(">HH", data, at + 5, 10_000, 10_000)
-        at = data.find(b"\xff\xc0", at + 2)
-    path.write_bytes(bytes(data))
-
-
 def test_every_refusal_is_a_clear_message_and_holds_only_its_post(settings: Settings) -> None:
     queue = settings.queue_dir
     write_post(queue / "rong")
@@ -149,8 +117,8 @@ def test_every_refusal_is_a_clear_message_and_holds_only_its_post(settings: Sett
     (queue / "anh" / "clip.mp4").write_bytes(_jpeg())
     write_clip(write_post(queue / "dai") / "clip.mp4", audio=False,
                timestamps=[0.0, 2.0, 4 * 3600.0])  # fmt: skip
-    _voice(write_post(queue / "tieng") / "clip.mp4")
-    _huge(write_post(queue / "lon") / "clip.avi")
+    write_voice(write_post(queue / "tieng") / "clip.mp4")
+    write_huge_frame(write_post(queue / "lon") / "clip.avi")
     write_clip(write_post(queue / "reels", "Dạng video: reels") / "c.mp4", width=160, height=90,
                seconds=2)  # fmt: skip
     write_clip(write_post(queue / "tot") / "clip.mp4", seconds=2)
