@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_idle import cpu_seconds, rss_mb, write_queue  # noqa: E402
+from bench_idle import daemon_env, sample, write_queue  # noqa: E402
 
 from social_publisher.sandbox import Sandbox  # noqa: E402
 
@@ -70,17 +70,10 @@ def run_idle(cli: list[str], env: dict[str, str], work: Path, seconds: float) ->
     )
     try:
         time.sleep(8)  # start, the first pass over a planned queue, the first alert jobs
-        peak = rss_mb(proc.pid)
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        while time.monotonic() - t0 < seconds:
-            time.sleep(1)
-            peak = max(peak, rss_mb(proc.pid))
-        cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
-        end = rss_mb(proc.pid)
+        return sample(proc.pid, seconds)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-    return end, peak, cpu
 
 
 def main() -> None:
@@ -95,16 +88,8 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hook = f"json://127.0.0.1:{server.server_address[1]}/canh-bao"
     with Sandbox() as sandbox:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("ALERT_")},
-            **sandbox.env(),
-            "DATABASE_URL": f"sqlite:///{work / 'sp.db'}",
-            "QUEUE_DIR": str(work / "queue"),
-            "LOG_DIR": str(work / "logs"),
-            "MEDIA_CACHE_DIR": str(work / "cache"),
-            "TIMEZONE": "Asia/Ho_Chi_Minh",
-            "ALERT_QUIET_HOURS": "",
-        }
+        outside = {k: v for k, v in os.environ.items() if not k.startswith("ALERT_")}
+        env = {**daemon_env(work, sandbox, outside), "ALERT_QUIET_HOURS": ""}
         subprocess.run([*cli, "init"], env=env, cwd=work, check=True, capture_output=True)
         # plan every publication once, so both measured runs start from the same database
         subprocess.run([*cli, "run", "--once"], env=env, cwd=work, capture_output=True)

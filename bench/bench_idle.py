@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,6 +49,30 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def sample(pid: int, seconds: float) -> tuple[float, float, float]:
+    """(resident MB at the end, peak MB, CPU % of one core) of ``pid`` over ``seconds``."""
+    peak = rss_mb(pid)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        time.sleep(1)
+        peak = max(peak, rss_mb(pid))
+    cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
+    return rss_mb(pid), peak, cpu
+
+
+def daemon_env(work: Path, sandbox: Sandbox, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a daemon on ``work``'s SQLite file and queue, against ``sandbox``."""
+    return {
+        **base,
+        **sandbox.env(),
+        "DATABASE_URL": f"sqlite:///{work / 'sp.db'}",
+        "QUEUE_DIR": str(work / "queue"),
+        "LOG_DIR": str(work / "logs"),
+        "MEDIA_CACHE_DIR": str(work / "cache"),
+        "TIMEZONE": "Asia/Ho_Chi_Minh",
+    }
+
+
 def write_queue(queue: Path, posts: int) -> None:
     due = datetime.now(UTC) + timedelta(days=60)
     for i in range(posts):
@@ -71,15 +96,7 @@ def main() -> None:
     write_queue(work / "queue", args.posts)
     cli = [sys.executable, "-m", "social_publisher", "--env-file", "none.env"]
     with Sandbox() as sandbox:
-        env = {
-            **os.environ,
-            **sandbox.env(),
-            "DATABASE_URL": f"sqlite:///{work / 'sp.db'}",
-            "QUEUE_DIR": str(work / "queue"),
-            "LOG_DIR": str(work / "logs"),
-            "MEDIA_CACHE_DIR": str(work / "cache"),
-            "TIMEZONE": "Asia/Ho_Chi_Minh",
-        }
+        env = daemon_env(work, sandbox, os.environ)
         subprocess.run([*cli, "init"], env=env, cwd=work, check=True, capture_output=True)
         print(f"idle daemon (`social-publisher run`), {args.posts} future posts queued, TICK 30 s")
         measure(args, sandbox, env, work, cli, "first start: ingests every folder, plans")
@@ -113,13 +130,7 @@ def measure(
         db.dispose()
         first_pass = time.monotonic() - started
         time.sleep(2)  # let the first pass settle
-        rss_peak = rss_mb(proc.pid)
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        while time.monotonic() - t0 < args.seconds:
-            time.sleep(1)
-            rss_peak = max(rss_peak, rss_mb(proc.pid))
-        cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
-        rss_end = rss_mb(proc.pid)
+        rss_end, rss_peak, cpu = sample(proc.pid, args.seconds)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
