@@ -292,22 +292,3 @@ def find_unit(units: list[Unit], unit_id: str | None) -> Unit:
     raise ConfigError(
         f"Không có đơn vị “{unit_id}”.{hint} Các đơn vị: " + ", ".join(u.id for u in units) + "."
     )
-
-
-def single_unit(settings: Settings) -> Settings:
-    """The settings commands run with: the install's, or its units file's only unit.
-
-    Publishing, status and reports serve one unit per install until they are made per unit
-    (issue 18); a file of several units is refused in plain words rather than half served.
-    """
-    if settings.units_file is None:
-        return settings
-    units = load_units(settings)
-    if len(units) == 1:
-        return units[0].settings
-    raise ConfigError(
-        f"Tệp đơn vị {settings.units_file} có {len(units)} đơn vị, nhưng phiên bản này mới "
-        "đăng bài, theo dõi và báo cáo cho một đơn vị mỗi bản cài (chạy nhiều đơn vị từ một "
-        "bản cài sẽ có ở phiên bản sau). Tạm thời để một đơn vị trong tệp, hoặc chạy mỗi đơn "
-        "vị một bản cài với .env riêng; lệnh social-publisher units vẫn kiểm tra cả tệp."
-    )

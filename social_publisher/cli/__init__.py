@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..config import Settings, load_settings
 from ..errors import SocialPublisherError, redact
-from ..units import single_unit
+from ..units import Unit, find_unit, load_units
 
 if TYPE_CHECKING:
     from ..store import Database
@@ -38,10 +38,14 @@ Handler = Callable[[argparse.Namespace, "Context"], int]
 class Context:
     """What a command needs, built lazily (``check`` must work without a database)."""
 
-    def __init__(self, env_file: str | None, out: Any = None, err: Any = None) -> None:
+    def __init__(
+        self, env_file: str | None, out: Any = None, err: Any = None, unit: str | None = None
+    ) -> None:
         self.env_file = env_file
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        #: ``--unit ID`` (None: the only unit, or every unit where the command says so)
+        self.unit_id = unit
 
     @cached_property
     def install_settings(self) -> Settings:
@@ -49,27 +53,51 @@ class Context:
         return load_settings(dotenv_path=self.env_file)
 
     @cached_property
+    def units(self) -> list[Unit]:
+        """Every unit of the install (one, built from ``.env``, without a units file)."""
+        return load_units(self.install_settings)
+
+    @cached_property
+    def unit(self) -> Unit:
+        """The unit the command acts for: ``--unit``, or the only one (else a Vietnamese error)."""
+        return find_unit(self.units, self.unit_id)
+
+    def chosen_units(self) -> list[Unit]:
+        """``--unit``'s unit, or every unit (for commands that read naturally for all)."""
+        return [self.unit] if self.unit_id is not None else self.units
+
+    @cached_property
     def settings(self) -> Settings:
-        """The settings commands run with (the units file's unit, when there is one)."""
-        return single_unit(self.install_settings)
+        """The settings commands run with: those of the unit they act for."""
+        return self.unit.settings
 
     @property
     def loaded_settings(self) -> Settings | None:
         """The settings if they were read without error (never reads them again)."""
-        value = self.__dict__.get("settings")
+        value = self.__dict__.get("settings") or self.__dict__.get("install_settings")
         return value if isinstance(value, Settings) else None
 
     @cached_property
-    def db(self) -> Database:
+    def install_db(self) -> Database:
+        """The install's database handle, made current (its unit: the default one)."""
         from ..store import Database
 
-        database = Database(self.settings.database_url)
+        database = Database(self.install_settings.database_url)
         database.ensure_current()
         return database
 
+    @cached_property
+    def db(self) -> Database:
+        """The database as the unit the command acts for sees it."""
+        return self.install_db.for_unit(self.unit.id)
+
+    def db_for(self, unit: Unit) -> Database:
+        return self.install_db.for_unit(unit.id)
+
     def close(self) -> None:
         """Close the database's connections (an open SQLite file at exit is a warning)."""
-        database = self.__dict__.pop("db", None)
+        self.__dict__.pop("db", None)
+        database = self.__dict__.pop("install_db", None)
         if database is not None:
             database.dispose()
 
@@ -99,10 +127,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--env-file", default=".env", help="tệp cấu hình (mặc định: .env trong thư mục hiện tại)"
     )
+    parser.add_argument("--unit", metavar="ID", default=None, help=UNIT_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_modules():
         importlib.import_module(name).register(sub)
+    _unit_everywhere(sub)
     return parser
+
+
+UNIT_HELP = "đơn vị (xã, phường, cơ quan) mà lệnh làm việc cho, theo id trong UNITS_FILE"
+
+
+def _unit_everywhere(sub: Any) -> None:
+    """Every command (and sub-command) takes ``--unit ID`` after its name as well."""
+    for command in dict.fromkeys(sub.choices.values()):
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        for action in nested:
+            _unit_everywhere(action)
+        if not nested and "--unit" not in command._option_string_actions:
+            # documented once, as the global option it is (README "Commands")
+            command.add_argument(
+                "--unit", metavar="ID", dest="unit_here", default=None, help=argparse.SUPPRESS
+            )
 
 
 def _utf8_streams() -> None:
@@ -123,7 +169,8 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None, err: Any = None)
     if not getattr(args, "handler", None):
         parser.print_help(out or sys.stdout)
         return 2
-    ctx = Context(args.env_file, out=out, err=err)
+    unit = getattr(args, "unit_here", None) or args.unit
+    ctx = Context(args.env_file, out=out, err=err, unit=unit)
     handler: Handler = args.handler
     try:
         code = handler(args, ctx)

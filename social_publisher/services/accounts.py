@@ -24,6 +24,7 @@ from ..config import Settings
 from ..errors import SocialPublisherError
 from ..store import Database, Meta, WebAccount
 from ..store.lifecycle import audit
+from ..store.tenancy import INSTALL, install_options
 from .scope import ROLE_LABELS, Role, Scope
 
 if TYPE_CHECKING:
@@ -245,16 +246,24 @@ def session_secret(db: Database, settings: Settings) -> str:
 
     for _ in range(2):
         with db.session() as session:
-            row = session.get(Meta, SESSION_KEY_META)
+            row = session.get(
+                Meta, (INSTALL, SESSION_KEY_META), execution_options=install_options()
+            )
             if row is not None and row.value.get("key"):
                 return str(row.value["key"])
         try:
             with db.session() as session:
-                session.add(Meta(key=SESSION_KEY_META, value={"key": secrets.token_urlsafe(48)}))
+                session.add(
+                    Meta(
+                        unit_id=INSTALL,
+                        key=SESSION_KEY_META,
+                        value={"key": secrets.token_urlsafe(48)},
+                    )
+                )
         except IntegrityError:  # another process made it first
             continue
     with db.session() as session:
-        row = session.get(Meta, SESSION_KEY_META)
+        row = session.get(Meta, (INSTALL, SESSION_KEY_META), execution_options=install_options())
         assert row is not None
         return str(row.value["key"])
 

@@ -33,6 +33,7 @@ from ..queue.share_list import GROUPS as GROUPS
 from ..queue.share_list import NOBODY as NOBODY
 from ..queue.share_list import AgencyEntry, ShareDirectory
 from ..store import Agency, Database, Meta
+from ..store.tenancy import unit_key
 
 # GROUPS, ALL_AGENCIES and NOBODY (the groups and keywords of ``Chia sẻ``) live with the
 # queue, which reads ``Chia sẻ`` at ``check`` time
@@ -394,7 +395,7 @@ def sync_agencies(
     result = AgencySync(path=path)
     with db.session() as s:
         existing = {a.id: a for a in s.scalars(select(Agency))}
-        meta = s.get(Meta, FIRST_SEEN_KEY)
+        meta = s.get(Meta, unit_key(s, FIRST_SEEN_KEY))
         first_seen: dict[str, str] = dict(meta.value) if meta else {}
         first_load = not existing and not first_seen
         for row in rows:
@@ -475,7 +476,7 @@ class AgencyInfo:
 
 def agency_infos(session: Session) -> list[AgencyInfo]:
     """Every agency, active or not, sorted by group then name as reports show them."""
-    meta = session.get(Meta, FIRST_SEEN_KEY)
+    meta = session.get(Meta, unit_key(session, FIRST_SEEN_KEY))
     first_seen = dict(meta.value) if meta else {}
     order = {g: i for i, g in enumerate(GROUPS)}
     infos = [

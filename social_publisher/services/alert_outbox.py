@@ -37,6 +37,7 @@ from ..states import (
 )
 from ..store import Alert, ChannelHealth, Meta, Post, Publication
 from ..store.lifecycle import Change, add_listener
+from ..store.tenancy import unit_key
 
 log = logging.getLogger("social_publisher.alerts")
 
@@ -254,7 +255,7 @@ def _since_key(channel: str) -> str:
 
 def _blocked_since(session: Session, channel: str, change: Change) -> datetime:
     """When the channel's current run of blocks began (renewals keep the first start)."""
-    row = session.get(Meta, _since_key(channel))
+    row = session.get(Meta, unit_key(session, _since_key(channel)))
     if change.before in (None, HealthState.OK) or row is None:
         if row is None:
             row = Meta(key=_since_key(channel), value={})
@@ -280,7 +281,7 @@ def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
     name = platform_name(channel)
     state = HealthState(change.after)
     if state == HealthState.OK:
-        marker = session.get(Meta, _since_key(channel))
+        marker = session.get(Meta, unit_key(session, _since_key(channel)))
         if marker is not None:
             session.delete(marker)
         if change.before != change.after and _open_pause(session, channel):

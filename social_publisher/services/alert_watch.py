@@ -24,6 +24,7 @@ from ..config import Settings
 from ..platforms import platform_name
 from ..states import BLOCKING_HEALTH, HEALTH_LABELS, POST_LABELS, HealthState, PostState, PubState
 from ..store import Alert, ChannelHealth, Database, Meta, PlatformToken, Post, Publication
+from ..store.tenancy import INSTALL, install_options, unit_key
 from .alert_outbox import HEALTH_PAGE, enqueue
 
 log = logging.getLogger("social_publisher.alerts")
@@ -43,14 +44,18 @@ def beat(db: Database, worker: str, now: datetime) -> None:
     """The daemon is alive at ``now`` (one ``meta`` row per process)."""
     with db.session() as session:
         key = f"{HEARTBEAT_PREFIX}{worker}"[:200]
-        row = session.get(Meta, key)
+        row = session.get(Meta, (INSTALL, key), execution_options=install_options())
         value = {"at": now.isoformat(), "pid": os.getpid(), "host": socket.gethostname()}
         if row is None:
-            session.add(Meta(key=key, value=value, updated_at=now))
+            session.add(Meta(unit_id=INSTALL, key=key, value=value, updated_at=now))
             session.execute(
-                delete(Meta).where(
-                    Meta.key.like(f"{HEARTBEAT_PREFIX}%"), Meta.updated_at < now - HEARTBEAT_FORGET
+                delete(Meta)
+                .where(
+                    Meta.unit_id == INSTALL,
+                    Meta.key.like(f"{HEARTBEAT_PREFIX}%"),
+                    Meta.updated_at < now - HEARTBEAT_FORGET,
                 )
+                .execution_options(**install_options())
             )
         else:
             row.value, row.updated_at = value, now
@@ -60,7 +65,9 @@ def beat(db: Database, worker: str, now: datetime) -> None:
 def last_beat(db: Database) -> datetime | None:
     with db.session() as session:
         found = session.scalar(
-            select(func.max(Meta.updated_at)).where(Meta.key.like(f"{HEARTBEAT_PREFIX}%"))
+            select(func.max(Meta.updated_at))
+            .where(Meta.unit_id == INSTALL, Meta.key.like(f"{HEARTBEAT_PREFIX}%"))
+            .execution_options(**install_options())
         )
     return found
 
@@ -332,7 +339,7 @@ def check_facebook_token(db: Database, settings: Settings, channel: object, now:
         return
     today = f"{now.astimezone(settings.tz):%Y-%m-%d}"
     with db.session() as session:
-        row = session.get(Meta, FB_CHECKED_KEY)
+        row = session.get(Meta, unit_key(session, FB_CHECKED_KEY))
         if row is not None and row.value.get("day") == today:
             return
         if row is None:

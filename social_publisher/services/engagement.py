@@ -28,6 +28,7 @@ from sqlalchemy import exists, select, update
 from ..config import Settings
 from ..errors import AuthError, ChannelError, RateLimitError, SetupError
 from ..store import Database, EngagementSnapshot, Meta, Publication
+from ..store.tenancy import unit_key
 from .agencies import FileProblems, load_agencies
 from .shares import DetectReport, detect_shares, live_publications
 from .video_engagement import add_facebook_views, video_uploads, zalo_video_engagement
@@ -351,7 +352,7 @@ def _collect_facebook(
 ) -> None:
     key = UNAVAILABLE_KEY.format(page_id=settings.fb_page_id or "page")
     with db.session() as s:
-        meta = s.get(Meta, key)
+        meta = s.get(Meta, unit_key(s, key))
         stored = dict(meta.value) if meta else {}
     stored_metrics = set(stored.get("metrics", []))
     since = stored.get("since")
@@ -382,7 +383,7 @@ def _collect_facebook(
     if learnt != stored_metrics or reset:
         value = {"metrics": sorted(learnt), "since": now.isoformat()}
         with db.session() as s:
-            meta = s.get(Meta, key)
+            meta = s.get(Meta, unit_key(s, key))
             if meta is None:
                 s.add(Meta(key=key, value=value, updated_at=now))
             else:

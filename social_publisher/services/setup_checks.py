@@ -28,6 +28,7 @@ from ..platforms import CHANNELS, SHORT_NAMES
 from ..states import HealthState
 from ..store import ChannelHealth, Database
 from ..store.lifecycle import set_health
+from ..store.tenancy import unit_key
 from .agencies import AgencyInfo, agency_infos
 from .shares import proof_advice, unreadable_agencies
 
@@ -255,7 +256,7 @@ def record_setup_block(
     """Block ``channel`` with the setup error's advice (as the publisher does), so ``status``
     says it even when the collection, not a publication, met the problem first."""
     with db.session() as session:
-        health = session.get(ChannelHealth, channel)
+        health = session.get(ChannelHealth, unit_key(session, channel))
         if health is not None and health.state == SETUP_HEALTH and health.reason == exc.advice:
             return
         set_health(session, channel, SETUP_HEALTH, actor=actor, at=now, reason=exc.advice)

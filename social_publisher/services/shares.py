@@ -43,6 +43,7 @@ from ..errors import (
 from ..queue.dates import read_datetime
 from ..states import LIVE_STATES
 from ..store import Database, Meta, Post, PostVersion, Publication, Share
+from ..store.tenancy import unit_key
 from .agencies import (
     AgencyInfo,
     FileProblems,
@@ -888,7 +889,7 @@ def detect_shares(
             continue
         report.pages_read += 1
         with db.session() as s:
-            stale = s.get(Meta, UNREADABLE_KEY.format(agency_id=agency.id))
+            stale = s.get(Meta, unit_key(s, UNREADABLE_KEY.format(agency_id=agency.id)))
             if stale is not None:
                 s.delete(stale)
             for item in items:
@@ -901,7 +902,7 @@ def detect_shares(
                 _record_feed_share(s, pub_id, agency.id, item, now=now)
                 shared.add((pub_id, agency.id))
                 report.found.append((agency.id, pub_id))
-            meta = s.get(Meta, key)
+            meta = s.get(Meta, unit_key(s, key))
             value = {"read_at": now.isoformat(), "since": since.isoformat(), "items": len(items)}
             if meta is None:
                 s.add(Meta(key=key, value=value, updated_at=now))
@@ -939,7 +940,7 @@ def _mark_unreadable(db: Database, agency: AgencyInfo, problem: str, *, now: dat
     key = UNREADABLE_KEY.format(agency_id=agency.id)
     value = {"agency": agency.id, "name": agency.name, "reason": problem, "at": now.isoformat()}
     with db.session() as s:
-        meta = s.get(Meta, key)
+        meta = s.get(Meta, unit_key(s, key))
         if meta is None:
             s.add(Meta(key=key, value=value, updated_at=now))
         else:

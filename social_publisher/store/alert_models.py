@@ -40,6 +40,8 @@ class Alert(Base):
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     post_id: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str | None] = mapped_column(String(20))
+    #: the unit it is about (its own targets hear it); None: the install's (a daemon down)
+    unit_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: every target has it (None: some delivery is still owed)
     done_at: Mapped[datetime | None] = mapped_column(index=True)

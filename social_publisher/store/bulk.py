@@ -16,7 +16,9 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, Text, bindparam, delete, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from ..errors import StoreError
 from .models import Post, ScanCache
+from .tenancy import unit_of
 
 #: keys per ``IN (...)`` list and rows per batch
 IN_BATCH = 500
@@ -75,13 +77,16 @@ def upsert_scan_rows(session: Session, rows: Sequence[ScanRow], now: datetime) -
     """Insert or replace ``rows`` (in the order given: the scan's, sorted by folder)."""
     if not rows:
         return
+    unit = unit_of(session)
+    if unit is None:
+        raise StoreError("internal: scan rows written install-wide name no unit")
     if session.get_bind().dialect.name == "sqlite":
-        _upsert_sqlite(session, rows, now)
+        _upsert_sqlite(session, unit, rows, now)
     else:
-        _upsert_postgresql(session, rows, now)
+        _upsert_postgresql(session, unit, rows, now)
 
 
-def _upsert_sqlite(session: Session, rows: Sequence[ScanRow], now: datetime) -> None:
+def _upsert_sqlite(session: Session, unit: str, rows: Sequence[ScanRow], now: datetime) -> None:
     """One executemany on the raw connection: a cold scan writes thousands of rows.
 
     SQLite has one writer, so no lock order to keep, and the folder index is filled in
@@ -89,11 +94,12 @@ def _upsert_sqlite(session: Session, rows: Sequence[ScanRow], now: datetime) -> 
     """
     stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # UTCDateTime's format
     params = [
-        (row.folder, row.signature, row.content_hash, _json_text(row.result), stamp) for row in rows
+        (unit, row.folder, row.signature, row.content_hash, _json_text(row.result), stamp)
+        for row in rows
     ]
     session.connection().exec_driver_sql(
-        "INSERT INTO scan_cache (folder, signature, content_hash, result, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (folder) DO UPDATE SET "
+        "INSERT INTO scan_cache (unit_id, folder, signature, content_hash, result, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (folder) DO UPDATE SET unit_id = excluded.unit_id, "
         "signature = excluded.signature, content_hash = excluded.content_hash, "
         "result = excluded.result, updated_at = excluded.updated_at",
         params,
@@ -104,9 +110,10 @@ def _json_text(result: dict[str, Any] | str) -> str:
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
 
 
-def _upsert_postgresql(session: Session, rows: Sequence[ScanRow], now: datetime) -> None:
+def _upsert_postgresql(session: Session, unit: str, rows: Sequence[ScanRow], now: datetime) -> None:
     params = [
         {
+            "unit_id": unit,
             "folder": row.folder,
             "signature": row.signature,
             "content_hash": row.content_hash,
@@ -123,6 +130,7 @@ def _upsert_postgresql(session: Session, rows: Sequence[ScanRow], now: datetime)
     statement = statement.on_conflict_do_update(
         index_elements=[ScanCache.folder],
         set_={
+            "unit_id": statement.excluded.unit_id,
             "signature": statement.excluded.signature,
             "content_hash": statement.excluded.content_hash,
             "result": statement.excluded.result,

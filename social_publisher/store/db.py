@@ -2,8 +2,9 @@
 
 SQLite (the office PC default) gets WAL, foreign keys and a busy timeout on
 every connection; PostgreSQL (a province running many towns) needs nothing
-special here. The schema is only ever created by Alembic, so an older
-database is upgraded in place by the same code that creates a new one.
+special here. The schema is only ever made through Alembic: a new database is
+created from the models and stamped at the head, an older one is upgraded in
+place by the migrations, and a test keeps both ways to the same schema.
 
 A migration is atomic and serialised. On SQLite it runs on a connection whose
 driver issues no transaction of its own, inside one ``BEGIN IMMEDIATE``: the DDL
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 
 from ..errors import StoreError
+from .tenancy import DEFAULT_UNIT
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 #: The newest migration. ``ensure_current`` compares against it with one query, so a
 #: process whose schema is current never imports Alembic (about 12 MB resident); a
 #: test keeps it equal to Alembic's own head.
-SCHEMA_HEAD = "i17_0003"
+SCHEMA_HEAD = "i18_0004"
 #: the first schema: what an older release may have left half made
 BASE_REVISION = "0001"
 #: a connection PostgreSQL drops while a command starts is tried again this often
@@ -142,6 +144,13 @@ def _no_driver_transactions(dbapi_connection: Any, connection_record: Any) -> No
     # pysqlite begins transactions only before DML, so DDL would run in autocommit mode
     # and a kill would leave half a schema: take transaction control away from it.
     dbapi_connection.isolation_level = None
+
+
+def _foreign_keys_off(dbapi_connection: Any, connection_record: Any) -> None:
+    # A migration rebuilds tables (drop the old, rename the new): with foreign keys on,
+    # dropping ``posts`` would cascade into every table pointing at it. The migration
+    # checks the keys itself before it commits (``migrations/env.py``).
+    dbapi_connection.execute("PRAGMA foreign_keys=OFF")
 
 
 def _begin_immediate(connection: Connection) -> None:
@@ -418,12 +427,36 @@ def _committing(session: Session) -> Iterator[Session]:
 
 
 class Database:
-    """The engine plus a session factory; the one handle services receive."""
+    """The engine plus a session factory; the one handle services receive.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    A handle belongs to one unit (:mod:`.tenancy`): its sessions read and write only that
+    unit's rows, so every service written for one office is right for each of a hundred.
+    ``Database(url)`` is the default unit's; :meth:`for_unit` gives another unit's handle
+    on the same engine and :meth:`everywhere` the install's (reads all units' rows).
+    """
+
+    def __init__(self, url: str, *, unit: str | None = DEFAULT_UNIT, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.unit = unit
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"unit": unit})
+        self._owner = True
+
+    def for_unit(self, unit: str | None) -> Database:
+        """This install's handle for ``unit`` (None: every unit), sharing the engine."""
+        if unit == self.unit:
+            return self
+        other = object.__new__(Database)
+        other.url = self.url
+        other.engine = self.engine
+        other.unit = unit
+        other.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"unit": unit})
+        other._owner = False
+        return other
+
+    def everywhere(self) -> Database:
+        """The install-wide handle: reads every unit's rows, writes name their unit."""
+        return self.for_unit(None)
 
     @property
     def dialect(self) -> str:
@@ -447,7 +480,8 @@ class Database:
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
                 conn.commit()
             try:
-                with _committing(Session(bind=conn, expire_on_commit=False)) as session:
+                session = Session(bind=conn, expire_on_commit=False, info={"unit": self.unit})
+                with _committing(session) as session:
                     yield session
             finally:
                 if sqlite:
@@ -489,6 +523,7 @@ class Database:
         if self.dialect != "sqlite" or sqlite_path(self.url) is None:
             return self.engine
         engine = make_engine(self.url, poolclass=NullPool)
+        event.listen(engine, "connect", _foreign_keys_off)
         event.listen(engine, "connect", _no_driver_transactions)
         event.listen(engine, "begin", _begin_immediate)
         return engine

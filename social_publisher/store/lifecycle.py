@@ -38,6 +38,7 @@ from ..states import (
     allowed,
 )
 from .models import AuditEvent, ChannelHealth, Post, Publication
+from .tenancy import unit_key
 
 Kind = Literal["publication", "post", "channel"]
 
@@ -206,7 +207,7 @@ def set_health(
     A blocked state set again is a renewal (new ``until`` and reason): it is recorded,
     and listeners see ``before == after``.
     """
-    health = session.get(ChannelHealth, channel)
+    health = session.get(ChannelHealth, unit_key(session, channel))
     if health is None:
         if to == HealthState.OK:
             return False  # no row means ok: nothing to record
@@ -231,7 +232,7 @@ def set_health(
 
 def health_of(session: Session, channel: str) -> HealthState:
     """The channel's health now (no row yet: ``ok``)."""
-    row = session.get(ChannelHealth, channel)
+    row = session.get(ChannelHealth, unit_key(session, channel))
     return HealthState(row.state) if row is not None and row.state else HealthState.OK
 
 

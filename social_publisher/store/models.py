@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from ..states import HealthState, PostState, PubState
+from .tenancy import UnitOwned
 
 
 def utcnow() -> datetime:
@@ -70,13 +72,14 @@ class Base(DeclarativeBase):
     }
 
 
-class Post(Base):
+class Post(UnitOwned, Base):
     """One folder of the queue, across all its versions."""
 
     __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("unit_id", "folder"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    folder: Mapped[str] = mapped_column(String(500), unique=True)
+    folder: Mapped[str] = mapped_column(String(500))
     state: Mapped[str] = mapped_column(String(20), default=PostState.READY.value)
     title: Mapped[str] = mapped_column(Text, default="")
     publish_at: Mapped[datetime | None]
@@ -103,7 +106,7 @@ class Post(Base):
     publications: Mapped[list[Publication]] = relationship(back_populates="post")
 
 
-class PostVersion(Base):
+class PostVersion(UnitOwned, Base):
     """One content hash of a post, exactly as read from the queue; never updated."""
 
     __tablename__ = "post_versions"
@@ -136,7 +139,7 @@ class PostVersion(Base):
     post: Mapped[Post] = relationship(back_populates="versions", foreign_keys=[post_id])
 
 
-class Publication(Base):
+class Publication(UnitOwned, Base):
     """A post on one channel: the unit the daemon claims, publishes and confirms."""
 
     __tablename__ = "publications"
@@ -183,7 +186,7 @@ class Publication(Base):
     snapshots: Mapped[list[EngagementSnapshot]] = relationship(back_populates="publication")
 
 
-class Attempt(Base):
+class Attempt(UnitOwned, Base):
     """One call that creates or changes something on a platform.
 
     Committed *before* the call (``outcome`` NULL) and completed after it, so a
@@ -214,7 +217,7 @@ class Attempt(Base):
     publication: Mapped[Publication] = relationship(back_populates="attempts")
 
 
-class EngagementSnapshot(Base):
+class EngagementSnapshot(UnitOwned, Base):
     """What a publication's counters were at one moment; a month's figure is the last one in it."""
 
     __tablename__ = "engagement_snapshots"
@@ -233,11 +236,12 @@ class EngagementSnapshot(Base):
     publication: Mapped[Publication] = relationship(back_populates="snapshots")
 
 
-class Agency(Base):
+class Agency(UnitOwned, Base):
     """A unit expected to re-share posts; loaded from ``agencies.csv`` (data, not code)."""
 
     __tablename__ = "agencies"
 
+    unit_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     group: Mapped[str] = mapped_column(String(100), index=True)
@@ -253,17 +257,22 @@ class Agency(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Share(Base):
+class Share(UnitOwned, Base):
     """An agency's re-share of one publication, found in its feed or recorded by hand."""
 
     __tablename__ = "shares"
-    __table_args__ = (UniqueConstraint("publication_id", "agency_id"),)
+    __table_args__ = (
+        UniqueConstraint("publication_id", "agency_id"),
+        ForeignKeyConstraint(
+            ["unit_id", "agency_id"], ["agencies.unit_id", "agencies.id"], ondelete="CASCADE"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(
         ForeignKey("publications.id", ondelete="CASCADE"), index=True
     )
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    agency_id: Mapped[str] = mapped_column(String(100))
     url: Mapped[str | None] = mapped_column(Text)
     remote_id: Mapped[str | None] = mapped_column(String(200))
     shared_at: Mapped[datetime | None]
@@ -274,7 +283,7 @@ class Share(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class PlatformToken(Base):
+class PlatformToken(UnitOwned, Base):
     """The current token pair of a platform account (Zalo rotates it at every refresh)."""
 
     __tablename__ = "platform_tokens"
@@ -282,7 +291,7 @@ class PlatformToken(Base):
     def __repr__(self) -> str:  # never show the tokens
         return f"<PlatformToken {self.platform}:{self.account} gen={self.generation}>"
 
-    __table_args__ = (UniqueConstraint("platform", "account"),)
+    __table_args__ = (UniqueConstraint("unit_id", "platform", "account"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -298,11 +307,12 @@ class PlatformToken(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class ChannelHealth(Base):
+class ChannelHealth(UnitOwned, Base):
     """Whether a channel may be called now (auth failure, rate limit, quota) and why."""
 
     __tablename__ = "channel_health"
 
+    unit_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     #: a :class:`~social_publisher.states.HealthState`
     state: Mapped[str] = mapped_column(String(20), default=HealthState.OK.value)
@@ -311,17 +321,19 @@ class ChannelHealth(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Meta(Base):
+class Meta(UnitOwned, Base):
     """Small facts learnt at run time (e.g. which insight metrics a Page answers)."""
 
     __tablename__ = "meta"
 
+    #: ``store.tenancy.INSTALL`` ("") for the install's own facts
+    unit_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class AuditEvent(Base):
+class AuditEvent(UnitOwned, Base):
     """Who did what, when: approvals, edits (old/new hash), transitions, staff actions."""
 
     __tablename__ = "audit_log"
@@ -339,7 +351,7 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class ScanCache(Base):
+class ScanCache(UnitOwned, Base):
     """Per-folder signature (file sizes + mtimes) so an unchanged folder is not re-read."""
 
     __tablename__ = "scan_cache"
@@ -375,7 +387,7 @@ class WebAccount(Base):
     last_login_at: Mapped[datetime | None]
 
 
-class Approval(Base):
+class Approval(UnitOwned, Base):
     """An approval given in the web console: who, when, and of exactly which content.
 
     Active while ``voided_at`` is NULL. A change of the post's content voids it (the
@@ -401,7 +413,7 @@ class Approval(Base):
     void_message: Mapped[str | None] = mapped_column(Text)
 
 
-class ConsoleWrite(Base):
+class ConsoleWrite(UnitOwned, Base):
     """A post folder written or edited in the web console, and by whom.
 
     Kept by folder and content hash as well as by post, so the rule "nobody approves a

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from .db import Database
 from .models import Meta, Publication, Worker
+from .tenancy import INSTALL, install_options, unit_of
 
 #: the two-key advisory lock space of this schema's workers: (namespace, worker id)
 NAMESPACE = "(hashtext('social-publisher:' || current_schema()) & 2147483647)"
@@ -275,6 +276,8 @@ def cluster_lock(db: Database, name: str) -> Iterator[bool]:
     if db.dialect != "postgresql":
         yield True
         return
+    if db.unit is not None:  # a unit's job (its scan, its report) locks that unit only
+        name = f"{db.unit}:{name}"
     key = "hashtextextended('social-publisher:' || current_schema() || ':' || :name, 0)"
     with db.engine.connect() as conn:
         got = bool(
@@ -304,10 +307,12 @@ def once_in_cluster(db: Database, key: str) -> Iterator[bool]:
     with cluster_lock(db, key) as got:
         if got:
             with db.session() as session:
-                got = session.get(Meta, marker) is None
+                where = (unit_of(session) or INSTALL, marker)
+                got = session.get(Meta, where, execution_options=install_options()) is None
         if not got:
             yield False
             return
         yield True
         with db.session() as session:
-            session.merge(Meta(key=marker, value={"at": datetime.now(UTC).isoformat()}))
+            done = {"at": datetime.now(UTC).isoformat()}
+            session.merge(Meta(unit_id=unit_of(session) or INSTALL, key=marker, value=done))

@@ -17,6 +17,7 @@ from social_publisher.errors import (
 from social_publisher.services.daemon import run_pass
 from social_publisher.services.planner import staff_publish_now, staff_retry, staff_withdraw
 from social_publisher.store import Attempt, AuditEvent, ChannelHealth, Publication
+from social_publisher.store.tenancy import unit_key
 
 from .conftest import T0, add_post, pubs, unknown
 
@@ -259,7 +260,7 @@ def test_auth_failure_stops_channel_without_burning_other_posts(db, make_ctx, cl
     ctx = make_ctx()
     run_pass(ctx, clock())
     with db.session() as s:
-        health = s.get(ChannelHealth, "facebook")
+        health = s.get(ChannelHealth, unit_key(s, "facebook"))
         assert health.state == "auth_failed" and "Token Facebook" in health.reason
     states = [pubs(db, i)["facebook"] for i in ids]
     assert [p.state for p in states] == ["due", "due", "due"]
@@ -288,7 +289,7 @@ def test_rate_limit_blocks_channel_until_platform_estimate(db, make_ctx, clock, 
     ctx = make_ctx()
     result = run_pass(ctx, clock())
     with db.session() as s:
-        health = s.get(ChannelHealth, "facebook")
+        health = s.get(ChannelHealth, unit_key(s, "facebook"))
         assert health.state == "rate_limited" and health.blocked_until == clock() + timedelta(
             seconds=600
         )

@@ -18,6 +18,7 @@ from social_publisher.errors import AppSecretProofError, TransientError, Unverif
 from social_publisher.services.daemon import build_context, run_pass
 from social_publisher.services.planner import plan, staff_publish_now, staff_withdraw
 from social_publisher.store import Attempt, ChannelHealth, Post, Publication
+from social_publisher.store.tenancy import unit_key
 
 from .conftest import T0, add_post, pubs, unknown
 
@@ -113,7 +114,7 @@ def test_a_wrong_setting_met_while_looking_blocks_the_channel_and_creates_nothin
     assert pub.state == "due" and pub.next_attempt_at is None and pub.attention_reason is None
     assert "publish" not in [c for c, _ in fb.calls]
     with db.session() as s:
-        health = s.get_one(ChannelHealth, "facebook")
+        health = s.get_one(ChannelHealth, unit_key(s, "facebook"))
         assert health.state == "setup" and health.reason == advice
     clock.advance(3600)
     run_pass(ctx, clock())  # blocked until staff fix it: not even looked at again

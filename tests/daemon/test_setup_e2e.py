@@ -31,6 +31,7 @@ from social_publisher.services.engagement import collect
 from social_publisher.services.planner import clear_channel_blocks, staff_publish_now
 from social_publisher.services.status import status as status_collect
 from social_publisher.store import Attempt, ChannelHealth, Database
+from social_publisher.store.tenancy import unit_key
 
 from .conftest import T0, Clock, add_post, pubs, write_image
 
@@ -101,7 +102,7 @@ def doctor(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
 
 def health(db: Database, channel: str) -> ChannelHealth | None:
     with db.session() as s:
-        return s.get(ChannelHealth, channel)
+        return s.get(ChannelHealth, unit_key(s, channel))
 
 
 # ---------------------------------------------------------------- FB_APP_SECRET of another app

@@ -29,6 +29,7 @@ from social_publisher.store.lifecycle import (
     set_health,
     transition,
 )
+from social_publisher.store.tenancy import unit_key
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PACKAGE = Path(__file__).parents[2] / "social_publisher"
@@ -134,7 +135,7 @@ def test_health_table_pair(db: Database, heard: list[Change], before, after) -> 
         else:
             assert set_health(s, "zalo", after, actor="t", at=NOW, reason="r") is True
     with db.session() as s:
-        health = s.get_one(ChannelHealth, "zalo")
+        health = s.get_one(ChannelHealth, unit_key(s, "zalo"))
         rows = list(s.scalars(select(AuditEvent).where(AuditEvent.event == "channel_health")))
     if legal and not before == after == HealthState.OK:
         assert health.state == after and health.reason == "r"
@@ -258,7 +259,7 @@ def test_ok_on_a_channel_never_blocked_adds_no_row(db: Database, heard: list[Cha
     with db.session() as s:
         assert set_health(s, "facebook", HealthState.OK, actor="t", at=NOW) is False
     with db.session() as s:
-        assert s.get(ChannelHealth, "facebook") is None
+        assert s.get(ChannelHealth, unit_key(s, "facebook")) is None
     assert heard == []
 
 

@@ -12,7 +12,7 @@ import pytest
 from social_publisher.cli import main
 from social_publisher.config import load_settings
 from social_publisher.errors import ConfigError, redact
-from social_publisher.units import DEFAULT_UNIT_ID, find_unit, load_units, single_unit
+from social_publisher.units import DEFAULT_UNIT_ID, find_unit, load_units
 
 ROOT = Path(__file__).parents[2]
 
@@ -57,7 +57,7 @@ def test_without_a_units_file_the_install_is_one_unit_of_its_settings() -> None:
     settings = load_settings(ENV, dotenv_path=None)
     [unit] = load_units(settings)
     assert (unit.id, unit.name) == (DEFAULT_UNIT_ID, settings.report_unit_name)
-    assert unit.settings is settings and single_unit(settings) is settings
+    assert unit.settings is settings
 
 
 def test_each_unit_lays_its_settings_over_the_installs(tmp_path: Path) -> None:
@@ -235,16 +235,20 @@ def test_a_file_of_one_unit_is_what_every_command_runs_with(
     assert "hang_doi_a" in out
 
 
-def test_commands_refuse_a_file_of_several_units_in_plain_words(
+def test_a_command_for_one_unit_asks_which_when_there_are_several(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "units.toml").write_text(TWO_UNITS, encoding="utf-8")
     env = "UNITS_FILE=units.toml\nFB_TOKEN_PHO_MINH=EAAB-pho-minh-secret-token\n"
-    code, out, err = _cli(tmp_path, "check", env=env)
-    assert code == 1 and out == ""
-    assert err.startswith("Lỗi: Tệp đơn vị units.toml có 2 đơn vị")
-    assert "một đơn vị mỗi bản cài" in err and "social-publisher units" in err
+    code, out, err = _cli(tmp_path, "report", "--month", "11", "--year", "2026", env=env)
+    assert (code, out) == (1, "")
+    ids = "phuong-pho-minh, xa-pho-phong"
+    assert err == f"Lỗi: Bản cài có 2 đơn vị: chọn một bằng --unit, một trong {ids}.\n"
+    code, out, err = _cli(tmp_path, "report", "--unit", "phuong-pho-mihn", env=env)
+    assert err.startswith(
+        "Lỗi: Không có đơn vị “phuong-pho-mihn”. Có phải ý bạn là phuong-pho-minh?"
+    )
 
 
 def test_every_per_unit_name_is_a_setting_and_in_the_template() -> None:

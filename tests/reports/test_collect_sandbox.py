@@ -24,6 +24,7 @@ from social_publisher.services.engagement import UNAVAILABLE_KEY, collect
 from social_publisher.services.setup_checks import agency_token_diagnoses, status_warnings
 from social_publisher.services.shares import share_matrix
 from social_publisher.store import ChannelHealth, Database, EngagementSnapshot, Meta, Share
+from social_publisher.store.tenancy import unit_key
 
 START = datetime(2024, 10, 12, 1, 0, tzinfo=UTC)
 AGENCY_TOKEN = "agency-token-pho-hoa-3c9d"
@@ -105,7 +106,7 @@ def test_collect_against_the_sandbox_costs_two_requests_per_50_posts(
 
     with loaded.session() as s:
         snaps = {sn.publication_id: sn for sn in s.scalars(select(EngagementSnapshot))}
-        meta = s.get(Meta, UNAVAILABLE_KEY.format(page_id=sb_settings.fb_page_id))
+        meta = s.get(Meta, unit_key(s, UNAVAILABLE_KEY.format(page_id=sb_settings.fb_page_id)))
         assert meta is not None and meta.value["metrics"] == ["post_total_media_view_unique"]
     for item in seeded:
         fb, zl = snaps[item["facebook"]], snaps[item["zalo"]]
@@ -173,7 +174,7 @@ def test_wrong_app_secret_at_collection_is_said_once_with_the_fix(
     assert error.startswith("Facebook: không đọc được số liệu của 3 bài. FB_APP_SECRET trong .env")
     assert report.collected == {"zalo": 3}
     with loaded.session() as s:
-        health = s.get(ChannelHealth, "facebook")
+        health = s.get(ChannelHealth, unit_key(s, "facebook"))
     assert (
         health is not None and health.state == "setup" and "FB_APP_SECRET" in (health.reason or "")
     )
@@ -212,7 +213,7 @@ def test_agency_token_of_another_app_marks_the_agency_unreadable_with_the_fix(
     assert report.collected == {"facebook": 2, "zalo": 2}  # our counters are untouched
     with loaded.session() as s:
         assert s.scalars(select(Share)).all() == []
-        assert s.get(ChannelHealth, "facebook") is None  # our channel is fine
+        assert s.get(ChannelHealth, unit_key(s, "facebook")) is None  # our channel is fine
     warnings = status_warnings(sb_settings, loaded, START)
     assert any("Không đọc được Trang đơn vị: UBND phường Phổ Hòa" in w for w in warnings)
     fb = FacebookChannel(sb_settings, sleep=lambda _s: None)

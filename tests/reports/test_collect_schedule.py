@@ -19,6 +19,7 @@ from social_publisher.services.engagement import (
     next_collect_after,
 )
 from social_publisher.store import Database, EngagementSnapshot, Meta, Publication
+from social_publisher.store.tenancy import unit_key
 
 
 def test_schedule_1h_24h_daily_to_30_days_then_month_ends(h: type) -> None:
@@ -137,7 +138,9 @@ def test_collect_due_batches_and_remembers_unavailable_metrics(
     assert fb.calls[0][1] == frozenset()
     assert fb.calls[1][1] == frozenset({"post_total_media_view_unique"})
     with db.session() as s:
-        meta = s.get(Meta, UNAVAILABLE_KEY.format(page_id=settings.fb_page_id or "page"))
+        meta = s.get(
+            Meta, unit_key(s, UNAVAILABLE_KEY.format(page_id=settings.fb_page_id or "page"))
+        )
         assert meta is not None and meta.value["metrics"] == ["post_total_media_view_unique"]
     assert _next_at(db, first) == published + timedelta(hours=24)
 

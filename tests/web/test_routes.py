@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from social_publisher.services.ingest import ingest
 from social_publisher.services.planner import plan
 from social_publisher.store import Approval, AuditEvent, ChannelHealth, Database, Post, Publication
+from social_publisher.store.tenancy import unit_key
 
 from .conftest import COMPOSE_FORM, PASSWORD, T0, csrf_of, jpeg, write_post
 
@@ -509,7 +510,7 @@ def test_reopen_a_paused_channel(
     assert "token hết hạn" in health and "Mở lại kênh" in health and "Cách xử lý" in health
     assert "Đã mở lại kênh Facebook" in quan.flash(quan.post("/kenh/facebook/mo-lai"))
     with db.session() as s:
-        assert s.get(ChannelHealth, "facebook").state == "ok"
+        assert s.get(ChannelHealth, unit_key(s, "facebook")).state == "ok"
     assert runner.nudged == [None]
 
 

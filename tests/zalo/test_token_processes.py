@@ -22,6 +22,7 @@ from social_publisher.channels.zalo import ZaloOAuthClient
 from social_publisher.errors import AuthError
 from social_publisher.services.zalo_tokens import DbTokenStore
 from social_publisher.store import ChannelHealth, Database, PlatformToken
+from social_publisher.store.tenancy import unit_key
 
 from .conftest import SandboxRig
 
@@ -153,7 +154,7 @@ def check_crash_after_answer(
         r.levelno == logging.ERROR and "MẤT TOKEN ZALO" in r.getMessage() for r in caplog.records
     )
     with db.session() as session:
-        health = session.get(ChannelHealth, "zalo")
+        health = session.get(ChannelHealth, unit_key(session, "zalo"))
         assert health is not None and health.state == "auth_failed"
         assert health.reason and "cấp lại quyền" in health.reason
     # Exactly one retry with the stored token, refused: the loss is real and reported.

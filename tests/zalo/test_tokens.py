@@ -21,6 +21,7 @@ from social_publisher.errors import AuthError, ConfigError, TransientError
 from social_publisher.services.zalo_token_report import token_warnings
 from social_publisher.services.zalo_tokens import DbTokenStore
 from social_publisher.store import ChannelHealth, Database, PlatformToken
+from social_publisher.store.tenancy import unit_key
 
 from .conftest import APP_ID, APP_SECRET, OAUTH, OPENAPI, FakeClock
 
@@ -81,7 +82,7 @@ def row(db: Database) -> PlatformToken:
 
 def health(db: Database) -> ChannelHealth | None:
     with db.session() as session:
-        found = session.get(ChannelHealth, "zalo")
+        found = session.get(ChannelHealth, unit_key(session, "zalo"))
         if found is not None:
             session.expunge(found)
         return found

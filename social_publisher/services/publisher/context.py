@@ -22,6 +22,7 @@ from ...states import BLOCKING_HEALTH, HealthState
 from ...states import PubState as S
 from ...store import ChannelHealth, Database, Post, Publication
 from ...store.lifecycle import claim
+from ...store.tenancy import unit_key
 from ..planner import Disposition, disposition
 from .outgoing import OutgoingBuilder, RenderFn
 
@@ -151,7 +152,7 @@ class PublishContext:
     def channel_usable(self, session: Session, channel: str, now: datetime) -> bool:
         if channel not in self.channels:
             return False
-        health = session.get(ChannelHealth, channel)
+        health = session.get(ChannelHealth, unit_key(session, channel))
         if health is None or health.state == HealthState.OK:
             return True
         if health.state in BLOCKING_HEALTH:

@@ -26,6 +26,7 @@ from ...platforms import platform_name
 from ...states import PubState as S
 from ...store import ChannelHealth, Post, Publication
 from ...store.lifecycle import transition
+from ...store.tenancy import unit_key
 from ..planner import OVERRIDE_PUBLISH
 from .context import PublishContext, StepResult
 from .ledger import finish_attempt, record_look
@@ -156,7 +157,7 @@ def wait_to_look(
     """The platform could not be read: nothing is created until it can be."""
     with ctx.locked(pub_id) as (session, pub):
         if channel_level(ctx, session, pub, exc, now):
-            health = session.get(ChannelHealth, pub.channel)
+            health = session.get(ChannelHealth, unit_key(session, pub.channel))
             pub.next_attempt_at = health.blocked_until if health else None
         else:
             pub.next_attempt_at = now + max(ctx.backoff(1), timedelta(seconds=1))

@@ -35,6 +35,7 @@ from ...states import BLOCKING_HEALTH, HealthState
 from ...states import PubState as S
 from ...store import ChannelHealth, Post, Publication
 from ...store.lifecycle import audit, extend_lease, health_of, set_health, transition
+from ...store.tenancy import unit_key
 from .context import PublishContext, error_kind, error_text, fmt_local
 from .ledger import finish_attempt
 
@@ -299,7 +300,7 @@ def after_failure(
             reason = f"{platform} từ chối quyền: {exc.platform_message}"
             transition(session, pub, S.NEEDS_ATTENTION, actor=ctx.worker, at=now, reason=reason)
             return
-        blocked = session.get(ChannelHealth, pub.channel)
+        blocked = session.get(ChannelHealth, unit_key(session, pub.channel))
         pub.next_attempt_at = blocked.blocked_until if blocked else None
         transition(session, pub, S.DUE, actor=ctx.worker, at=now, reason=error_kind(exc))
         return

@@ -9,7 +9,7 @@ older release is dealt with, and only then does Alembic read the version.
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from social_publisher.store.db import recover_half_made
 from social_publisher.store.models import Base
@@ -41,13 +41,26 @@ def run_migrations_online() -> None:
             notes=config.attributes.setdefault("notes", []),
             place=str(config.attributes.get("place", "DATABASE_URL")),
         )
+        fresh = not set(inspect(connection).get_table_names()) - {"alembic_version"}
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
-        context.run_migrations()
+        head = context.script.get_current_head()
+        if fresh and context.get_revision_argument() in ("head", "heads", head):
+            # A new database is made from the models in one go, then stamped: replaying
+            # every migration rebuilds tables on SQLite for nothing. A test keeps the two
+            # ways to the same schema (tests/foundation/test_units_migration.py).
+            target_metadata.create_all(connection)
+            context.get_context().stamp(context.script, "head")
+        else:
+            context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+            if broken is not None:  # rolls the whole migration back
+                raise RuntimeError(f"a migration broke a foreign key: {tuple(broken)}")
 
 
 run_migrations_online()
