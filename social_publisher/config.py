@@ -307,6 +307,8 @@ class Settings:
     #: PostgreSQL: a worker whose lock is free and heartbeat this old is dead; its claims
     #: are taken over at once (the lease stays the fallback for a hung-but-alive worker)
     worker_takeover_seconds: int = 6
+    #: many units: how many units one daemon publishes for at the same time
+    unit_threads: int = 4
     log_dir: Path = Path("logs")
 
     media_cache_dir: Path = Path("data/media_cache")
@@ -513,6 +515,7 @@ def _build(merged: Mapping[str, str]) -> Settings:
         retry_max_attempts=_int(merged, "RETRY_MAX_ATTEMPTS", 5, minimum=1, maximum=1_000),
         lease_seconds=_int(merged, "LEASE_SECONDS", 300, minimum=10, maximum=day),
         worker_takeover_seconds=_int(merged, "WORKER_TAKEOVER_SECONDS", 6, minimum=2, maximum=3600),
+        unit_threads=_int(merged, "UNIT_THREADS", 4, minimum=1, maximum=32),
         log_dir=Path(_str(merged, "LOG_DIR", "logs")),
         media_cache_dir=Path(_str(merged, "MEDIA_CACHE_DIR", "data/media_cache")),
         media_max_pixels=_int(merged, "MEDIA_MAX_PIXELS", 80_000_000, minimum=1_000_000),

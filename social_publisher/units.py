@@ -64,6 +64,12 @@ UNIT_SETTINGS = frozenset(
         "ALERT_QUIET_HOURS",
         "ALERT_DIGEST_HOUR",
         "ALERT_LATE_MINUTES",
+        # where its platforms answer: the real ones for all, or a unit's own sandbox
+        # (a ward training its staff while the others publish for real)
+        "FB_GRAPH_URL",
+        "FB_GRAPH_VIDEO_URL",
+        "ZALO_OAUTH_URL",
+        "ZALO_OPENAPI_URL",
     }
 )
 #: per-unit secrets, each given only as ``<NAME>_ENV``: the variable that holds it (alert

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..config import Settings
 from ..services.cluster import ClusterMember
 from ..services.daemon import (
     Daemon,
@@ -15,6 +16,7 @@ from ..services.daemon import (
     run_pass,
     utcnow,
 )
+from ..services.fleet import Fleet, build_fleet
 from ..services.logs import setup_logging
 from . import Context
 
@@ -53,25 +55,35 @@ def summary(result: PassResult) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    settings = ctx.settings
+    units = ctx.chosen_units()
+    # one unit: its settings, as an office always ran; several: the install's, per unit inside
+    settings = units[0].settings if len(units) == 1 else ctx.install_settings
     setup_logging(settings.log_dir, console=ctx.err, tz=settings.tz)
     with daemon_lock(settings):
-        pass_ctx = build_context(settings, ctx.db)
-        with ClusterMember(ctx.db, settings, pass_ctx.publisher) as member:
-            return _run(args, ctx, pass_ctx, member)
+        pass_ctx: PassContext | Fleet
+        if len(units) == 1:
+            pass_ctx = build_context(settings, ctx.db_for(units[0]))
+        else:
+            pass_ctx = build_fleet(settings, ctx.install_db, units)
+        with ClusterMember(ctx.install_db, settings, pass_ctx.publisher) as member:
+            return _run(args, ctx, settings, pass_ctx, member)
 
 
 def _run(
-    args: argparse.Namespace, ctx: Context, pass_ctx: PassContext, member: ClusterMember
+    args: argparse.Namespace,
+    ctx: Context,
+    settings: Settings,
+    pass_ctx: PassContext | Fleet,
+    member: ClusterMember,
 ) -> int:
     """The pass or the daemon, for a registered worker."""
-    settings = ctx.settings
     if args.once:
-        result = run_pass(pass_ctx, utcnow())
+        now = utcnow()
+        result = pass_ctx.run_pass(now) if isinstance(pass_ctx, Fleet) else run_pass(pass_ctx, now)
         from ..services.alert_daemon import send_owed
 
         # alerts this pass wrote (and any still owed) go now: no sender thread runs after
-        send_owed(ctx.db, settings, clock=utcnow, worker=pass_ctx.publisher.worker)
+        send_owed(ctx.install_db, settings, clock=utcnow, worker=pass_ctx.publisher.worker)
         ctx.print(summary(result))
         for error in result.errors:
             ctx.print(f"Lỗi: {error}")

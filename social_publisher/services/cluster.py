@@ -41,6 +41,7 @@ from ..store import workers as registry
 from ..store.db import database_place
 
 if TYPE_CHECKING:
+    from .fleet import Crew
     from .publisher import Publisher
 
 log = logging.getLogger("social_publisher.cluster")
@@ -63,7 +64,7 @@ class ClusterMember:
         self,
         db: Database,
         settings: Settings,
-        publisher: Publisher,
+        publisher: Publisher | Crew,
         *,
         wake: Callable[[], None] | None = None,
         name: str | None = None,

@@ -54,6 +54,7 @@ from .publisher import Publisher, RenderFn, StepResult
 
 if TYPE_CHECKING:
     from .cluster import ClusterMember
+    from .fleet import Fleet
     from .zalo_tokens import DbTokenStore
 
 log = logging.getLogger("social_publisher.daemon")
@@ -125,19 +126,31 @@ class PassResult:
     open_work: int = 0
     #: a step lost its database connection (the daemon reconnects before the next pass)
     connection_lost: bool = False
+    #: units whose publishing steps ran this pass (``services.fleet``; 1 for one unit)
+    units_active: int = 1
 
     @property
     def needs_attention(self) -> bool:
         return bool(self.errors) or self.attention > 0
 
 
-def run_pass(ctx: PassContext, now: datetime) -> PassResult:
-    """One full pass at ``now``; each stage is guarded so one failure never stops the rest."""
-    result = PassResult(next_wakeup=None)
-    publisher = ctx.publisher
-    only = ctx.only_post
+#: the publishing steps of a pass, in order (staff read the names in error lines)
+STEPS = (
+    ("đối soát", "reconcile"),
+    ("cập nhật bài hẹn giờ", "sync_remote"),
+    ("hẹn giờ Facebook", "schedule_remote"),
+    ("đăng bài đến hạn", "publish_due"),
+    ("xác nhận", "confirm"),
+    ("gửi tin Zalo", "broadcast"),
+)
+Guard = Callable[[str, Callable[[], Any]], Any]
+
+
+def guard(ctx: PassContext, result: PassResult, label: str = "") -> Guard:
+    """Run one stage so that its failure is logged and counted, never stops the rest."""
 
     def guarded(name: str, fn: Callable[[], Any]) -> Any:
+        name = f"{label}{name}"
         try:
             return fn()
         except SocialPublisherError as exc:
@@ -155,34 +168,59 @@ def run_pass(ctx: PassContext, now: datetime) -> PassResult:
             result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
         return None
 
-    if ctx.ingest is not None and only is None:
-        ingest = ctx.ingest
+    return guarded
 
-        def scan() -> Any:
-            # one scan at a time in the cluster: the others would only race to insert the
-            # same new posts; a worker that finds the lock taken skips the scan this pass
-            with cluster_lock(ctx.db, "ingest") as mine:
-                return ingest(ctx.db, ctx.settings, now) if mine else None
 
-        result.ingest = guarded("quét hàng đợi", scan)
-    planned = guarded(
-        "lập kế hoạch", lambda: plan(ctx.db, now=now, actor=publisher.worker, only_post=only)
-    )
+def scan(ctx: PassContext, now: datetime, result: PassResult, guarded: Guard) -> Any:
+    """Scan the unit's queue (one scanner per unit in the cluster); the ingest report."""
+    if ctx.ingest is None or ctx.only_post is not None:
+        return None
+    ingest = ctx.ingest
+
+    def run() -> Any:
+        # one scan at a time in the cluster: the others would only race to insert the
+        # same new posts; a worker that finds the lock taken skips the scan this pass
+        with cluster_lock(ctx.db, "ingest") as mine:
+            return ingest(ctx.db, ctx.settings, now) if mine else None
+
+    report = guarded("quét hàng đợi", run)
+    if result.ingest is None:
+        result.ingest = report
+    return report
+
+
+def plan_step(ctx: PassContext, now: datetime, result: PassResult, guarded: Guard) -> None:
+    """Turn posts into publications (and follow their edits and withdrawals)."""
+    worker, only = ctx.publisher.worker, ctx.only_post
+    planned = guarded("lập kế hoạch", lambda: plan(ctx.db, now=now, actor=worker, only_post=only))
     if planned is not None:
-        result.plan = planned
-    for name, step in (
-        ("đối soát", publisher.reconcile),
-        ("cập nhật bài hẹn giờ", publisher.sync_remote),
-        ("hẹn giờ Facebook", publisher.schedule_remote),
-        ("đăng bài đến hạn", publisher.publish_due),
-        ("xác nhận", publisher.confirm),
-        ("gửi tin Zalo", publisher.broadcast),
-    ):
+        result.plan.merge(planned)
+
+
+def step(
+    ctx: PassContext, now: datetime, result: PassResult, guarded: Guard, name: str, method: str,
+    **options: Any,
+) -> StepResult | None:  # fmt: skip
+    """One publishing step of one unit, merged into ``result``."""
+    fn = getattr(ctx.publisher, method)
+    done = guarded(name, lambda: fn(now, only_post=ctx.only_post, **options))
+    if isinstance(done, StepResult):
+        result.steps.merge(done)
+        return done
+    return None
+
+
+def run_pass(ctx: PassContext, now: datetime) -> PassResult:
+    """One full pass at ``now``; each stage is guarded so one failure never stops the rest."""
+    result = PassResult(next_wakeup=None)
+    publisher = ctx.publisher
+    guarded = guard(ctx, result)
+    scan(ctx, now, result, guarded)
+    plan_step(ctx, now, result, guarded)
+    for name, method in STEPS:
         if ctx.stop.is_set():
             break
-        done = guarded(name, lambda step=step: step(now, only_post=only))  # type: ignore[misc]
-        if isinstance(done, StepResult):
-            result.steps.merge(done)
+        step(ctx, now, result, guarded, name, method)
     result.next_wakeup = guarded("tính giờ thức", lambda: publisher.next_wakeup(publisher.clock()))
     counts = guarded("đếm việc", lambda: attention_counts(ctx.db))
     if counts is not None:
@@ -374,7 +412,7 @@ class Daemon:
 
     def __init__(
         self,
-        ctx: PassContext,
+        ctx: PassContext | Fleet,
         *,
         clock: Callable[[], datetime] = utcnow,
         exact_wakeups: bool = True,
@@ -413,7 +451,13 @@ class Daemon:
         with self._pass_lock:
             if self.stop_event.is_set():
                 return self.last_result or PassResult(next_wakeup=None)
-            result = run_pass(self.ctx, self.clock())
+            ctx = self.ctx
+            # many units: services.fleet (imported there, not here: it builds on this module)
+            result = (
+                ctx.run_pass(self.clock())
+                if not isinstance(ctx, PassContext)
+                else (run_pass(ctx, self.clock()))
+            )
             self.passes += 1
             self.last_result = result
             if result.connection_lost:
@@ -448,6 +492,9 @@ class Daemon:
     def wake(self) -> None:
         """Run a pass as soon as possible (a decision made in the web console of ``run --web``)."""
         if self.scheduler.running and not self.stop_event.is_set():
+            everything = getattr(self.ctx, "everything", None)
+            if everything is not None:  # a fleet: the staff's unit may be an idle one
+                everything.set()
             self.scheduler.add_job(self.run_once, id="nudge", name="console", replace_existing=True)
 
     def _arm(self, at: datetime | None) -> None:
@@ -476,13 +523,22 @@ class Daemon:
 
     # ------------------------------------------------------------ side jobs
 
+    @property
+    def unit_contexts(self) -> list[PassContext]:
+        """Each unit's pass context (one: the daemon of one office)."""
+        return list(getattr(self.ctx, "contexts", None) or [self.ctx])
+
     def refresh_zalo_token(self) -> None:
-        """Hourly: rotate the Zalo pair once the access token is 20 h old."""
-        settings = self.ctx.settings
+        """Hourly: rotate each unit's Zalo pair once its access token is 20 h old."""
+        for ctx in self.unit_contexts:
+            self._refresh_zalo_token(ctx)
+
+    def _refresh_zalo_token(self, ctx: PassContext) -> None:
+        settings = ctx.settings
         if not settings.zalo_enabled:
             return
         try:
-            store = zalo_token_store(self.ctx.db, settings, clock=self.clock)
+            store = zalo_token_store(ctx.db, settings, clock=self.clock)
             pair = store.load()
             if pair is None:
                 return
@@ -495,31 +551,39 @@ class Daemon:
             log.exception("unexpected error refreshing the Zalo token")
 
     def collect_engagement(self) -> None:
+        for ctx in self.unit_contexts:
+            self._collect_engagement(ctx)
+
+    def _collect_engagement(self, ctx: PassContext) -> None:
         try:
             from .engagement import collect
 
-            collect(self.ctx.db, self.ctx.settings, now=self.clock())
+            collect(ctx.db, ctx.settings, now=self.clock())
         except SocialPublisherError as exc:
             log.error("Không thu thập được số liệu tương tác: %s", exc.message)
         except Exception:
             log.exception("unexpected error collecting engagement")
 
     def monthly_report(self) -> None:
-        """Day 1 at 07:00: last month's report into REPORT_DIR."""
+        """Day 1 at 07:00: last month's report of each unit into its REPORT_DIR."""
+        for ctx in self.unit_contexts:
+            self._monthly_report(ctx)
+
+    def _monthly_report(self, ctx: PassContext) -> None:
         try:
             from .report import previous_month, write_monthly_report
 
-            period = previous_month(self.clock(), self.ctx.settings.tz)
-            with once_in_cluster(self.ctx.db, f"monthly-report:{period.slug}") as mine:
+            period = previous_month(self.clock(), ctx.settings.tz)
+            with once_in_cluster(ctx.db, f"monthly-report:{period.slug}") as mine:
                 if not mine:
                     log.info("Báo cáo tháng %s do tiến trình khác xuất.", period.slug)
                     return
-                folder = write_monthly_report(self.ctx.db, self.ctx.settings, now=self.clock())
+                folder = write_monthly_report(ctx.db, ctx.settings, now=self.clock())
             log.info("Đã xuất báo cáo tháng: %s", folder)
-            if self.ctx.settings.alert_urls:
+            if ctx.settings.alert_urls:
                 from .alert_watch import report_ready
 
-                report_ready(self.ctx.db, self.ctx.settings, folder, self.clock())
+                report_ready(ctx.db, ctx.settings, folder, self.clock())
         except SocialPublisherError as exc:
             log.error("Không xuất được báo cáo tháng: %s", exc.message)
         except Exception:

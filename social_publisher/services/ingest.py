@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -76,6 +76,7 @@ from ..store.bulk import (
 )
 from ..store.db import describe_db_error
 from ..store.lifecycle import transition
+from ..store.tenancy import unit_of
 from .agencies import DirectoryLoad, share_directory
 from .approvals import (
     VOID_EDITED,
@@ -477,7 +478,10 @@ class _Change:
 
 def _known(session: Session, folders: Sequence[str]) -> dict[str, _Known]:
     known: dict[str, _Known] = {}
-    connection = session.connection()  # Core: columns only, no ORM bookkeeping
+    # Core: columns only, no ORM bookkeeping, and so no unit filter of its own either
+    connection = session.connection()
+    unit = unit_of(session)
+    mine = Post.unit_id == unit if unit is not None else true()
     for start in range(0, len(folders), _IN_BATCH):
         rows = connection.execute(
             select(
@@ -489,7 +493,7 @@ def _known(session: Session, folders: Sequence[str]) -> dict[str, _Known]:
                 Post.approved_by,
             )
             .outerjoin(PostVersion, Post.current_version_id == PostVersion.id)
-            .where(Post.folder.in_(folders[start : start + _IN_BATCH]))
+            .where(mine, Post.folder.in_(folders[start : start + _IN_BATCH]))
         )
         for folder, pid, state, when, digest, approver in rows:
             known[folder] = _Known(pid, state, when, digest, approver)

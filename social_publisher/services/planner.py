@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
@@ -109,6 +109,15 @@ class PlanResult:
             + self.held
             + self.edited_after_publish
         )
+
+    def merge(self, other: PlanResult) -> None:
+        """Add another unit's plan (the fleet's pass sums them)."""
+        for item in fields(self):
+            mine = getattr(self, item.name)
+            if isinstance(mine, list):
+                mine.extend(getattr(other, item.name))
+            else:
+                setattr(self, item.name, mine + getattr(other, item.name))
 
 
 def adopt_version(pub: Publication, version: PostVersion) -> None:

@@ -41,6 +41,8 @@ class StepResult:
     retrying: list[int] = field(default_factory=list)
     attention: list[int] = field(default_factory=list)
     remote_updates: int = 0
+    #: the step stopped at its limit with work perhaps left (``publish_due(limit=...)``)
+    more: bool = False
 
     def merge(self, other: StepResult) -> None:
         for item in fields(self):
@@ -48,6 +50,7 @@ class StepResult:
             if isinstance(mine, list):
                 mine.extend(getattr(other, item.name))
         self.remote_updates += other.remote_updates
+        self.more = self.more or other.more
 
     def note(self, pub: Publication) -> None:
         """Count a publication a failure left waiting for a retry or for staff."""

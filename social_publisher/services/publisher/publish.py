@@ -103,7 +103,11 @@ def schedule_remote(
 # ------------------------------------------------------------------ publish what is due
 
 
-def publish_due(ctx: PublishContext, now: datetime, *, only_post: int | None = None) -> StepResult:
+def publish_due(
+    ctx: PublishContext, now: datetime, *, only_post: int | None = None, limit: int | None = None
+) -> StepResult:
+    """Publish what is due; with ``limit``, stop after that many claims (``result.more``
+    says whether more was due): a unit's turn in the fair order of ``services.fleet``."""
     result = StepResult()
     grace = timedelta(hours=ctx.settings.overdue_grace_hours)
 
@@ -131,15 +135,19 @@ def publish_due(ctx: PublishContext, now: datetime, *, only_post: int | None = N
         result.attention.append(pub.id)
         return False
 
-    for pub_id, _ in ctx.candidates(
+    due = ctx.candidates(
         now,
         [Publication.state.in_(PUBLISHABLE_NOW), _not_before(now)],
         publishable,
         only_post=only_post,
         claim_from=PUBLISHABLE_NOW,
         after_claim=in_time,
-    ):
+    )
+    for taken, (pub_id, _) in enumerate(due, start=1):
         _create(ctx, pub_id, "create", now, result)
+        if limit is not None and taken >= limit:
+            result.more = True  # maybe more are due: at this unit's next turn
+            break
     return result
 
 
