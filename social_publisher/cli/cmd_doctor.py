@@ -20,14 +20,15 @@ from ..platforms import CHANNELS, SHORT_NAMES
 from ..services.daemon import build_channels, lock_is_free
 from ..services.setup_checks import doctor_checks
 from ..store import Database
+from ..units import DEFAULT_UNIT_ID
 from . import Context
 
 MARKS = {"ok": "[ OK ]", "warning": "[CHÚ Ý]", "error": "[ LỖI ]"}
 
 
-def _database(settings: Settings) -> tuple[Database | None, Diagnosis]:
+def _database(settings: Settings, unit: str) -> tuple[Database | None, Diagnosis]:
     try:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, unit=unit)
         db.ensure_current()
         revision = db.current_revision()
     except (SocialPublisherError, SQLAlchemyError) as exc:
@@ -71,9 +72,9 @@ def _folders(settings: Settings) -> list[Diagnosis]:
     return out
 
 
-def diagnose(settings: Settings) -> list[Diagnosis]:
-    """Every check, in the order staff should fix them."""
-    db, db_check = _database(settings)
+def diagnose(settings: Settings, unit: str = DEFAULT_UNIT_ID) -> list[Diagnosis]:
+    """Every check of one unit, in the order staff should fix them."""
+    db, db_check = _database(settings, unit)
     results = [db_check, *_folders(settings)]
     if db is None:
         return results
@@ -112,16 +113,19 @@ def diagnose(settings: Settings) -> list[Diagnosis]:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.alert:
         return watchdog(ctx)
-    results = diagnose(ctx.settings)
+    units = ctx.chosen_units()
     failed = 0
-    for item in results:
-        verdict = (
-            "ok"
-            if item.ok and not item.warning
-            else ("warning" if item.ok or item.warning else "error")
-        )
-        failed += verdict == "error"
-        ctx.print(f"{MARKS[verdict]} {item.message}")
+    for unit in units:  # every unit's settings, tokens and API access
+        if len(units) > 1:
+            ctx.print(f"Đơn vị {unit.id} ({unit.name}):")
+        for item in diagnose(unit.settings, unit.id):
+            verdict = (
+                "ok"
+                if item.ok and not item.warning
+                else ("warning" if item.ok or item.warning else "error")
+            )
+            failed += verdict == "error"
+            ctx.print(f"{MARKS[verdict]} {item.message}")
     if failed:
         ctx.print(f"Có {failed} vấn đề cần sửa.")
         return 1
@@ -149,9 +153,9 @@ def watchdog(ctx: Context) -> int:
     from ..services.alert_daemon import run_watchdog
     from ..services.daemon import worker_id
 
-    settings = ctx.settings
+    settings = ctx.install_settings  # the daemon is the install's, whatever units it serves
     alive, beat_at, sent = run_watchdog(
-        ctx.db, settings, clock=lambda: datetime.now(UTC), worker=worker_id()
+        ctx.install_db, settings, clock=lambda: datetime.now(UTC), worker=worker_id()
     )
     when = f"{beat_at.astimezone(settings.tz):%H:%M %d/%m/%Y}" if beat_at else "chưa bao giờ"
     if alive:

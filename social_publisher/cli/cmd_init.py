@@ -55,6 +55,16 @@ def _staff_files(settings: Settings, ctx: Context) -> None:
         )
 
 
+def _unit_files(settings: Settings, ctx: Context, env_path: Path) -> None:
+    _staff_files(settings, ctx)
+    for channel, label in PLATFORM_NAMES.items():
+        missing = settings.missing_for(channel)
+        if missing:
+            ctx.print(f"Kênh {label} đang tắt: chưa có {', '.join(missing)} trong {env_path}.")
+        else:
+            ctx.print(f"Kênh {label}: đã cấu hình.")
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     env_path = Path(args.env_file)
     if env_path.exists():
@@ -64,7 +74,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(
             f"Đã tạo tệp cấu hình {env_path} từ mẫu: hãy mở và điền thông tin Fanpage, Zalo OA."
         )
-    settings = ctx.settings
+    settings = ctx.install_settings
     database = Database(settings.database_url)
     try:
         before = database.current_revision()
@@ -80,17 +90,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(f"Đã nâng cấp cơ sở dữ liệu {database.safe_url}: {before} → {after}.")
     else:
         ctx.print(f"Cơ sở dữ liệu {database.safe_url} đã ở phiên bản mới nhất ({after}).")
-    for folder in (settings.queue_dir, settings.log_dir):
+    units = ctx.chosen_units()
+    for folder in [*(u.settings.queue_dir for u in units), settings.log_dir]:
         if not folder.exists():
             folder.mkdir(parents=True)
             ctx.print(f"Đã tạo thư mục {folder}")
-    _staff_files(settings, ctx)
-    for channel, label in PLATFORM_NAMES.items():
-        missing = settings.missing_for(channel)
-        if missing:
-            ctx.print(f"Kênh {label} đang tắt: chưa có {', '.join(missing)} trong {env_path}.")
-        else:
-            ctx.print(f"Kênh {label}: đã cấu hình.")
+    for unit in units:  # each unit's staff guide, agencies file and channels
+        if settings.units_file is not None:
+            ctx.print(f"Đơn vị {unit.id} ({unit.name}):")
+        _unit_files(unit.settings, ctx, env_path)
     return 0
 
 

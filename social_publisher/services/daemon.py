@@ -685,6 +685,9 @@ class Daemon:
         self.stop_event.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        close = getattr(self.ctx, "close", None)  # a fleet's unit threads
+        if close is not None:
+            close()
 
     def serve(self, *, install_signals: bool = True) -> int:
         """Run until SIGINT/SIGTERM (SIGBREAK on Windows); the in-flight call finishes first."""

@@ -16,14 +16,15 @@ A fleet pass (docs/units.md "Fair order"):
    the others in turn, so every unit gets a full pass at least every ``SWEEP`` passes;
 3. publishing is round-robin: each busy unit publishes at most ``QUANTUM`` posts per
    turn, turns go round until no unit has more due, and the first unit of the round
-   moves on by one each pass. A unit with a burst of 500 posts delays another unit's one
-   post by at most one turn of each unit, never by its 500.
+   moves on by one each pass (and differs between workers). A unit with a burst of 500
+   posts delays another unit's one post by at most one turn of each unit, never by 500.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ class Fleet:
     last_pass_at: datetime | None = None
     #: the next pass runs every unit's steps (a staff action through the console's wake)
     everything: threading.Event = field(default_factory=threading.Event)
+    #: where this worker's rounds start (its name: each worker of a cluster elsewhere)
+    offset: str = ""
     _pool: ThreadPoolExecutor | None = None
 
     def pool(self) -> ThreadPoolExecutor | None:
@@ -186,7 +189,7 @@ def build_fleet(
         for unit in units
     ]
     crew = Crew([u.ctx.publisher for u in passes], name, clock)
-    return Fleet(passes, db.everywhere(), settings, crew, stop=stop)
+    return Fleet(passes, db.everywhere(), settings, crew, stop=stop, offset=name)
 
 
 def busy_units(db: Database, now: datetime, since: datetime | None) -> set[str]:
@@ -212,18 +215,19 @@ def busy_units(db: Database, now: datetime, since: datetime | None) -> set[str]:
     return found
 
 
-def _in_turn(units: list[UnitPass], passes: int) -> list[UnitPass]:
-    """The units in this pass's order: the round starts one unit further each pass."""
+def _in_turn(units: list[UnitPass], passes: int, worker: str = "") -> list[UnitPass]:
+    """The units in this pass's order: the round starts one unit further each pass, and
+    each worker somewhere else (several workers do not queue behind each other's claims)."""
     if not units:
         return []
-    start = passes % len(units)
+    start = (passes + zlib.crc32(worker.encode())) % len(units)
     return units[start:] + units[:start]
 
 
 def run_fleet_pass(fleet: Fleet, now: datetime) -> PassResult:
     """One pass over every unit (see the module docstring for the order)."""
     result = PassResult(next_wakeup=None)
-    order = _in_turn(fleet.units, fleet.passes)
+    order = _in_turn(fleet.units, fleet.passes, fleet.offset)
     everything = fleet.everything.is_set() or fleet.publisher.takeover_due.is_set()
     fleet.everything.clear()
     since = fleet.last_pass_at - timedelta(seconds=1) if fleet.last_pass_at else None

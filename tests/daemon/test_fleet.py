@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 
 from social_publisher.channels.base import OutgoingPost, RemotePost
 from social_publisher.config import Settings
-from social_publisher.services.fleet import QUANTUM, SWEEP, Fleet, build_fleet
+from social_publisher.services.fleet import QUANTUM, SWEEP, Fleet, _in_turn, build_fleet
 from social_publisher.states import HealthState
 from social_publisher.store import Database, Publication
 from social_publisher.store.lifecycle import set_health
@@ -64,6 +64,7 @@ def _fleet(
         worker="w1",
         rng=random.Random(7),
     )
+    fleet.offset = ""  # rounds start at the first unit: the order is the test's to read
     return fleet, pages
 
 
@@ -245,3 +246,36 @@ def test_units_publish_side_by_side_but_each_page_one_call_at_a_time(
     assert all(len(p.live()) == 2 * QUANTUM for p in pages.values())
     assert Overlapping.most >= 2  # units ran side by side
     assert not Overlapping.same_unit_overlap  # never two calls of one Page at once
+
+
+def test_workers_start_their_rounds_at_different_units(
+    db: Database, dsettings: Settings, clock: Clock
+) -> None:
+    ids = [f"u{i:02d}" for i in range(50)]
+    units = [Unit(i, i, dsettings) for i in ids]
+    starts = set()
+    for worker in ("may-1:101:a", "may-1:102:b", "may-2:101:c"):
+        fleet = build_fleet(dsettings, db, units, clock=clock, channels={}, ingest=False,
+                            render=False, worker=worker)  # fmt: skip
+        starts.add(_in_turn(fleet.units, 0, fleet.offset)[0].unit.id)
+    assert len(starts) == 3
+
+
+def test_the_daemon_runs_a_fleet_and_its_side_jobs_for_every_unit(
+    db: Database, dsettings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    from social_publisher.services.daemon import Daemon
+
+    reports = {i: tmp_path / "bao_cao" / i for i in ("a", "b")}
+    fleet, pages = _fleet(db, dsettings, clock, ["a", "b"])
+    for u in fleet.units:  # each unit writes its monthly report into its own folder
+        u.ctx.settings = replace(u.ctx.settings, report_dir=reports[u.unit.id])
+        add_post(u.ctx.db, "bai", publish_at=T0, channels=("facebook",))
+    daemon = Daemon(fleet, clock=clock, exact_wakeups=False, background_jobs=False)
+    result = daemon.run_once()
+    assert result.errors == [] and all(len(p.live()) == 1 for p in pages.values())
+    assert [c.db.unit for c in daemon.unit_contexts] == ["a", "b"]
+    daemon.monthly_report()
+    assert all(any(folder.iterdir()) for folder in reports.values())
+    daemon.shutdown()
+    assert fleet._pool is None

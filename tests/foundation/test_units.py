@@ -273,3 +273,23 @@ def test_a_unit_has_its_own_alert_targets_from_a_named_variable(tmp_path: Path) 
     assert "Mat-Khau-Thu-42" not in redact(f"could not send to {url}")
     message = _refusal(tmp_path, f'[[don_vi]]\nid = "a"\nname = "A"\nALERT_URLS = "{url}"\n')
     assert "không ghi mã bí mật ALERT_URLS" in message and "Mat-Khau" not in message
+
+
+def test_init_makes_every_units_queue_guide_and_agencies_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "units.toml").write_text(TWO_UNITS, encoding="utf-8")
+    env = (
+        "UNITS_FILE=units.toml\nFB_TOKEN_PHO_MINH=EAAB-pho-minh-secret-token\n"
+        f"DATABASE_URL=sqlite:///{tmp_path / 'sp.db'}\nQUEUE_DIR=hang_doi\n"
+        "AGENCIES_FILE=agencies.csv\n"
+    )
+    code, out, err = _cli(tmp_path, "init", env=env)
+    assert (code, err) == (0, "")
+    for queue in ("hang_doi/phuong-pho-minh", "hang_doi/pho_phong"):
+        assert (tmp_path / queue / "README.md").is_file()
+    assert "Đã tạo thư mục hang_doi/phuong-pho-minh\n" in out
+    assert "Đơn vị phuong-pho-minh (UBND phường Phổ Minh):\n" in out
+    assert "Đơn vị xa-pho-phong (UBND xã Phổ Phong):\n" in out
+    assert "EAAB-pho-minh-secret-token" not in out
