@@ -438,7 +438,7 @@ def _summary_sheet(wb: Any, fmt: Any, report: ProvinceReport) -> None:
     ws.freeze_panes(h + 1, table.freeze_cols)
     if report.units:  # the filter covers the units, never the total row
         ws.autofilter(h, 0, h + len(report.units), len(table.columns) - 1)
-    row = h + len(table.rows) + 1
+    row = h + len(table.rows) + 2  # a blank row under the total
     ws.merge_range(row, 0, row, len(table.columns) - 1, table.footnote, fmt.footnote)
     ws.set_row(row, 45)
     _page_setup(ws, landscape=True, one_page=False, repeat_header=True)
@@ -490,8 +490,10 @@ def _unit_sheet(wb: Any, fmt: Any, f: UnitFigures) -> None:
 # ------------------------------------------------------------------ what the command prints
 
 
-def _ratio(actual: int, target: int) -> str:
-    return f"{vn_number(actual)}/{vn_number(target)}"
+def _posts(actual: int, target: int) -> str:
+    if not target:
+        return f"{vn_number(actual)} bài (không đặt chỉ tiêu)"
+    return f"{vn_number(actual)}/{vn_number(target)} bài"
 
 
 def province_lines(report: ProvinceReport) -> list[str]:
@@ -508,8 +510,8 @@ def province_lines(report: ProvinceReport) -> list[str]:
         t = f.shares
         lines.append(
             f"  - {f.unit.name} ({f.unit.id}): {f.verdict.lower()}; Facebook "
-            f"{_ratio(f.posts('facebook'), f.data.targets['facebook'])} bài, Zalo "
-            f"{_ratio(f.posts('zalo'), f.data.targets['zalo'])} bài, chia sẻ "
+            f"{_posts(f.posts('facebook'), f.data.targets['facebook'])}, Zalo "
+            f"{_posts(f.posts('zalo'), f.data.targets['zalo'])}, chia sẻ "
             f"{vn_percent(t.rate)} (kế hoạch {vn_percent(f.data.plan_share_rate, 0)})"
         )
     for f in report.units:
