@@ -15,6 +15,7 @@ Three units in one database, October 2024, every share window closed by 20 Novem
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,9 @@ def seed(database: Database, units: list[Unit], h: Any) -> None:
     for unit in units:  # the first load of a file: known since always
         load_agencies(database.for_unit(unit.id), unit.settings, now=L(2024, 9, 1))
     pm = database.for_unit("phuong-pho-minh")
-    a0 = h.add_post(pm, "2024-09-30-bai-cu", "Phổ Minh: bài tháng 9", L(2024, 9, 30, 20, 0))
+    a0 = h.add_post(
+        pm, "2024-09-30-bai-cu", "Phổ Minh: bài tháng 9", L(2024, 9, 30, 20), channels=("facebook",)
+    )
     snap(pm, a0["facebook"], L(2024, 10, 1, 8), reactions=500, comments=50, shares=9, views=9000)
     _share(pm, a0["facebook"], "pm-to-dan-pho-1", L(2024, 9, 30, 21))
     a1 = h.add_post(
@@ -516,3 +519,56 @@ def test_cli_report_per_unit_has_its_own_figures_and_heading(
         for other, titles in TITLES.items():
             for title in titles:
                 assert (title in posts) == (other == unit_id), (unit_id, title)
+
+
+def test_cli_report_all_units_year_to_date_as_json(
+    db: Database,
+    units: list[Unit],
+    cli_env: dict[str, str],
+    h: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The year to 20/11: targets are 10 + 20/30 months of each unit's plan, half up (Phổ
+    Minh 2 × 10,67 = 21 Facebook, 11 Zalo; Phổ Phong 32 and 21; Đức Phổ 43 and none), and
+    Phổ Minh's September post and November snapshot count now (a1 shared on time, a2 not)."""
+    seed(db, units, h)
+    code, out, err = _cli(
+        ["report", "--all-units", "--year", "2024", "--json", "--now", NOW], cli_env, monkeypatch
+    )
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert data["period"] == "nam-2024"
+    assert data["workbook"] == str(tmp_path / "reports" / "bao-cao-cac-don-vi-nam-2024.xlsx")
+    # lowest achievement first: Phổ Phong 1/32, Đức Phổ 2/43, Phổ Minh 1/11
+    assert [u["id"] for u in data["units"]] == ["xa-pho-phong", "phuong-duc-pho", "phuong-pho-minh"]
+    pm = data["units"][2]
+    assert pm["sheet"] == "UBND phường Phổ Minh"
+    assert pm["posts"] == {"facebook": 3, "zalo": 1}
+    # 500/50/9/9000 (September) + 99/9/9/999 (the 2 November snapshot is in the year) +
+    # Zalo 1 share, 50 views + 5/0/0/40
+    assert pm["engagement"] == {"reactions": 604, "comments": 59, "shares": 19, "views": 10089}
+    assert pm["shares"] == {
+        "expected": 6,
+        "due": 6,
+        "shared": 4,
+        "on_time": 3,
+        "rate": pytest.approx(4 / 6),
+        "on_time_rate": 0.5,
+    }
+    assert pm["targets"] == {"facebook": 21, "zalo": 11, "share_rate": 0.5}
+    assert pm["achievement"] == {
+        "facebook": pytest.approx(3 / 21),
+        "zalo": pytest.approx(1 / 11),
+        "share_rate": pytest.approx(4 / 3),
+    }
+    assert [u["targets"] for u in data["units"][:2]] == [
+        {"facebook": 32, "zalo": 21, "share_rate": 0.8},
+        {"facebook": 43, "zalo": 0, "share_rate": 0.5},
+    ]
+    assert data["units"][1]["achievement"]["zalo"] is None
+    assert [u["verdict"] for u in data["units"]] == ["Chưa đạt"] * 3
+    wb = load_workbook(data["workbook"])
+    titles = [r[0] for r in wb["UBND phường Phổ Minh"].iter_rows(values_only=True) if r[0]]
+    assert "Kết quả từng tháng năm 2024" in titles  # the year's own tables
+    assert "Tỷ lệ chia sẻ của từng đơn vị theo tháng, năm 2024" in titles
