@@ -134,7 +134,9 @@ def register(sub: Any) -> None:
             "Xuất báo cáo vào thư mục bao-cao-YYYY-MM (hoặc bao-cao-nam-YYYY) bên trong --out: "
             "tệp Excel, các bảng CSV (UTF-8 có BOM), biểu đồ PNG và văn bản báo cáo .docx "
             "theo thể thức Nghị định 30/2020/NĐ-CP (tên đơn vị, người ký, nơi nhận: các "
-            "thiết lập REPORT_…)."
+            "thiết lập REPORT_…). Với --all-units: một tệp Excel tổng hợp mọi đơn vị của bản "
+            "cài (trang Tổng hợp, rồi một trang cho mỗi đơn vị), "
+            "REPORT_DIR/bao-cao-cac-don-vi-YYYY-MM.xlsx."
         ),
     )
     parser.add_argument("--month", metavar="YYYY-MM", help="tháng báo cáo, ví dụ 2024-10")
