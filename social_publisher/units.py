@@ -239,6 +239,8 @@ def load_units(settings: Settings) -> list[Unit]:
             )
         values = _overrides(path, table, keys, header, env)
         values.setdefault("QUEUE_DIR", str(settings.queue_dir / unit_id))
+        # each unit's reports in a folder of its own: two units' October folders would be one
+        values.setdefault("REPORT_DIR", str(settings.report_dir / unit_id))
         values.setdefault("REPORT_UNIT_NAME", name.strip())
         try:
             unit_settings = settings_from({**env, **values})

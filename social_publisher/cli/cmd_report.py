@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..services.report import Period, make_report, parse_month, parse_year, summary_lines
+from ..services.report import (
+    Period,
+    ReportHeading,
+    make_report,
+    parse_month,
+    parse_year,
+    summary_lines,
+)
+from ..services.report_units import make_province_report, province_json, province_lines
 from . import Context
 
 
@@ -21,19 +29,13 @@ def parse_now(text: str | None) -> datetime:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.all_units:
+        return run_all_units(args, ctx)
     tz = ctx.settings.tz
-    if bool(args.month) == bool(args.year):
-        ctx.error(
-            "Lỗi: cần đúng một trong hai tùy chọn --month YYYY-MM (báo cáo tháng) hoặc "
-            "--year YYYY (báo cáo từ đầu năm), ví dụ: social-publisher report --month 2024-10"
-        )
+    period = _period(args, ctx, tz)
+    if period is None:
         return 2
-    try:
-        period: Period = parse_month(args.month, tz) if args.month else parse_year(args.year, tz)
-        now = parse_now(args.now)
-    except ValueError as exc:
-        ctx.error(f"Lỗi: {exc}")
-        return 2
+    now = parse_now(args.now)
     out = Path(args.out) if args.out else ctx.settings.report_dir
     output = make_report(ctx.db, ctx.settings, period, out, now=now)
     if args.json:
@@ -80,6 +82,50 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _period(args: argparse.Namespace, ctx: Context, tz: Any) -> Period | None:
+    """``--month`` or ``--year`` (exactly one), or None after saying what is wrong."""
+    if bool(args.month) == bool(args.year):
+        ctx.error(
+            "Lỗi: cần đúng một trong hai tùy chọn --month YYYY-MM (báo cáo tháng) hoặc "
+            "--year YYYY (báo cáo từ đầu năm), ví dụ: social-publisher report --month 2024-10"
+        )
+        return None
+    try:
+        parse_now(args.now)
+        return parse_month(args.month, tz) if args.month else parse_year(args.year, tz)
+    except ValueError as exc:
+        ctx.error(f"Lỗi: {exc}")
+        return None
+
+
+def run_all_units(args: argparse.Namespace, ctx: Context) -> int:
+    """The province workbook: every unit of the install, into the install's REPORT_DIR."""
+    if ctx.unit_id is not None:
+        ctx.error(
+            "Lỗi: --all-units lập báo cáo cho mọi đơn vị, không dùng cùng --unit. Bỏ --unit, "
+            "hoặc bỏ --all-units để lập báo cáo của một đơn vị."
+        )
+        return 2
+    settings = ctx.install_settings
+    period = _period(args, ctx, settings.tz)
+    if period is None:
+        return 2
+    report = make_province_report(
+        ctx.install_db,
+        ctx.units,
+        period,
+        Path(args.out) if args.out else settings.report_dir,
+        now=parse_now(args.now),
+        heading=ReportHeading.from_settings(settings),
+    )
+    if args.json:
+        ctx.print(json.dumps(province_json(report), ensure_ascii=False, indent=2))
+    else:
+        for line in province_lines(report):
+            ctx.print(line)
+    return 0
+
+
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "report",
@@ -88,12 +134,20 @@ def register(sub: Any) -> None:
             "Xuất báo cáo vào thư mục bao-cao-YYYY-MM (hoặc bao-cao-nam-YYYY) bên trong --out: "
             "tệp Excel, các bảng CSV (UTF-8 có BOM), biểu đồ PNG và văn bản báo cáo .docx "
             "theo thể thức Nghị định 30/2020/NĐ-CP (tên đơn vị, người ký, nơi nhận: các "
-            "thiết lập REPORT_…)."
+            "thiết lập REPORT_…). Với --all-units: một tệp Excel tổng hợp mọi đơn vị của bản "
+            "cài (trang Tổng hợp, rồi một trang cho mỗi đơn vị), "
+            "REPORT_DIR/bao-cao-cac-don-vi-YYYY-MM.xlsx."
         ),
     )
     parser.add_argument("--month", metavar="YYYY-MM", help="tháng báo cáo, ví dụ 2024-10")
     parser.add_argument(
         "--year", metavar="YYYY", help="năm báo cáo (từ đầu năm đến nay, cho báo cáo 20/11)"
+    )
+    parser.add_argument(
+        "--all-units",
+        action="store_true",
+        help="báo cáo tổng hợp mọi đơn vị của bản cài (cho Sở): một tệp Excel gồm trang tổng "
+        "hợp và một trang cho mỗi đơn vị, ghi vào REPORT_DIR của bản cài",
     )
     parser.add_argument("--out", metavar="DIR", help="thư mục chứa báo cáo (mặc định REPORT_DIR)")
     parser.add_argument("--json", action="store_true", help="in kết quả dạng JSON")

@@ -96,6 +96,29 @@ def write_workbook(
     return path
 
 
+def write_row(ws: Any, fmt: _Formats, r: int, values: Sequence[Any], *, bold: bool) -> None:
+    """One table row as typed cells: numbers with number formats, links, local times."""
+    for c, value in enumerate(values):
+        if value is None or value == "":
+            if bold:
+                ws.write_blank(r, c, None, fmt("text", True))
+            continue
+        if isinstance(value, bool):
+            ws.write_string(r, c, "có" if value else "không", fmt("text", bold) if bold else None)
+        elif isinstance(value, int):
+            ws.write_number(r, c, value, fmt(_INT_FORMAT, bold))
+        elif isinstance(value, Pct):
+            ws.write_number(r, c, value.value, fmt(_PCT_FORMAT, bold))
+        elif isinstance(value, Change):
+            ws.write_number(r, c, value.value, fmt(_CHANGE_FORMAT, bold))
+        elif isinstance(value, datetime):
+            ws.write_datetime(r, c, value, fmt(_DATETIME_FORMAT, bold))
+        elif isinstance(value, Link):
+            ws.write_url(r, c, value.url, fmt("link", bold), string=value.text)
+        else:
+            ws.write_string(r, c, str(value), fmt("text", True) if bold else None)
+
+
 def _write_sheet(wb: Any, fmt: _Formats, table: Table, data: ReportData, notes: list[str]) -> None:
     ws = wb.add_worksheet(table.sheet)
     ncols = len(table.columns)
@@ -109,30 +132,8 @@ def _write_sheet(wb: Any, fmt: _Formats, table: Table, data: ReportData, notes: 
         ws.set_column(col, col, column.width)
     ws.set_row(h, 110 if table.vertical_header else 32)
     last_index = len(table.rows) - 1
-    write_number, write_string = ws.write_number, ws.write_string
-    int_fmt, pct_fmt = fmt(_INT_FORMAT), fmt(_PCT_FORMAT)
     for i, values in enumerate(table.rows):
-        r = h + 1 + i
-        bold = table.bold_last_row and i == last_index
-        for c, value in enumerate(values):
-            if value is None or value == "":
-                if bold:
-                    ws.write_blank(r, c, None, fmt("text", True))
-                continue
-            if isinstance(value, bool):
-                write_string(r, c, "có" if value else "không", fmt("text", bold) if bold else None)
-            elif isinstance(value, int):
-                write_number(r, c, value, fmt(_INT_FORMAT, True) if bold else int_fmt)
-            elif isinstance(value, Pct):
-                write_number(r, c, value.value, fmt(_PCT_FORMAT, True) if bold else pct_fmt)
-            elif isinstance(value, Change):
-                write_number(r, c, value.value, fmt(_CHANGE_FORMAT, bold))
-            elif isinstance(value, datetime):
-                ws.write_datetime(r, c, value, fmt(_DATETIME_FORMAT, bold))
-            elif isinstance(value, Link):
-                ws.write_url(r, c, value.url, fmt("link", bold), string=value.text)
-            else:
-                write_string(r, c, str(value), fmt("text", True) if bold else None)
+        write_row(ws, fmt, h + 1 + i, values, bold=table.bold_last_row and i == last_index)
     last = h + len(table.rows)  # 0-based index of the last row
     if table.fills and table.rows:
         # conditional formats colour the share matrix without styling every cell
