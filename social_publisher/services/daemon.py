@@ -565,9 +565,33 @@ class Daemon:
             log.exception("unexpected error collecting engagement")
 
     def monthly_report(self) -> None:
-        """Day 1 at 07:00: last month's report of each unit into its REPORT_DIR."""
+        """Day 1 at 07:00: last month's report of each unit into its REPORT_DIR, and with
+        several units the province's workbook of them all into the install's."""
         for ctx in self.unit_contexts:
             self._monthly_report(ctx)
+        units = getattr(self.ctx, "units", None)
+        if units and len(units) > 1:
+            self._province_report([u.unit for u in units])
+
+    def _province_report(self, units: Sequence[Any]) -> None:
+        try:
+            from .report import ReportHeading, previous_month
+            from .report_units import make_province_report
+
+            settings = self.ctx.settings
+            period = previous_month(self.clock(), settings.tz)
+            with once_in_cluster(self.ctx.db, f"province-report:{period.slug}") as mine:
+                if not mine:
+                    return
+                report = make_province_report(
+                    self.ctx.db, units, period, settings.report_dir, now=self.clock(),
+                    heading=ReportHeading.from_settings(settings),
+                )  # fmt: skip
+            log.info("Đã xuất báo cáo tổng hợp các đơn vị: %s", report.workbook)
+        except SocialPublisherError as exc:
+            log.error("Không xuất được báo cáo tổng hợp các đơn vị: %s", exc.message)
+        except Exception:
+            log.exception("unexpected error writing the province report")
 
     def _monthly_report(self, ctx: PassContext) -> None:
         try:

@@ -277,5 +277,7 @@ def test_the_daemon_runs_a_fleet_and_its_side_jobs_for_every_unit(
     assert [c.db.unit for c in daemon.unit_contexts] == ["a", "b"]
     daemon.monthly_report()
     assert all(any(folder.iterdir()) for folder in reports.values())
+    province = list(dsettings.report_dir.glob("bao-cao-cac-don-vi-*.xlsx"))
+    assert len(province) == 1  # the province's workbook of both units, in the install's folder
     daemon.shutdown()
     assert fleet._pool is None
