@@ -102,6 +102,8 @@ class CalendarItem:
     category: str
     label: str
     url: str | None = None
+    #: the post's unit (each row of a province account's list names it)
+    unit_id: str = ""
 
     @property
     def category_label(self) -> str:
@@ -120,6 +122,7 @@ _ITEM_COLUMNS = (
     Post.approved_by,
     Post.publish_at,
     Post.channels,
+    Post.unit_id,
     Publication.channel,
     Publication.state,
     Publication.due_at,
@@ -139,7 +142,7 @@ def _items(rows: Iterable[Any]) -> list[CalendarItem]:
     items: list[CalendarItem] = []
     for post_id in order:
         group = by_post[post_id]
-        _, folder, title, post_state, approved, publish_at, channels, *_ = group[0]
+        _, folder, title, post_state, approved, publish_at, channels, unit_id, *_ = group[0]
         seen: set[str] = set()
         for *_, channel, pub_state, due_at, published_at, url in group:
             if channel is None:
@@ -150,7 +153,7 @@ def _items(rows: Iterable[Any]) -> list[CalendarItem]:
                 CalendarItem(
                     post_id, folder, title, channel, when,
                     category(post_state, approved, pub_state),
-                    state_label(post_state, pub_state), url,
+                    state_label(post_state, pub_state), url, unit_id,
                 )
             )  # fmt: skip
         if post_state == PostState.REMOVED:
@@ -160,6 +163,7 @@ def _items(rows: Iterable[Any]) -> list[CalendarItem]:
                 CalendarItem(
                     post_id, folder, title, channel, publish_at,
                     category(post_state, approved, None), state_label(post_state, None),
+                    None, unit_id,
                 )
             )  # fmt: skip
     return items
@@ -395,6 +399,7 @@ class PostPage:
     timeline: list[TimelineEntry]
     check_errors: list[str]
     check_warnings: list[str]
+    unit_id: str = ""
 
     @property
     def active_approval(self) -> ApprovalView | None:
@@ -415,6 +420,19 @@ class PostPage:
 
 class NotFound(LookupError):
     """No such post (or not in the account's scope)."""
+
+
+def post_unit(db: Database, scope: Scope, post_id: int) -> str:
+    """The unit of post ``post_id``, which every action on it runs as; NotFound when the
+    post is not in ``db``'s view (a ward's handle sees its unit only) or not ``scope``'s."""
+    scope.require(Permission.VIEW)
+    with db.session() as session:
+        unit = session.scalars(
+            select(Post.unit_id).where(Post.id == post_id, scope.posts(Post))
+        ).first()
+    if unit is None or not scope.sees(unit):
+        raise NotFound(post_id)
+    return unit
 
 
 def _short(digest: str | None) -> str:
@@ -617,6 +635,7 @@ def post_page(
             timeline=_timeline(session, post, pubs, tz),
             check_errors=[],
             check_warnings=[],
+            unit_id=post.unit_id,
         )
         if version is not None:
             session.expunge(version)
