@@ -1,10 +1,12 @@
 """What the web console's pages read: the calendar, the lists, one post's page, health.
 
 Each function takes the :class:`~social_publisher.services.scope.Scope` of the account
-asking and filters through it, so a unit filter (the units issue) is added in one
-place. Reads only: the console's actions are the planner's, the takedown's, the
-approvals' and the composer's own functions. Every page is a handful of queries
-whatever the number of posts (``bench/bench_web.py`` compares it with per-post queries).
+asking and filters through it (a ward's account: its unit's posts only), and reads through
+the database handle it is given: a unit's (its sessions see that unit only) or, for a
+province account's lists, the install-wide one; each item names its unit. Reads only: the
+console's actions are the planner's, the takedown's, the approvals' and the composer's own
+functions. Every page is a handful of queries whatever the number of posts
+(``bench/bench_web.py`` compares it with per-post queries).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ a province account sees both and filters, the composer writes into the unit's ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,35 @@ def test_a_ward_staff_member_composes_into_its_own_queue(
         post = session.scalars(select(Post).where(Post.folder == made.pop())).one()
         assert post.unit_id == A and post.title == COMPOSE_FORM["tieu_de"]
         assert session.scalars(select(ConsoleWrite.unit_id)).all() == [A]
+
+
+def test_the_composer_refuses_a_ward_account_another_units_handle(
+    install: Database, by_id: dict[str, Unit]
+) -> None:
+    """Defence in depth: the service itself, handed B's handle by mistake, writes nothing."""
+    from social_publisher.services import composer
+    from social_publisher.services.scope import NotAllowed, Role, Scope
+
+    ward = Scope("an.pm", "Nguyễn Văn An", Role.STAFF, A)
+    draft = composer.Draft(
+        title="Bài lạc", when="2026-03-05T08:00", channels=["facebook"], body="Nội dung."
+    )
+    with pytest.raises(NotAllowed):
+        composer.save(install.for_unit(B), by_id[B].settings, ward, draft, now=T0)
+    assert _folders(by_id[B]) == set()
+
+
+def test_a_ward_accounts_calendar_feed_is_its_wards(
+    login: Callable[[str], Browser], posts: dict[str, int], install: Database
+) -> None:
+    ward = login("hung.pm")
+    assert ward.post("/tai-khoan/lich").status_code == 303
+    url = re.search(r"(/lich/[^\s\"<]+\.ics)", ward.client.get("/tai-khoan").text)
+    assert url is not None
+    feed = TestClient(ward.client.app).get(url.group(1)).text
+    assert "Bài bai-pho-minh" in feed and "bai-pho-phong" not in feed
+    with install.for_unit(A).session() as session:  # the ward's own audit log
+        assert "web_feed_secret_made" in session.scalars(select(AuditEvent.event)).all()
 
 
 def test_an_account_of_a_unit_not_in_the_units_file_is_refused(
