@@ -68,11 +68,17 @@ async def _post_unit(c: Console, me: Scope, post_id: int) -> tuple[Unit, Databas
     return unit, c.unit_db(unit)
 
 
-def _unit_query(c: Console, me: Scope, unit: Unit | None) -> str:
-    """``?don_vi=<id>`` to keep a province account's unit in links and forms ("" if none)."""
+def _unit_filter(c: Console, me: Scope, unit: Unit | None) -> str:
+    """The id a province account's unit select shows ("": every unit, or no select)."""
     if unit is None or not c.many or me.unit is not None:
         return ""
-    return f"?{UNIT_PARAM}={quote(unit.id)}"
+    return unit.id
+
+
+def _unit_query(c: Console, me: Scope, unit: Unit | None) -> str:
+    """``?don_vi=<id>`` to keep a province account's unit in links and forms ("" if none)."""
+    chosen = _unit_filter(c, me, unit)
+    return f"?{UNIT_PARAM}={quote(chosen)}" if chosen else ""
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -182,7 +188,7 @@ async def calendar(request: Request, me: Scope) -> Response:
     return c.render(
         request, template, view=view, kenh=channel, trang_thai=wanted,
         CATEGORIES=console.CATEGORIES, CHANNELS=CHANNELS, platform_name=platform_name,
-        WEEKDAYS=console.WEEKDAYS, don_vi=_unit_query(c, me, unit).partition("=")[2],
+        WEEKDAYS=console.WEEKDAYS, don_vi=_unit_filter(c, me, unit),
     )  # fmt: skip
 
 
@@ -211,7 +217,7 @@ async def lists(request: Request, me: Scope) -> Response:
     return c.render(
         request, "danh_sach.html", items=items, kind=kind, KINDS=LIST_KINDS, kenh=channel,
         CHANNELS=CHANNELS, platform_name=platform_name,
-        don_vi=_unit_query(c, me, unit).partition("=")[2],
+        don_vi=_unit_filter(c, me, unit),
     )  # fmt: skip
 
 
