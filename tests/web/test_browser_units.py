@@ -124,3 +124,11 @@ def test_a_ward_account_sees_only_its_wards_posts_in_a_real_browser(
     page.click("text=Sau ›")  # the next month keeps the filter
     page.wait_for_url(re.compile(r"don_vi=" + B))
     assert province.problems == []
+
+    # the unit names and the select fit a phone's width
+    phone = Page(browser, world["url"], 390, 844)
+    phone.login("tinh")
+    for path in ("/lich?ngay=2026-12-08", "/danh-sach?loai=cho-duyet"):
+        phone.go(path)
+        assert phone.fits(), (path, phone.too_wide)
+    assert phone.problems == []
