@@ -97,7 +97,9 @@ def _run(
     from ..services.console_actions import WakeDaemon
     from ..web.server import start_beside  # only now: the daemon alone never loads it
 
-    server = start_beside(settings, ctx.db, WakeDaemon(daemon.wake))
+    server = start_beside(
+        settings, ctx.install_db, WakeDaemon(daemon.wake), units=ctx.chosen_units()
+    )
     ctx.print(f"Trang quản trị: http://{settings.web_host}:{server.port}/")
     try:
         return daemon.serve()

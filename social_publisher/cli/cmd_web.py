@@ -40,6 +40,18 @@ def register(sub: Any) -> None:
         help="staff: soạn bài; approver: thêm duyệt, đăng ngay, gỡ bài; admin: thêm mở lại kênh",
     )
     add.add_argument("--full-name", required=True, help="họ và tên, ví dụ 'Võ Thanh Hùng'")
+    add.add_argument(
+        "--unit",
+        metavar="ID",
+        dest="unit_here",
+        default=None,
+        help="tài khoản của một đơn vị (xã, phường): chỉ xem và làm việc với bài của đơn vị đó",
+    )
+    add.add_argument(
+        "--all-units",
+        action="store_true",
+        help="tài khoản cấp tỉnh, xem mọi đơn vị (bắt buộc chọn khi bản cài có nhiều đơn vị)",
+    )
     add.set_defaults(handler=run_user, action="add")
 
     passwd = user_sub.add_parser("passwd", help="đổi mật khẩu (các phiên đang mở bị đăng xuất)")
@@ -73,13 +85,14 @@ def run_web(args: argparse.Namespace, ctx: Context) -> int:
         return 1
     from ..services.alert_daemon import install_listener
 
-    settings = ctx.settings
+    units = ctx.chosen_units()  # every unit, or the one --unit names
+    settings = units[0].settings if len(units) == 1 else ctx.install_settings
     setup_logging(settings.log_dir, console=ctx.err)
     install_listener(settings)  # staff actions here (a channel reopened) write their alerts
     host = args.host or settings.web_host
     port = args.port or settings.web_port
     ctx.print(f"Trang quản trị: http://{host}:{port}/ (dừng bằng Ctrl+C)")
-    return serve(settings, ctx.db, host=host, port=port)
+    return serve(settings, ctx.install_db, host=host, port=port, units=units)
 
 
 def _password(ctx: Context) -> str:
@@ -100,34 +113,46 @@ def run_user(args: argparse.Namespace, ctx: Context) -> int:
 
     now = datetime.now(UTC)
     actor = f"cli:{getpass.getuser()}" if hasattr(getpass, "getuser") else "cli"
+    db = ctx.install_db.everywhere()  # accounts are the install's; a ward's names its unit
     try:
         if args.action == "list":
-            rows = accounts.accounts(ctx.db)
+            rows = accounts.accounts(db)
             if not rows:
                 ctx.print("Chưa có tài khoản nào. Thêm bằng 'social-publisher web user add'.")
+            names = {u.id: u.name for u in ctx.units}
             for row in rows:
                 last = (
                     row.last_login_at.isoformat(timespec="minutes") if row.last_login_at else "chưa"
                 )
-                ctx.print(
-                    f"{row.name}  {row.full_name}  {ROLE_LABELS[row.role]}  đăng nhập: {last}"
-                )
+                role = ROLE_LABELS[row.role]
+                if row.unit is not None:
+                    name = names.get(row.unit, "không còn trong UNITS_FILE")
+                    role += f"  đơn vị: {row.unit} ({name})"
+                elif len(ctx.units) > 1:
+                    role += "  đơn vị: mọi đơn vị"
+                ctx.print(f"{row.name}  {row.full_name}  {role}  đăng nhập: {last}")
             return 0
         if args.action == "remove":
-            accounts.remove(ctx.db, args.name, now=now, actor=actor)
+            accounts.remove(db, args.name, now=now, actor=actor)
             ctx.print(f"Đã xóa tài khoản {args.name}.")
             return 0
+        if args.action == "add":  # a wrong unit is said before the password is asked
+            accounts.check_unit(ctx.unit_id, ctx.units, all_units=args.all_units)
         password = _password(ctx)
         if args.action == "add":
             info = accounts.add(
-                ctx.db, args.name, full_name=args.full_name, role=args.role, password=password,
-                now=now, actor=actor,
+                db, args.name, full_name=args.full_name, role=args.role, password=password,
+                now=now, actor=actor, unit=ctx.unit_id, units=ctx.units,
+                all_units=args.all_units,
             )  # fmt: skip
-            ctx.print(
-                f"Đã thêm tài khoản {info.name} ({info.full_name}, {ROLE_LABELS[info.role]})."
-            )
+            role = ROLE_LABELS[info.role]
+            if info.unit is not None:
+                role += f", đơn vị {info.unit}"
+            elif len(ctx.units) > 1:
+                role += ", mọi đơn vị"
+            ctx.print(f"Đã thêm tài khoản {info.name} ({info.full_name}, {role}).")
         else:
-            accounts.set_password(ctx.db, args.name, password, now=now, actor=actor)
+            accounts.set_password(db, args.name, password, now=now, actor=actor)
             ctx.print(f"Đã đổi mật khẩu của {args.name}; các phiên đang mở đã bị đăng xuất.")
     except ValueError as exc:
         ctx.error(f"Lỗi: {exc}")

@@ -5,6 +5,9 @@ console only logs in with them. Passwords are hashed with argon2id (argon2-cffi,
 recommended parameters); a hash made with older parameters is upgraded at the next
 log-in. A password change bumps ``session_epoch``, which ends every other session of
 the account. The calendar-feed secret is shown once and stored as its sha256.
+
+An account belongs to one unit (``unit``: a ward's staff) or to every unit (NULL: a
+province account); its :class:`~.scope.Scope` carries it.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from sqlalchemy import select
 
 from ..config import Settings
 from ..errors import SocialPublisherError
-from ..store import Database, Meta, WebAccount
-from ..store.lifecycle import audit
+from ..store import AuditEvent, Database, Meta, WebAccount
 from ..store.tenancy import INSTALL, install_options
+from ..units import Unit
 from .scope import ROLE_LABELS, Role, Scope
 
 if TYPE_CHECKING:
@@ -47,9 +50,11 @@ class AccountInfo:
     session_epoch: int
     has_feed: bool
     last_login_at: datetime | None
+    #: the unit the account works for (None: every unit)
+    unit: str | None = None
 
     def scope(self) -> Scope:
-        return Scope(self.name, self.full_name, self.role)
+        return Scope(self.name, self.full_name, self.role, self.unit)
 
 
 _HASHER: PasswordHasher | None = None
@@ -73,6 +78,19 @@ def _info(row: WebAccount) -> AccountInfo:
         row.session_epoch,
         row.feed_secret_sha256 is not None,
         row.last_login_at,
+        row.unit,
+    )
+
+
+def _audit(
+    session: object, actor: str, event: str, at: datetime, unit: str | None, **details: object
+) -> None:
+    """An account's audit row: in its unit's log, a province account's in the install's."""
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    session.add(
+        AuditEvent(unit_id=unit or INSTALL, at=at, actor=actor, event=event, details=details)
     )
 
 
@@ -102,6 +120,32 @@ def check_password(password: str, name: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
+def check_unit(
+    unit: str | None, units: list[Unit] | None, *, all_units: bool = False
+) -> str | None:
+    """The account's unit: one of ``units`` by id, or None (every unit). In an install of
+    several units a province account is asked for explicitly (``--all-units``), so a ward's
+    staff member is never given every ward by a forgotten ``--unit``."""
+    if units is None:
+        return unit
+    ids = ", ".join(u.id for u in units)
+    if unit is not None and all_units:
+        raise AccountError(
+            "Chọn một trong hai: --unit ID (tài khoản của một đơn vị) hoặc --all-units (tài "
+            "khoản cấp tỉnh, xem mọi đơn vị)."
+        )
+    if unit is None:
+        if all_units or len(units) == 1:
+            return None
+        raise AccountError(
+            f"Bản cài có {len(units)} đơn vị: thêm --unit ID cho tài khoản của một đơn vị (một "
+            f"trong {ids}), hoặc --all-units cho tài khoản cấp tỉnh xem mọi đơn vị."
+        )
+    if not any(u.id == unit for u in units):
+        raise AccountError(f"Không có đơn vị “{unit}” trong UNITS_FILE. Các đơn vị: {ids}.")
+    return unit
+
+
 def add(
     db: Database,
     name: str,
@@ -111,9 +155,14 @@ def add(
     password: str,
     now: datetime,
     actor: str,
+    unit: str | None = None,
+    units: list[Unit] | None = None,
+    all_units: bool = False,
 ) -> AccountInfo:
+    """A new account; ``units`` (the install's) checks ``unit`` (see :func:`check_unit`)."""
     name = check_name(name)
     chosen = check_role(role)
+    unit = check_unit(unit, units, all_units=all_units)
     password = check_password(password, name)
     full = " ".join(unicodedata.normalize("NFC", full_name).split())
     if not full:
@@ -130,12 +179,13 @@ def add(
             role=chosen.value,
             password_hash=_hasher().hash(password),
             session_epoch=1,
+            unit=unit,
             created_at=now,
             updated_at=now,
         )
         session.add(row)
         session.flush()
-        audit(session, actor, "web_account_added", at=now, account=name, role=chosen.value)
+        _audit(session, actor, "web_account_added", now, unit, account=name, role=chosen.value)
         return _info(row)
 
 
@@ -147,7 +197,7 @@ def set_password(db: Database, name: str, password: str, *, now: datetime, actor
         row.password_hash = _hasher().hash(password)
         row.session_epoch += 1
         row.updated_at = now
-        audit(session, actor, "web_password_changed", at=now, account=name)
+        _audit(session, actor, "web_password_changed", now, row.unit, account=name)
 
 
 def remove(db: Database, name: str, *, now: datetime, actor: str) -> None:
@@ -155,7 +205,7 @@ def remove(db: Database, name: str, *, now: datetime, actor: str) -> None:
     with db.session() as session:
         row = _row(session, name.strip())
         session.delete(row)
-        audit(session, actor, "web_account_removed", at=now, account=row.name)
+        _audit(session, actor, "web_account_removed", now, row.unit, account=row.name)
 
 
 def _row(session: object, name: str) -> WebAccount:
@@ -216,7 +266,7 @@ def new_feed_secret(db: Database, account_id: int, *, now: datetime) -> str:
             raise AccountError("Tài khoản không còn tồn tại.")
         row.feed_secret_sha256 = feed_digest(secret)
         row.updated_at = now
-        audit(session, f"web:{row.name}", "web_feed_secret_made", at=now, account=row.name)
+        _audit(session, f"web:{row.name}", "web_feed_secret_made", now, row.unit, account=row.name)
     return secret
 
 

@@ -301,8 +301,9 @@ def save(
     post_id: int | None = None,
     expected_hash: str | None = None,
 ) -> Saved:
-    """Write (or rewrite) the post's folder, then let ingest read it at once."""
-    scope.require(Permission.WRITE)
+    """Write (or rewrite) the post's folder, then let ingest read it at once (into ``db``'s
+    unit: a ward's account writes into its own unit's queue only)."""
+    scope.require(Permission.WRITE, db.unit)
     when, problems = _validate(draft, settings)
     extensions: dict[int, str] = {}
     for index, photo in enumerate(draft.photos):

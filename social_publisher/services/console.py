@@ -1,10 +1,12 @@
 """What the web console's pages read: the calendar, the lists, one post's page, health.
 
 Each function takes the :class:`~social_publisher.services.scope.Scope` of the account
-asking and filters through it, so a unit filter (the units issue) is added in one
-place. Reads only: the console's actions are the planner's, the takedown's, the
-approvals' and the composer's own functions. Every page is a handful of queries
-whatever the number of posts (``bench/bench_web.py`` compares it with per-post queries).
+asking and filters through it (a ward's account: its unit's posts only), and reads through
+the database handle it is given: a unit's (its sessions see that unit only) or, for a
+province account's lists, the install-wide one; each item names its unit. Reads only: the
+console's actions are the planner's, the takedown's, the approvals' and the composer's own
+functions. Every page is a handful of queries whatever the number of posts
+(``bench/bench_web.py`` compares it with per-post queries).
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class CalendarItem:
     category: str
     label: str
     url: str | None = None
+    #: the post's unit (each row of a province account's list names it)
+    unit_id: str = ""
 
     @property
     def category_label(self) -> str:
@@ -120,6 +124,7 @@ _ITEM_COLUMNS = (
     Post.approved_by,
     Post.publish_at,
     Post.channels,
+    Post.unit_id,
     Publication.channel,
     Publication.state,
     Publication.due_at,
@@ -139,7 +144,7 @@ def _items(rows: Iterable[Any]) -> list[CalendarItem]:
     items: list[CalendarItem] = []
     for post_id in order:
         group = by_post[post_id]
-        _, folder, title, post_state, approved, publish_at, channels, *_ = group[0]
+        _, folder, title, post_state, approved, publish_at, channels, unit_id, *_ = group[0]
         seen: set[str] = set()
         for *_, channel, pub_state, due_at, published_at, url in group:
             if channel is None:
@@ -150,7 +155,7 @@ def _items(rows: Iterable[Any]) -> list[CalendarItem]:
                 CalendarItem(
                     post_id, folder, title, channel, when,
                     category(post_state, approved, pub_state),
-                    state_label(post_state, pub_state), url,
+                    state_label(post_state, pub_state), url, unit_id,
                 )
             )  # fmt: skip
         if post_state == PostState.REMOVED:
@@ -160,6 +165,7 @@ def _items(rows: Iterable[Any]) -> list[CalendarItem]:
                 CalendarItem(
                     post_id, folder, title, channel, publish_at,
                     category(post_state, approved, None), state_label(post_state, None),
+                    None, unit_id,
                 )
             )  # fmt: skip
     return items
@@ -395,6 +401,7 @@ class PostPage:
     timeline: list[TimelineEntry]
     check_errors: list[str]
     check_warnings: list[str]
+    unit_id: str = ""
 
     @property
     def active_approval(self) -> ApprovalView | None:
@@ -415,6 +422,19 @@ class PostPage:
 
 class NotFound(LookupError):
     """No such post (or not in the account's scope)."""
+
+
+def post_unit(db: Database, scope: Scope, post_id: int) -> str:
+    """The unit of post ``post_id``, which every action on it runs as; NotFound when the
+    post is not in ``db``'s view (a ward's handle sees its unit only) or not ``scope``'s."""
+    scope.require(Permission.VIEW)
+    with db.session() as session:
+        unit = session.scalars(
+            select(Post.unit_id).where(Post.id == post_id, scope.posts(Post))
+        ).first()
+    if unit is None or not scope.sees(unit):
+        raise NotFound(post_id)
+    return unit
 
 
 def _short(digest: str | None) -> str:
@@ -617,6 +637,7 @@ def post_page(
             timeline=_timeline(session, post, pubs, tz),
             check_errors=[],
             check_warnings=[],
+            unit_id=post.unit_id,
         )
         if version is not None:
             session.expunge(version)

@@ -1,9 +1,11 @@
 """Who is asking, and what they may see and do: the one object every console service takes.
 
 The web console hands a :class:`Scope` to each service call instead of a bare account
-name, so the units issue (many communes and wards in one install) can add a unit
-filter and unit-scoped roles here, in :meth:`Scope.posts` and :meth:`Scope.can`,
-without changing a route or a service signature.
+name. A ward's account (``unit`` set) sees and acts on its unit's posts only: the console
+gives its services that unit's database handle (whose sessions see no other unit's row),
+and :meth:`Scope.posts` and :meth:`Scope.can` say the same again, so a service handed the
+wrong handle still shows nothing of another unit. A province account (``unit`` None) sees
+every unit.
 """
 
 from __future__ import annotations
@@ -78,12 +80,13 @@ class NotAllowed(PermissionError):
 
 @dataclass(frozen=True)
 class Scope:
-    """A logged-in account: its name, its role, and (later) its unit."""
+    """A logged-in account: its name, its role, and its unit."""
 
     account: str
     full_name: str
     role: Role
-    #: None: every unit of the install (the only case until the units issue)
+    #: the unit (đơn vị) the account works for; None: every unit of the install (a province
+    #: account, and every account of a one-unit install made before units)
     unit: str | None = None
 
     @property
@@ -91,13 +94,23 @@ class Scope:
         """How the audit log and the attempts name this account."""
         return f"web:{self.account}"
 
-    def can(self, permission: Permission) -> bool:
+    def sees(self, unit: str | None) -> bool:
+        """Whether the account works for ``unit`` (None: the install-wide view)."""
+        return self.unit is None or self.unit == unit
+
+    def can(self, permission: Permission, unit: str | None = None) -> bool:
+        """The role grants ``permission`` and, given a unit, the account works for it."""
+        if unit is not None and not self.sees(unit):
+            return False
         return permission in GRANTS[self.role]
 
-    def require(self, permission: Permission) -> None:
-        if not self.can(permission):
+    def require(self, permission: Permission, unit: str | None = None) -> None:
+        if not self.can(permission, unit):
             raise NotAllowed(self, permission)
 
     def posts(self, post_table: Any) -> ColumnElement[bool]:
-        """SQL: the posts this scope sees (every post until posts carry a unit)."""
-        return true()
+        """SQL: the posts this scope sees (a ward account: its unit's only)."""
+        if self.unit is None:
+            return true()
+        result: ColumnElement[bool] = post_table.unit_id == self.unit
+        return result

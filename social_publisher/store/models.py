@@ -366,8 +366,9 @@ class ScanCache(UnitOwned, Base):
 class WebAccount(Base):
     """A log-in of the staff web console (``social-publisher web user add``).
 
-    ``role`` is ``staff``, ``approver`` or ``admin``. ``unit`` is reserved for the units
-    issue: NULL means every unit of the install. The calendar feed secret is kept only as
+    ``role`` is ``staff``, ``approver`` or ``admin``. ``unit`` is the unit the account works
+    for (a ward's staff: the console shows and acts on that unit only); NULL means every unit
+    of the install (a province account). The calendar feed secret is kept only as
     its sha256, so the database never holds a usable feed URL.
     """
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from ..services.console import format_time
 from ..services.console_actions import NoRunner, Runner
 from ..services.scope import PERMISSION_LABELS, ROLE_LABELS, Permission, Scope
 from ..store import Database
+from ..units import DEFAULT_UNIT_ID, Unit
 from .security import AccessLog, BodyLimit, LoginThrottle, SecurityHeaders, csrf_ok, csrf_token
 
 HERE = Path(__file__).parent
@@ -41,6 +42,8 @@ Handler = Callable[[Request, Scope], Awaitable[Response]]
 #: where a request keeps its account and its form (in the ASGI scope)
 ME = "social_publisher.me"
 FORM = "social_publisher.form"
+#: the query parameter of the unit filter (a province account's pages)
+UNIT_PARAM = "don_vi"
 
 
 def utcnow() -> datetime:
@@ -48,21 +51,33 @@ def utcnow() -> datetime:
 
 
 class Console:
-    """What every handler needs: settings, database, clock, templates, the runner."""
+    """What every handler needs: the units, database, clock, templates, the runners.
+
+    ``settings`` are the install's (time zone, web settings: the same for every unit);
+    whatever is a unit's (queue folder, channels, agencies, reports) is read from the
+    unit's own settings, with the unit's database handle (:meth:`unit_db`).
+    """
 
     def __init__(
         self,
         settings: Settings,
         db: Database,
         *,
+        units: list[Unit],
         clock: Callable[[], datetime],
         runner: Runner,
+        runners: Mapping[str, Runner] | None = None,
         throttle: LoginThrottle,
     ) -> None:
         self.settings = settings
-        self.db = db
+        #: install-wide: the accounts, and a province account's lists across units
+        self.db = db.everywhere()
+        self._install = db
+        self.units = units
+        self.by_id = {u.id: u for u in units}
         self.clock = clock
         self.runner = runner
+        self.runners = dict(runners or {})
         self.throttle = throttle
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -78,9 +93,48 @@ class Console:
         self.env.filters["ngày"] = lambda day: day.strftime("%d/%m/%Y") if day else ""
         self.env.globals["ROLE_LABELS"] = ROLE_LABELS
         self.env.globals["MAX_PHOTOS"] = FACEBOOK_MAX_PHOTOS
+        self.env.globals["UNITS"] = units
+        self.env.globals["MANY_UNITS"] = self.many
+        self.env.globals["unit_name"] = lambda unit_id: (
+            self.by_id[unit_id].name if unit_id in self.by_id else unit_id
+        )
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def many(self) -> bool:
+        """Several units: the pages show a unit filter and each post's unit."""
+        return len(self.units) > 1
+
+    def unit_db(self, unit: Unit) -> Database:
+        """The unit's own handle: its sessions see no other unit's row."""
+        return self._install.for_unit(unit.id)
+
+    def runner_for(self, unit: Unit) -> Runner:
+        return self.runners.get(unit.id, self.runner)
+
+    def chosen(self, me: Scope, request: Request) -> Unit | None:
+        """The unit a page is of: a ward account's own; for a province account the unit
+        filter's (``?don_vi=``), else None (every unit); the only unit of a one-unit install."""
+        if me.unit is not None:
+            return self.by_id[me.unit]  # page() refused an account of an unknown unit
+        if not self.many:
+            return self.units[0]
+        wanted = request.query_params.get(UNIT_PARAM)
+        return self.by_id.get(wanted) if wanted else None
+
+    def chosen_or_first(self, me: Scope, request: Request) -> Unit:
+        """Pages of one unit (health, shares, reports): the filter's, else the first unit."""
+        return self.chosen(me, request) or self.units[0]
+
+    def view_db(self, me: Scope, unit: Unit | None) -> Database:
+        """What the lists read: one unit's handle, or (a province account, no filter) all."""
+        if unit is not None:
+            return self.unit_db(unit)
+        if me.unit is not None:  # a ward account's view is its unit's, whatever was asked
+            return self._install.for_unit(me.unit)
+        return self.db
 
     def render(
         self, request: Request, name: str, status: int = 200, **context: Any
@@ -148,6 +202,13 @@ def page(
                     request, 401, "Phiên đăng nhập đã hết: đăng nhập lại rồi làm lại thao tác."
                 )
             request.scope[ME] = scope
+            if scope.unit is not None and scope.unit not in console.by_id:
+                return console.refuse(
+                    request, 403,
+                    f"Tài khoản {scope.account} thuộc đơn vị “{scope.unit}”, không có trong "
+                    "UNITS_FILE của trang quản trị này: nhờ quản trị sửa tài khoản "
+                    "('social-publisher web user add --unit ID') hoặc tệp đơn vị.",
+                )  # fmt: skip
             form: FormData | None = None
             try:
                 if request.method == "POST":
@@ -184,16 +245,22 @@ def create_app(
     settings: Settings,
     db: Database,
     *,
+    units: list[Unit] | None = None,
     clock: Callable[[], datetime] = utcnow,
     runner: Runner | None = None,
+    runners: Mapping[str, Runner] | None = None,
     throttle: LoginThrottle | None = None,
 ) -> Starlette:
-    """The console for ``settings``/``db``; ``runner`` carries out recorded decisions."""
+    """The console of ``units`` (default: one unit, ``settings`` and ``db``'s own) in the
+    install ``db``; ``runner`` (or a unit's own in ``runners``) carries out recorded decisions."""
     from . import views
 
+    if not units:
+        units = [Unit(db.unit or DEFAULT_UNIT_ID, settings.report_unit_name, settings)]
     console = Console(
-        settings, db, clock=clock, runner=runner or NoRunner(), throttle=throttle or LoginThrottle()
-    )
+        settings, db, units=units, clock=clock, runner=runner or NoRunner(), runners=runners,
+        throttle=throttle or LoginThrottle(),
+    )  # fmt: skip
     secure = settings.web_base_url.startswith("https://")
     limit = (FACEBOOK_MAX_PHOTOS + 1) * settings.web_upload_max_mb * 1024 * 1024 + MAX_FIELD_BYTES
     app = ConsoleApp(

@@ -10,6 +10,7 @@ from typing import Any
 from ..config import Settings
 from ..services.console_actions import Runner
 from ..store import Database
+from ..units import Unit
 from .app import create_app
 
 log = logging.getLogger("social_publisher.web")
@@ -59,22 +60,35 @@ class BackgroundServer:
 
 
 def serve(
-    settings: Settings, db: Database, *, host: str, port: int, runner: Runner | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    host: str,
+    port: int,
+    runner: Runner | None = None,
+    units: list[Unit] | None = None,
 ) -> int:
-    """``social-publisher web``: serve until Ctrl+C."""
+    """``social-publisher web``: serve ``units`` of the install ``db`` until Ctrl+C."""
     import uvicorn
 
     from ..services.console_actions import PassWhenFree
 
-    app = create_app(settings, db, runner=runner or PassWhenFree(settings, db))
+    runners: dict[str, Runner] = {}
+    if runner is None:  # each unit's pass runs with its own settings and handle
+        for unit in units or []:
+            runners[unit.id] = PassWhenFree(unit.settings, db.for_unit(unit.id))
+        runner = PassWhenFree(settings, db)
+    app = create_app(settings, db, units=units, runner=runner, runners=runners)
     log.info("Trang quản trị: http://%s:%s/", host, port)
     uvicorn.Server(_config(app, host, port)).run()
     return 0
 
 
-def start_beside(settings: Settings, db: Database, runner: Runner) -> BackgroundServer:
-    """``run --web``: the console in a thread of the daemon's process."""
-    app = create_app(settings, db, runner=runner)
+def start_beside(
+    settings: Settings, db: Database, runner: Runner, *, units: list[Unit] | None = None
+) -> BackgroundServer:
+    """``run --web``: the console of ``units`` in a thread of the daemon's process."""
+    app = create_app(settings, db, units=units, runner=runner)
     server = BackgroundServer(app, settings.web_host, settings.web_port).start()
     log.info("Trang quản trị: http://%s:%s/", settings.web_host, server.port)
     return server

@@ -16,7 +16,9 @@ from ..errors import MediaError, SocialPublisherError
 from ..platforms import CHANNELS, platform_name
 from ..services import accounts, approvals, composer, console, console_actions, preview
 from ..services.scope import NotAllowed, Permission, Scope
-from .app import FORM, Console, flash, page
+from ..store import Database
+from ..units import Unit
+from .app import FORM, UNIT_PARAM, Console, flash, page
 
 LIST_KINDS = {
     "hom-nay": "Hôm nay",
@@ -51,6 +53,32 @@ def _post_id(request: Request) -> int:
 
 def _back(post_id: int) -> RedirectResponse:
     return RedirectResponse(f"/bai/{post_id}", status_code=303)
+
+
+async def _post_unit(c: Console, me: Scope, post_id: int) -> tuple[Unit, Database]:
+    """The post's unit and that unit's handle, which every read of and action on the post
+    uses. Another unit's post is, for a ward's account, exactly a missing one: 404."""
+    try:
+        unit_id = await c.call(console.post_unit, c.view_db(me, None), me, post_id)
+    except console.NotFound:
+        raise HTTPException(404) from None
+    unit = c.by_id.get(unit_id)
+    if unit is None:  # a unit no longer in UNITS_FILE: its posts are not served
+        raise HTTPException(404)
+    return unit, c.unit_db(unit)
+
+
+def _unit_filter(c: Console, me: Scope, unit: Unit | None) -> str:
+    """The id a province account's unit select shows ("": every unit, or no select)."""
+    if unit is None or not c.many or me.unit is not None:
+        return ""
+    return unit.id
+
+
+def _unit_query(c: Console, me: Scope, unit: Unit | None) -> str:
+    """``?don_vi=<id>`` to keep a province account's unit in links and forms ("" if none)."""
+    chosen = _unit_filter(c, me, unit)
+    return f"?{UNIT_PARAM}={quote(chosen)}" if chosen else ""
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -151,15 +179,16 @@ async def calendar(request: Request, me: Scope) -> Response:
     mode = "tuan" if request.query_params.get("xem") == "tuan" else "thang"
     anchor = _day(request.query_params.get("ngay"), today)
     channel, wanted = _filters(request)
+    unit = c.chosen(me, request)
     view = await c.call(
-        console.calendar_view, c.db, c.settings, me, mode=mode, anchor=anchor, today=today,
-        channel=channel, wanted=wanted,
+        console.calendar_view, c.view_db(me, unit), c.settings, me, mode=mode, anchor=anchor,
+        today=today, channel=channel, wanted=wanted,
     )  # fmt: skip
     template = "lich_luoi.html" if request.headers.get("hx-request") else "lich.html"
     return c.render(
         request, template, view=view, kenh=channel, trang_thai=wanted,
         CATEGORIES=console.CATEGORIES, CHANNELS=CHANNELS, platform_name=platform_name,
-        WEEKDAYS=console.WEEKDAYS,
+        WEEKDAYS=console.WEEKDAYS, don_vi=_unit_filter(c, me, unit),
     )  # fmt: skip
 
 
@@ -172,20 +201,23 @@ async def lists(request: Request, me: Scope) -> Response:
     channel, _ = _filters(request)
     tz = c.settings.tz
     today = c.now().astimezone(tz).date()
+    unit = c.chosen(me, request)
+    db = c.view_db(me, unit)
     if kind == "hom-nay":
         start, end = console.day_range(today, 1, tz)
-        items = await c.call(console.items_between, c.db, me, start, end, channel=channel)
+        items = await c.call(console.items_between, db, me, start, end, channel=channel)
     elif kind == "tuan-nay":
         monday = today - timedelta(days=today.weekday())
         start, end = console.day_range(monday, 7, tz)
-        items = await c.call(console.items_between, c.db, me, start, end, channel=channel)
+        items = await c.call(console.items_between, db, me, start, end, channel=channel)
     elif kind == "can-xu-ly":
-        items = await c.call(console.needing_attention, c.db, me, channel=channel)
+        items = await c.call(console.needing_attention, db, me, channel=channel)
     else:
-        items = await c.call(console.waiting_for_approval, c.db, me)
+        items = await c.call(console.waiting_for_approval, db, me)
     return c.render(
         request, "danh_sach.html", items=items, kind=kind, KINDS=LIST_KINDS, kenh=channel,
         CHANNELS=CHANNELS, platform_name=platform_name,
+        don_vi=_unit_filter(c, me, unit),
     )  # fmt: skip
 
 
@@ -193,11 +225,12 @@ async def lists(request: Request, me: Scope) -> Response:
 
 
 async def _post_context(c: Console, me: Scope, post_id: int) -> dict[str, Any]:
+    unit, db = await _post_unit(c, me, post_id)
     try:
-        found = await c.call(console.post_page, c.db, c.settings, me, post_id, now=c.now())
+        found = await c.call(console.post_page, db, unit.settings, me, post_id, now=c.now())
     except console.NotFound:
         raise HTTPException(404) from None
-    shown = await c.call(preview.preview, c.db, c.settings, me, post_id)
+    shown = await c.call(preview.preview, db, unit.settings, me, post_id)
     can_approve = (
         me.can(Permission.APPROVE)
         and me.account not in found.writers
@@ -206,7 +239,7 @@ async def _post_context(c: Console, me: Scope, post_id: int) -> dict[str, Any]:
         and found.active_approval is None
         and found.state not in ("withdrawn", "removed")
     )
-    return {"post": found, "preview": shown, "can_approve": can_approve}
+    return {"post": found, "preview": shown, "can_approve": can_approve, "unit": unit}
 
 
 @page()
@@ -228,9 +261,11 @@ async def post_status(request: Request, me: Scope) -> Response:
 async def post_image(request: Request, me: Scope) -> Response:
     c = _console(request)
     kind = request.path_params["kind"]
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
     try:
         index = int(request.path_params["index"])
-        path = await c.call(preview.rendition, c.db, c.settings, me, _post_id(request), kind, index)
+        path = await c.call(preview.rendition, db, unit.settings, me, post_id, kind, index)
     except (LookupError, ValueError):
         raise HTTPException(404) from None
     except MediaError as exc:
@@ -243,11 +278,11 @@ async def post_image(request: Request, me: Scope) -> Response:
 # ------------------------------------------------------------------ write a post
 
 
-def _agencies(c: Console) -> list[Any]:
+def _agencies(unit: Unit) -> list[Any]:
     from ..services.agencies import FileProblems, parse_agencies
 
     try:
-        return parse_agencies(c.settings.agencies_file)
+        return parse_agencies(unit.settings.agencies_file)
     except (FileProblems, OSError):
         return []
 
@@ -301,34 +336,48 @@ async def _photos(
     return photos, cover
 
 
-def _compose_context(c: Console, **extra: Any) -> dict[str, Any]:
-    return {"agencies": _agencies(c), "CHANNELS": CHANNELS, "platform_name": platform_name, **extra}
+def _compose_context(c: Console, me: Scope, unit: Unit, **extra: Any) -> dict[str, Any]:
+    return {
+        "agencies": _agencies(unit), "CHANNELS": CHANNELS, "platform_name": platform_name,
+        "unit": unit, "unit_query": _unit_query(c, me, unit), **extra,
+    }  # fmt: skip
 
 
 @page(Permission.WRITE)
 async def compose_form(request: Request, me: Scope) -> Response:
     c = _console(request)
+    unit = c.chosen(me, request)
+    if unit is None:  # a province account picks the unit first: its queue, its agencies
+        return c.render(request, "soan_don_vi.html")
     draft = composer.Draft()
-    return c.render(request, "soan.html", **_compose_context(c, draft=draft, existing=[]))
+    return c.render(request, "soan.html", **_compose_context(c, me, unit, draft=draft, existing=[]))
 
 
 @page(Permission.WRITE)
 async def compose(request: Request, me: Scope) -> Response:
-    return await _save(request, me, None)
+    c = _console(request)
+    unit = c.chosen(me, request)
+    if unit is None:
+        return c.refuse(
+            request, 422,
+            "Chưa chọn đơn vị của bài: mở lại trang Soạn bài, chọn đơn vị, rồi soạn bài.",
+        )  # fmt: skip
+    return await _save(request, me, None, unit, c.unit_db(unit))
 
 
 @page(Permission.WRITE)
 async def edit_form(request: Request, me: Scope) -> Response:
     c = _console(request)
     post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
     try:
-        form = await c.call(composer.edit_form, c.db, c.settings, me, post_id)
+        form = await c.call(composer.edit_form, db, unit.settings, me, post_id)
     except composer.ComposeRefused:
         raise HTTPException(404) from None
     return c.render(
         request, "soan.html",
         **_compose_context(
-            c, draft=form.draft, existing=form.existing, post_id=post_id,
+            c, me, unit, draft=form.draft, existing=form.existing, post_id=post_id,
             content_hash=form.content_hash, folder=form.folder,
         ),
     )  # fmt: skip
@@ -336,10 +385,15 @@ async def edit_form(request: Request, me: Scope) -> Response:
 
 @page(Permission.WRITE)
 async def edit(request: Request, me: Scope) -> Response:
-    return await _save(request, me, _post_id(request))
+    c = _console(request)
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
+    return await _save(request, me, post_id, unit, db)
 
 
-async def _save(request: Request, me: Scope, post_id: int | None) -> Response:
+async def _save(
+    request: Request, me: Scope, post_id: int | None, unit: Unit, db: Database
+) -> Response:
     c = _console(request)
     form = _form(request)
     existing = [n for n in form.getlist("anh_co_san") if isinstance(n, str)]
@@ -348,7 +402,7 @@ async def _save(request: Request, me: Scope, post_id: int | None) -> Response:
     expected = _text(form, "ban") or None
     try:
         saved = await c.call(
-            composer.save, c.db, c.settings, me, draft, now=c.now(), post_id=post_id,
+            composer.save, db, unit.settings, me, draft, now=c.now(), post_id=post_id,
             expected_hash=expected,
         )  # fmt: skip
     except composer.ComposeRefused as exc:
@@ -356,8 +410,8 @@ async def _save(request: Request, me: Scope, post_id: int | None) -> Response:
         return c.render(
             request, "soan.html", status=422,
             **_compose_context(
-                c, draft=draft, existing=existing, post_id=post_id, content_hash=expected,
-                problems=exc.problems, folder=None,
+                c, me, unit, draft=draft, existing=existing, post_id=post_id,
+                content_hash=expected, problems=exc.problems, folder=None,
             ),
         )  # fmt: skip
     flash(request, " ".join(saved.notes))
@@ -380,7 +434,9 @@ def _outcome(result: Any) -> str:
     return " ".join(parts)
 
 
-async def _act(request: Request, me: Scope, run: Any, *args: Any, nudge: bool = True) -> Response:
+async def _act(
+    request: Request, me: Scope, unit: Unit, run: Any, *args: Any, nudge: bool = True
+) -> Response:
     c = _console(request)
     post_id = _post_id(request)
     try:
@@ -392,7 +448,7 @@ async def _act(request: Request, me: Scope, run: Any, *args: Any, nudge: bool = 
         return _back(post_id)
     message = result if isinstance(result, str) else _outcome(result)
     if nudge and (isinstance(result, str) or result.changed):
-        message += " " + await c.call(c.runner.nudge, post_id)
+        message += " " + await c.call(c.runner_for(unit).nudge, post_id)
     flash(request, message)
     return _back(post_id)
 
@@ -400,34 +456,42 @@ async def _act(request: Request, me: Scope, run: Any, *args: Any, nudge: bool = 
 @page(Permission.APPROVE)
 async def approve(request: Request, me: Scope) -> Response:
     c = _console(request)
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
     digest = _text(_form(request), "ban")
-    return await _act(
-        request, me, approvals.approve, c.db, c.settings, me, _post_id(request), digest
-    )
+    return await _act(request, me, unit, approvals.approve, db, unit.settings, me, post_id, digest)
 
 
 @page(Permission.APPROVE)
 async def revoke(request: Request, me: Scope) -> Response:
     c = _console(request)
-    return await _act(request, me, approvals.revoke, c.db, c.settings, me, _post_id(request))
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
+    return await _act(request, me, unit, approvals.revoke, db, unit.settings, me, post_id)
 
 
 @page(Permission.RETRY)
 async def retry(request: Request, me: Scope) -> Response:
     c = _console(request)
-    return await _act(request, me, console_actions.retry, c.db, me, _post_id(request))
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
+    return await _act(request, me, unit, console_actions.retry, db, me, post_id)
 
 
 @page(Permission.WITHDRAW)
 async def withdraw(request: Request, me: Scope) -> Response:
     c = _console(request)
-    return await _act(request, me, console_actions.withdraw, c.db, me, _post_id(request))
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
+    return await _act(request, me, unit, console_actions.withdraw, db, me, post_id)
 
 
 @page(Permission.PUBLISH_NOW)
 async def publish_now(request: Request, me: Scope) -> Response:
     c = _console(request)
-    return await _act(request, me, console_actions.publish_now, c.db, me, _post_id(request))
+    post_id = _post_id(request)
+    unit, db = await _post_unit(c, me, post_id)
+    return await _act(request, me, unit, console_actions.publish_now, db, me, post_id)
 
 
 @page(Permission.TAKE_DOWN)
@@ -448,33 +512,45 @@ async def take_down(request: Request, me: Scope) -> Response:
             request, "go_bai.html", status=422,
             loi="Gõ đúng tên thư mục bài để xác nhận gỡ bài.", **context,
         )  # fmt: skip
+    unit: Unit = context["unit"]
     return await _act(
-        request, me, console_actions.take_down, c.db, c.settings, me, post_id, nudge=False
-    )
+        request, me, unit, console_actions.take_down, c.unit_db(unit), unit.settings, me,
+        post_id, nudge=False,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ health, shares, reports
 
 
+def _one_unit(c: Console, me: Scope, request: Request) -> tuple[Unit, dict[str, Any]]:
+    """Pages of one unit's (health, shares, reports): the unit, and what its select needs."""
+    unit = c.chosen_or_first(me, request)
+    return unit, {"unit": unit, "unit_query": _unit_query(c, me, unit)}
+
+
 @page()
 async def health(request: Request, me: Scope) -> Response:
     c = _console(request)
-    found = await c.call(console.health_page, c.db, c.settings, me, now=c.now())
-    return c.render(request, "suc_khoe.html", health=found, CATEGORIES=console.CATEGORIES)
+    unit, extra = _one_unit(c, me, request)
+    found = await c.call(console.health_page, c.unit_db(unit), unit.settings, me, now=c.now())
+    return c.render(request, "suc_khoe.html", health=found, CATEGORIES=console.CATEGORIES, **extra)
 
 
 @page(Permission.REOPEN_CHANNEL)
 async def reopen(request: Request, me: Scope) -> Response:
     c = _console(request)
+    unit, extra = _one_unit(c, me, request)
     channel = request.path_params["channel"]
     try:
-        message = await c.call(console_actions.reopen_channel, c.db, me, channel, now=c.now())
+        message = await c.call(
+            console_actions.reopen_channel, c.unit_db(unit), me, channel, now=c.now()
+        )
     except console_actions.ActionRefused as exc:
         message = exc.message
     else:
-        message += " " + await c.call(c.runner.nudge, None)
+        message += " " + await c.call(c.runner_for(unit).nudge, None)
     flash(request, message)
-    return RedirectResponse("/suc-khoe", status_code=303)
+    return RedirectResponse("/suc-khoe" + extra["unit_query"], status_code=303)
 
 
 @page()
@@ -483,6 +559,7 @@ async def shares(request: Request, me: Scope) -> Response:
     from ..services.shares import STATE_LABELS, share_matrix
 
     c = _console(request)
+    unit, extra = _one_unit(c, me, request)
     tz = c.settings.tz
     now = c.now()
     month = request.query_params.get("thang") or now.astimezone(tz).strftime("%Y-%m")
@@ -490,32 +567,38 @@ async def shares(request: Request, me: Scope) -> Response:
         period = parse_month(month, tz)
     except ValueError:
         period = parse_month(now.astimezone(tz).strftime("%Y-%m"), tz)
-    matrix = await c.call(share_matrix, c.db, c.settings, period.start, period.end, now=now)
+    matrix = await c.call(
+        share_matrix, c.unit_db(unit), unit.settings, period.start, period.end, now=now
+    )
     return c.render(
         request, "chia_se.html", matrix=matrix, period=period, LABELS=STATE_LABELS,
-        month=period.slug,
+        month=period.slug, **extra,
     )  # fmt: skip
 
 
 @page()
 async def reports(request: Request, me: Scope) -> Response:
     c = _console(request)
-    found = await c.call(console_actions.reports, c.settings, me)
+    unit, extra = _one_unit(c, me, request)
+    found = await c.call(console_actions.reports, unit.settings, me)
     now = c.now().astimezone(c.settings.tz)
     last = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    return c.render(request, "bao_cao.html", reports=found, default_month=last, year=now.year)
+    return c.render(
+        request, "bao_cao.html", reports=found, default_month=last, year=now.year, **extra
+    )
 
 
 @page(Permission.REPORT)
 async def make_report(request: Request, me: Scope) -> Response:
     c = _console(request)
+    unit, extra = _one_unit(c, me, request)
     form = _form(request)
     month = _text(form, "thang").strip() or None
     year = _text(form, "nam").strip() or None
     try:
         folder, files, notes = await c.call(
-            console_actions.make_report, c.db, c.settings, me, month=None if year else month,
-            year=year, now=c.now(),
+            console_actions.make_report, c.unit_db(unit), unit.settings, me,
+            month=None if year else month, year=year, now=c.now(),
         )  # fmt: skip
     except SocialPublisherError as exc:
         flash(request, exc.message, "loi")
@@ -523,15 +606,16 @@ async def make_report(request: Request, me: Scope) -> Response:
         flash(
             request, f"Đã xuất báo cáo vào thư mục {folder} ({len(files)} tệp). " + " ".join(notes)
         )
-    return RedirectResponse("/bao-cao", status_code=303)
+    return RedirectResponse("/bao-cao" + extra["unit_query"], status_code=303)
 
 
 @page()
 async def report_file(request: Request, me: Scope) -> Response:
     c = _console(request)
+    unit, _ = _one_unit(c, me, request)
     try:
         path = await c.call(
-            console_actions.report_file, c.settings, me, request.path_params["folder"],
+            console_actions.report_file, unit.settings, me, request.path_params["folder"],
             request.path_params["name"],
         )  # fmt: skip
     except LookupError:
@@ -570,8 +654,12 @@ async def feed(request: Request) -> Response:
     info = await c.call(accounts.by_feed_secret, c.db, secret)
     if info is None:
         raise HTTPException(404)
+    scope = info.scope()
+    if scope.unit is not None and scope.unit not in c.by_id:
+        raise HTTPException(404)
+    unit = c.by_id[scope.unit] if scope.unit is not None else (None if c.many else c.units[0])
     text = await c.call(
-        console.ics_feed, c.db, c.settings, info.scope(), now=c.now(),
+        console.ics_feed, c.view_db(scope, unit), c.settings, scope, now=c.now(),
         base_url=_base_url(c, request),
     )  # fmt: skip
     return Response(text, media_type="text/calendar; charset=utf-8")

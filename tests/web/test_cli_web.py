@@ -162,3 +162,74 @@ def _wait(done: Any, seconds: float = 10.0) -> None:
     while not done():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+UNITS_TOML = """
+[[don_vi]]
+id = "phuong-pho-minh"
+name = "UBND phường Phổ Minh"
+
+[[don_vi]]
+id = "xa-pho-phong"
+name = "UBND xã Phổ Phong"
+"""
+
+
+def test_user_add_in_an_install_of_several_units(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ward's account names its unit; a province account says so: never by omission."""
+    (tmp_path / "units.toml").write_text(UNITS_TOML, encoding="utf-8")
+    monkeypatch.setenv("UNITS_FILE", str(tmp_path / "units.toml"))
+    add = ("web", "user", "add")
+    an = (*add, "an.pm", "--role", "staff", "--full-name", "Nguyễn Văn An")
+    assert cli(*an, stdin="mat-khau-du-dai-1\n") == (
+        1, "",
+        "Lỗi: Bản cài có 2 đơn vị: thêm --unit ID cho tài khoản của một đơn vị (một trong "
+        "phuong-pho-minh, xa-pho-phong), hoặc --all-units cho tài khoản cấp tỉnh xem mọi "
+        "đơn vị.\n",
+    )  # fmt: skip
+    assert cli(*an, "--unit", "phuong-cu", stdin="mat-khau-du-dai-1\n") == (
+        1, "",
+        "Lỗi: Không có đơn vị “phuong-cu” trong UNITS_FILE. Các đơn vị: phuong-pho-minh, "
+        "xa-pho-phong.\n",
+    )  # fmt: skip
+    assert cli(*an, "--unit", "phuong-pho-minh", "--all-units", stdin="x\n") == (
+        1, "",
+        "Lỗi: Chọn một trong hai: --unit ID (tài khoản của một đơn vị) hoặc --all-units (tài "
+        "khoản cấp tỉnh, xem mọi đơn vị).\n",
+    )  # fmt: skip
+    assert cli(*an, "--unit", "phuong-pho-minh", stdin="mat-khau-du-dai-1\n") == (
+        0,
+        "Đã thêm tài khoản an.pm (Nguyễn Văn An, cán bộ, đơn vị phuong-pho-minh).\n",
+        "",
+    )
+    # the global --unit, before the command, names the account's unit as well
+    lan = ("--unit", "xa-pho-phong", *add, "lan.pp", "--role", "approver", "--full-name", "Lan")
+    assert cli(*lan, stdin="mat-khau-du-dai-1\n")[0] == 0
+    tinh = (*add, "tinh", "--role", "admin", "--full-name", "Lê Minh Quân", "--all-units")
+    assert cli(*tinh, stdin="mat-khau-du-dai-1\n") == (
+        0, "Đã thêm tài khoản tinh (Lê Minh Quân, quản trị, mọi đơn vị).\n", ""
+    )  # fmt: skip
+    assert cli("web", "user", "list") == (
+        0,
+        "an.pm  Nguyễn Văn An  cán bộ  đơn vị: phuong-pho-minh (UBND phường Phổ Minh)  "
+        "đăng nhập: chưa\n"
+        "lan.pp  Lan  người duyệt  đơn vị: xa-pho-phong (UBND xã Phổ Phong)  đăng nhập: chưa\n"
+        "tinh  Lê Minh Quân  quản trị  đơn vị: mọi đơn vị  đăng nhập: chưa\n",
+        "",
+    )
+    # passwd and remove need no unit (an account's name is the install's)
+    assert cli("web", "user", "passwd", "an.pm", stdin="mot-mat-khau-moi\n")[0] == 0
+    assert cli("web", "user", "remove", "lan.pp") == (0, "Đã xóa tài khoản lan.pp.\n", "")
+
+
+def test_user_add_in_a_one_unit_install_needs_no_unit(cli: Any, db: Database) -> None:
+    code, out, _ = cli(
+        "web", "user", "add", "an", "--role", "staff", "--full-name", "An",
+        stdin="mat-khau-du-dai-1\n",
+    )  # fmt: skip
+    assert (code, out) == (0, "Đã thêm tài khoản an (An, cán bộ).\n")
+    [info] = accounts.accounts(db)
+    assert info.unit is None and info.scope().unit is None
+    assert cli("web", "user", "list")[1].startswith("an  An  cán bộ  đăng nhập: ")
