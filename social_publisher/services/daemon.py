@@ -171,13 +171,20 @@ def guard(ctx: PassContext, result: PassResult, label: str = "") -> Guard:
     return guarded
 
 
-def scan(ctx: PassContext, now: datetime, result: PassResult, guarded: Guard) -> Any:
-    """Scan the unit's queue (one scanner per unit in the cluster); the ingest report."""
+def scan(
+    ctx: PassContext, now: datetime, result: PassResult, guarded: Guard, *, lock: bool = True
+) -> Any:
+    """Scan the unit's queue (one scanner per unit in the cluster); the ingest report.
+
+    ``lock=False``: the caller holds the cluster's scan lock already (a fleet, for all
+    its units at once)."""
     if ctx.ingest is None or ctx.only_post is not None:
         return None
     ingest = ctx.ingest
 
     def run() -> Any:
+        if not lock:
+            return ingest(ctx.db, ctx.settings, now)
         # one scan at a time in the cluster: the others would only race to insert the
         # same new posts; a worker that finds the lock taken skips the scan this pass
         with cluster_lock(ctx.db, "ingest") as mine:

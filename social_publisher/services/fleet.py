@@ -8,7 +8,7 @@ all units at once (``services.cluster``).
 
 A fleet pass (docs/units.md "Fair order"):
 
-1. every unit's queue is scanned (one scanner per unit in the cluster);
+1. every unit's queue is scanned (by one worker of the cluster at a time);
 2. the units with something to do are planned and run their publishing steps: those
    whose scan changed something, those one install-wide query finds due (a publication
    due, retrying, with an expired lease or a remote time passed) or touched since the
@@ -39,6 +39,7 @@ from ..states import TIMED_STATES
 from ..states import PubState as S
 from ..store import AuditEvent, ChannelHealth, Database, Publication
 from ..store.tenancy import ALL_UNITS
+from ..store.workers import cluster_lock
 from ..units import Unit
 from .daemon import (
     STEPS,
@@ -238,12 +239,15 @@ def run_fleet_pass(fleet: Fleet, now: datetime) -> PassResult:
         return result
     guards = {u.unit.id: guard(u.ctx, result, label=_label(fleet, u)) for u in order}
     changed: set[str] = set()
-    for u in order:
-        if fleet.stop.is_set():
-            return result
-        report = scan(u.ctx, now, result, guards[u.unit.id])
-        if report is not None and getattr(report, "changed", False):
-            changed.add(u.unit.id)
+    # one scanner in the cluster for every unit: one lock, not one per unit (on
+    # PostgreSQL two statements a unit, most of an idle tick)
+    with cluster_lock(fleet.db, "ingest") as mine:
+        for u in order if mine else ():
+            if fleet.stop.is_set():
+                return result
+            report = scan(u.ctx, now, result, guards[u.unit.id], lock=False)
+            if report is not None and getattr(report, "changed", False):
+                changed.add(u.unit.id)
     first = guards[order[0].unit.id]
     busy = first("tìm việc", lambda: busy_units(fleet.db, now, since))
     sweep = {u.unit.id for i, u in enumerate(fleet.units) if i % SWEEP == fleet.passes % SWEEP}
