@@ -11,6 +11,7 @@ from ..config import Settings
 from ..numbers import vn_number
 from ..platforms import SHORT_NAMES
 from ..services.engagement import CollectReport, collect
+from ..services.shares import unit_pages
 from . import Context
 from .cmd_report import parse_now
 
@@ -28,15 +29,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.error(f"Lỗi: thời điểm --now không hợp lệ ({exc}).")
         return 2
     units = ctx.chosen_units()
+    pages = unit_pages(ctx.units)  # an agency that is a unit here is read with its own token
     if len(units) == 1:
-        report = collect(ctx.db, ctx.settings, now=now, everything=args.all)
+        report = collect(ctx.db, ctx.settings, now=now, everything=args.all, pages=pages)
         if args.json:
             ctx.print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
             return 0 if report.ok else 1
         return _print(ctx, report, ctx.settings, now)
     # several units and no --unit: each unit's counters and shares, with its own tokens
     reports = [
-        (unit, collect(ctx.db_for(unit), unit.settings, now=now, everything=args.all))
+        (
+            unit,
+            collect(ctx.db_for(unit), unit.settings, now=now, everything=args.all, pages=pages),
+        )
         for unit in units
     ]
     if args.json:
