@@ -229,6 +229,7 @@ def test_collect_reads_every_unit_and_shares_act_per_unit(
     code, out, _ = run_cli("collect", "--json", "--now", now)
     assert [(u["unit"], u["snapshots"]) for u in json.loads(out)["units"]] == [(A, 0), (B, 0)]
     code, out, _ = run_cli("collect", "--unit", B, "--now", now)
+    assert code == 0
     assert out.startswith("Thu thập số liệu lúc 26/11/2026 16:00")  # one unit: no heading
     # shares read one unit's matrix: --unit says whose
     ids = f"{A}, {B}"

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (exact CLI output: staff lines are long)
 """A unit that is an agency of another (a ward re-sharing the province's post): its Page is
 read with its own Page token (FB_PAGE_ACCESS_TOKEN of that unit), never a second copy in
 ``token_setting``; the token reaches no output, log line or record."""
