@@ -62,7 +62,8 @@ def watch_units(
         looks = [(settings, db, channels)]
     else:
         by_unit = channels_by_unit or {}
-        looks = [(u.settings, db.for_unit(u.id), by_unit.get(u.id)) for u in units]
+        only = channels if len(units) == 1 else None  # one unit: ``channels`` are its own
+        looks = [(u.settings, db.for_unit(u.id), by_unit.get(u.id) or only) for u in units]
     for unit_settings, handle, unit_channels in looks:
         try:
             alert_watch.check_tokens(handle, unit_settings, at)
