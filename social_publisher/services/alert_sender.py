@@ -319,7 +319,10 @@ class Sender:
                 )
             }
             for alert in open_alerts:
-                for target in self.routes.of(alert.unit_id).targets:
+                route = self.routes.of(alert.unit_id)
+                if not route.targets:  # a unit with no target anywhere: nobody to tell
+                    alert.done_at = now
+                for target in route.targets:
                     if (alert.id, target.key) not in have:
                         session.add(
                             AlertDelivery(alert_id=alert.id, target=target.key, label=target.label)

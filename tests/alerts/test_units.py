@@ -236,3 +236,30 @@ def test_a_stopped_daemon_is_told_to_every_target_once(
         assert len(texts) == 1 and "Tiến trình nền social-publisher đã dừng" in texts[0]
     with db.session() as s:
         assert s.scalars(select(Alert.unit_id)).one() is None
+
+
+def test_a_unit_without_any_target_leaves_nothing_owed(
+    env: dict[str, str], tmp_path: Path, db: Database, mailbox: Mailbox
+) -> None:
+    """The install has no ALERT_URLS and ward B names none: B's alerts are closed, not
+    owed for ever (they would be read again on every send)."""
+    (tmp_path / "units-no-target.toml").write_text(
+        f'[[don_vi]]\nid = "{A}"\nname = "A"\nALERT_URLS_ENV = "ALERTS_A"\n\n'
+        f'[[don_vi]]\nid = "{B}"\nname = "B"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(
+        {**env, "UNITS_FILE": str(tmp_path / "units-no-target.toml"), "ALERTS_A": mail_url(mailbox)},
+        dotenv_path=None,
+    )
+    units = load_units(settings)
+    clock = Clock()
+    _block(db.for_unit(B), clock)
+    _block(db.for_unit(A), clock)
+    sender = Sender(db, settings, worker="w", clock=clock, notify=apprise_notify, units=units)
+    assert sender.run().sent == 1 and len(mailbox.messages) == 1
+    with db.session() as s:
+        rows = [
+            (a.unit_id, a.done_at is not None, len(a.deliveries)) for a in s.scalars(select(Alert))
+        ]
+    assert rows == [(B, True, 0), (A, True, 1)]
