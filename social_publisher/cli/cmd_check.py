@@ -89,6 +89,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 1 if report.has_errors else 0
 
 
+def unit_heading(unit: Unit) -> str:
+    """The line each unit's part of ``status``, ``check`` and ``collect`` starts with."""
+    return f"Đơn vị {unit.id}: {unit.name}"
+
+
 def _run_all(args: argparse.Namespace, ctx: Context, units: list[Unit]) -> int:
     """Every unit's queue folder, each under its heading (no ``--unit``, several units)."""
     failed = False
@@ -100,7 +105,7 @@ def _run_all(args: argparse.Namespace, ctx: Context, units: list[Unit]) -> int:
     for unit in units:
         settings = unit.settings
         queue_dir = settings.queue_dir
-        heading = f"Đơn vị {unit.id}: {unit.name}"
+        heading = unit_heading(unit)
         if not queue_dir.is_dir():
             failed = True
             ctx.error(f"{heading}: {missing_queue_problem(queue_dir).message}")

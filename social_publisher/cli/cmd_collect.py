@@ -13,6 +13,7 @@ from ..platforms import SHORT_NAMES
 from ..services.engagement import CollectReport, collect
 from ..services.shares import unit_pages
 from . import Context
+from .cmd_check import unit_heading
 from .cmd_report import parse_now
 
 CHANNEL = SHORT_NAMES
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(json.dumps({"units": rows}, ensure_ascii=False, indent=2))
     else:
         for index, (unit, report) in enumerate(reports):
-            ctx.print(("\n" if index else "") + f"Đơn vị {unit.id}: {unit.name}")
+            ctx.print(("\n" if index else "") + unit_heading(unit))
             _print(ctx, report, unit.settings, now, unit=unit.id)
     return 0 if all(report.ok for _, report in reports) else 1
 

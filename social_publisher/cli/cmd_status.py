@@ -31,7 +31,7 @@ from ..services.status import (
 )
 from ..states import HEALTH_LABELS, SHOWN_LABELS, SHOWN_ORDER, HealthState
 from ..units import Unit
-from .cmd_check import table
+from .cmd_check import table, unit_heading
 
 if TYPE_CHECKING:
     from . import Context
@@ -85,10 +85,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         extra = workers_view.text_lines(db_now, workers, settings.tz)
         ctx.print(text + ("\n" + "\n".join(extra) + "\n" if extra else ""), end="")
     return 1 if report.needs_people else 0
-
-
-def unit_heading(unit: Unit) -> str:
-    return f"Đơn vị {unit.id}: {unit.name}"
 
 
 def _run_all(
