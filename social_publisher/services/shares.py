@@ -875,7 +875,7 @@ def detect_shares(
 
     ``match_share(item, our_posts)`` is the Facebook channel's matcher (parent id,
     attachment target, permalink) returning our remote id or None. An agency whose Page is
-    another unit's (``pages``; None: the install's units file) is read with that unit's
+    another unit's (``pages``; None: the units this process loaded) is read with that unit's
     Page token, whatever its ``token_setting`` says.
     """
     report = DetectReport()
