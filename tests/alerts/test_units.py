@@ -249,7 +249,11 @@ def test_a_unit_without_any_target_leaves_nothing_owed(
         encoding="utf-8",
     )
     settings = load_settings(
-        {**env, "UNITS_FILE": str(tmp_path / "units-no-target.toml"), "ALERTS_A": mail_url(mailbox)},
+        {
+            **env,
+            "UNITS_FILE": str(tmp_path / "units-no-target.toml"),
+            "ALERTS_A": mail_url(mailbox),
+        },
         dotenv_path=None,
     )
     units = load_units(settings)
