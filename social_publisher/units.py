@@ -250,7 +250,21 @@ def load_units(settings: Settings) -> list[Unit]:
             raise ConfigError(f"{_where(path, line)}(đơn vị “{unit_id}”) {exc}") from None
         units.append(Unit(unit_id, name.strip(), unit_settings, header))
     _check_apart(path, units)
+    _LOADED[str(path)] = units
     return units
+
+
+#: the units each units file gave this process (services handed one unit's settings ask)
+_LOADED: dict[str, list[Unit]] = {}
+
+
+def loaded_units(settings: Settings) -> list[Unit] | None:
+    """The units this process loaded from ``settings``' units file (None: not loaded here).
+
+    A unit's settings cannot load the file again (its values stand over the install's)."""
+    if settings.units_file is None:
+        return None
+    return _LOADED.get(str(settings.units_file))
 
 
 def _check_apart(path: Path, units: list[Unit]) -> None:

@@ -20,6 +20,7 @@ from ..errors import Problem, QueueError
 from ..queue import CheckedPost, format_local, missing_queue_problem
 from ..services.ingest import check_queue
 from ..states import SHOWN_LABELS, SHOWN_ORDER
+from ..units import Unit
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -46,10 +47,10 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _database(ctx: Context) -> Database | None:
+def _database(ctx: Context, *, install: bool = False) -> Database | None:
     """The database for the scan cache; ``check`` still works (slower) without one."""
     try:
-        return ctx.db
+        return ctx.install_db if install else ctx.db
     except Exception as exc:  # a broken DB must not stop staff from checking their posts
         ctx.error(
             f"Cảnh báo: không mở được cơ sở dữ liệu ({type(exc).__name__}); vẫn kiểm tra "
@@ -59,6 +60,16 @@ def _database(ctx: Context) -> Database | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    units = ctx.chosen_units()
+    if len(units) > 1:
+        if args.queue is not None:
+            ctx.error(
+                f"Lỗi: --queue kiểm tra một thư mục, nhưng bản cài có {len(units)} đơn vị: "
+                "thêm --unit ID để chọn đơn vị của thư mục đó, hoặc bỏ --queue để kiểm tra "
+                "thư mục hàng đợi của mọi đơn vị."
+            )
+            return 2
+        return _run_all(args, ctx, units)
     settings = ctx.settings
     queue_dir: Path = args.queue or settings.queue_dir
     if not queue_dir.is_dir():  # said before the database is even opened
@@ -76,6 +87,57 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         text = render_text(report.posts, settings.tz, queue_dir, report.notes, report.progress)
         ctx.print(text, end="")
     return 1 if report.has_errors else 0
+
+
+def unit_heading(unit: Unit) -> str:
+    """The line each unit's part of ``status``, ``check`` and ``collect`` starts with."""
+    return f"Đơn vị {unit.id}: {unit.name}"
+
+
+def _run_all(args: argparse.Namespace, ctx: Context, units: list[Unit]) -> int:
+    """Every unit's queue folder, each under its heading (no ``--unit``, several units)."""
+    failed = False
+    parts: list[str] = []
+    posts: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    count = 0
+    database = _database(ctx, install=True)
+    for unit in units:
+        settings = unit.settings
+        queue_dir = settings.queue_dir
+        heading = unit_heading(unit)
+        if not queue_dir.is_dir():
+            failed = True
+            ctx.error(f"{heading}: {missing_queue_problem(queue_dir).message}")
+            continue
+        try:
+            handle = database.for_unit(unit.id) if database is not None else None
+            report = check_queue(handle, settings, now=clock(), queue_dir=queue_dir)
+        except QueueError as exc:
+            failed = True
+            for problem in exc.problems:
+                ctx.error(f"{heading}: {problem.message}")
+            continue
+        failed = failed or report.has_errors
+        count += len(report.posts)
+        if args.json:
+            part = json.loads(render_json(report.posts, settings.tz, report.notes, report.progress))
+            posts += [{"unit": unit.id, **row} for row in part["posts"]]
+            notes += [{"unit": unit.id, **row} for row in part.get("notes", [])]
+        else:
+            text = render_text(report.posts, settings.tz, queue_dir, report.notes, report.progress)
+            parts.append(f"{heading}\n{text}")
+    if args.json:
+        data: dict[str, Any] = {"posts": posts}
+        if notes:
+            data["notes"] = notes
+        ctx.print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        tail = f"Cả bản cài: {len(units)} đơn vị, {count} bài" + (
+            "; có lỗi cần sửa." if failed else "."
+        )
+        ctx.print("\n".join([*parts, tail]) + "\n", end="")
+    return 1 if failed else 0
 
 
 def render_json(

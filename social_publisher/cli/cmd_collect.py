@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
+from ..config import Settings
 from ..numbers import vn_number
 from ..platforms import SHORT_NAMES
-from ..services.engagement import collect
+from ..services.engagement import CollectReport, collect
+from ..services.shares import unit_pages
 from . import Context
+from .cmd_check import unit_heading
 from .cmd_report import parse_now
 
 CHANNEL = SHORT_NAMES
@@ -25,11 +29,36 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     except ValueError as exc:
         ctx.error(f"Lỗi: thời điểm --now không hợp lệ ({exc}).")
         return 2
-    report = collect(ctx.db, ctx.settings, now=now, everything=args.all)
+    units = ctx.chosen_units()
+    pages = unit_pages(ctx.units)  # an agency that is a unit here is read with its own token
+    if len(units) == 1:
+        report = collect(ctx.db, ctx.settings, now=now, everything=args.all, pages=pages)
+        if args.json:
+            ctx.print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+            return 0 if report.ok else 1
+        return _print(ctx, report, ctx.settings, now)
+    # several units and no --unit: each unit's counters and shares, with its own tokens
+    reports = [
+        (
+            unit,
+            collect(ctx.db_for(unit), unit.settings, now=now, everything=args.all, pages=pages),
+        )
+        for unit in units
+    ]
     if args.json:
-        ctx.print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-        return 0 if report.ok else 1
-    local = now.astimezone(ctx.settings.tz)
+        rows = [{"unit": unit.id, **report.as_dict()} for unit, report in reports]
+        ctx.print(json.dumps({"units": rows}, ensure_ascii=False, indent=2))
+    else:
+        for index, (unit, report) in enumerate(reports):
+            ctx.print(("\n" if index else "") + unit_heading(unit))
+            _print(ctx, report, unit.settings, now, unit=unit.id)
+    return 0 if all(report.ok for _, report in reports) else 1
+
+
+def _print(
+    ctx: Context, report: CollectReport, settings: Settings, now: datetime, unit: str = ""
+) -> int:
+    local = now.astimezone(settings.tz)
     due = sum(report.due.values())
     if due:
         ctx.print(
@@ -57,7 +86,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for note in report.notes:
         ctx.print(f"Lưu ý: {note}")
     for error in [*report.errors, *(report.shares.errors if report.shares else [])]:
-        ctx.error(f"Lỗi: {error}")
+        ctx.error(f"Lỗi: {unit + ': ' if unit else ''}{error}")
     return 0 if report.ok else 1
 
 

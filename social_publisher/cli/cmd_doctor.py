@@ -153,16 +153,20 @@ def watchdog(ctx: Context) -> int:
     from ..services.alert_daemon import run_watchdog
     from ..services.daemon import worker_id
 
-    settings = ctx.install_settings  # the daemon is the install's, whatever units it serves
+    settings = ctx.install_settings  # the daemon is the install's; owed alerts go by unit
     alive, beat_at, sent = run_watchdog(
-        ctx.install_db, settings, clock=lambda: datetime.now(UTC), worker=worker_id()
+        ctx.install_db,
+        settings,
+        clock=lambda: datetime.now(UTC),
+        worker=worker_id(),
+        units=ctx.units,
     )
     when = f"{beat_at.astimezone(settings.tz):%H:%M %d/%m/%Y}" if beat_at else "chưa bao giờ"
     if alive:
         ctx.print(f"[ OK ] Tiến trình nền đang chạy (tín hiệu gần nhất lúc {when}).")
         return 0
     ctx.print(f"[ LỖI ] Tiến trình nền không chạy (tín hiệu gần nhất: {when}).")
-    if not settings.alert_urls:
+    if not settings.alert_urls and not sent.sent and not sent.failed:
         ctx.print("Chưa đặt ALERT_URLS nên không gửi được cảnh báo (xem README, mục Cảnh báo).")
     elif sent.failed:
         ctx.print("Chưa gửi được cảnh báo: " + "; ".join(sent.errors))

@@ -83,7 +83,10 @@ def _run(
         from ..services.alert_daemon import send_owed
 
         # alerts this pass wrote (and any still owed) go now: no sender thread runs after
-        send_owed(ctx.install_db, settings, clock=utcnow, worker=pass_ctx.publisher.worker)
+        send_owed(
+            ctx.install_db, settings, clock=utcnow, worker=pass_ctx.publisher.worker,
+            units=[u.unit for u in pass_ctx.units] if isinstance(pass_ctx, Fleet) else None,
+        )  # fmt: skip
         ctx.print(summary(result))
         for error in result.errors:
             ctx.print(f"Lỗi: {error}")

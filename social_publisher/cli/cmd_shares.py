@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from ..numbers import vn_number, vn_percent
-from ..services.agencies import FileProblems, load_agencies
+from ..services.agencies import AgencyInfo, FileProblems, load_agencies
 from ..services.report import parse_month
 from ..services.shares import (
     STATE_LABELS,
     ShareMatrix,
     ShareState,
     Tally,
+    UnitPage,
     import_shares,
     share_matrix,
+    unit_agency_reads,
+    unit_pages,
 )
 from . import Context
 from .cmd_report import parse_now
@@ -276,12 +279,38 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         return 2
     _sync(ctx, now)
     matrix = share_matrix(ctx.db, ctx.settings, start, end, now=now)
+    reads = unit_agency_reads(ctx.db, ctx.settings, unit_pages(ctx.units))
     if args.json:
-        ctx.print(json.dumps(status_json(matrix), ensure_ascii=False, indent=2))
+        data = status_json(matrix)
+        if reads:  # only in an install where an agency is one of its units
+            data["unit_pages"] = [
+                {
+                    "agency": agency.id,
+                    "unit": page.unit_id,
+                    "page_id": page.page_id,
+                    "read_with": "unit_token",
+                    "read_at": read_at.isoformat() if read_at else None,
+                }
+                for agency, page, read_at in reads
+            ]
+        ctx.print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        for line in render_status(matrix, tz):
+        for line in [*render_status(matrix, tz), *render_unit_reads(reads, tz)]:
             ctx.print(line)
     return 0
+
+
+def render_unit_reads(
+    reads: list[tuple[AgencyInfo, UnitPage, datetime | None]], tz: Any
+) -> list[str]:
+    """Agencies that are units of this install: read with their own Page token, no other."""
+    if not reads:
+        return []
+    lines = ["", "Đơn vị trong cùng bản cài (đọc Trang bằng mã Trang của chính đơn vị đó):"]
+    for agency, page, read_at in reads:
+        when = f"đã đọc lúc {read_at.astimezone(tz):%d/%m/%Y %H:%M}" if read_at else "chưa đọc"
+        lines.append(f"  - {agency.name}: Trang của đơn vị {page.unit_id}, {when}")
+    return lines
 
 
 def register(sub: Any) -> None:

@@ -30,7 +30,8 @@ from ..services.status import (
     status as read_status,
 )
 from ..states import HEALTH_LABELS, SHOWN_LABELS, SHOWN_ORDER, HealthState
-from .cmd_check import table
+from ..units import Unit
+from .cmd_check import table, unit_heading
 
 if TYPE_CHECKING:
     from . import Context
@@ -67,9 +68,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    settings = ctx.settings
     now = clock()
     view = StatusView(upcoming=args.upcoming, week=args.week, attention=args.attention)
+    units = ctx.chosen_units()
+    if len(units) > 1:
+        return _run_all(args, ctx, units, now, view)
+    settings = ctx.settings
     report = read_status(ctx.db, settings, now, view)
     db_now, workers = workers_view.workers(ctx.db, settings)
     if args.json:
@@ -81,6 +85,38 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         extra = workers_view.text_lines(db_now, workers, settings.tz)
         ctx.print(text + ("\n" + "\n".join(extra) + "\n" if extra else ""), end="")
     return 1 if report.needs_people else 0
+
+
+def _run_all(
+    args: argparse.Namespace, ctx: Context, units: list[Unit], now: datetime, view: StatusView
+) -> int:
+    """Every unit of the install, one after the other under its heading (no ``--unit``)."""
+    install = ctx.install_settings
+    reports = [(unit, read_status(ctx.db_for(unit), unit.settings, now, view)) for unit in units]
+    db_now, workers = workers_view.workers(ctx.install_db.everywhere(), install)
+    if args.json:
+        data: dict[str, Any] = {"posts": [], "channels": [], "warnings": []}
+        for unit, report in reports:
+            part = as_json(report, unit.settings.tz)
+            data["posts"] += [{"unit": unit.id, **row} for row in part["posts"]]
+            data["channels"] += [{"unit": unit.id, **row} for row in part["channels"]]
+            data["warnings"] += [{"unit": unit.id, "message": w} for w in part["warnings"]]
+        data["workers"] = workers_view.as_json(db_now, workers, install.tz)
+        ctx.print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        parts = [
+            f"{unit_heading(unit)}\n{render_text(report, unit.settings.tz, view, now)}"
+            for unit, report in reports
+        ]
+        posts = sum(len(report.posts) for _, report in reports)
+        needing = [unit.id for unit, report in reports if report.needs_people]
+        tail = f"Cả bản cài: {len(units)} đơn vị, {posts} bài"
+        tail += f"; cần người xử lý ở {', '.join(needing)}." if needing else "."
+        extra = workers_view.text_lines(db_now, workers, install.tz)
+        ctx.print("\n".join(parts) + "\n" + tail + "\n", end="")
+        if extra:
+            ctx.print("\n" + "\n".join(extra) + "\n", end="")
+    return 1 if any(report.needs_people for _, report in reports) else 0
 
 
 def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:

@@ -10,12 +10,13 @@ server must not make ``doctor --alert`` think the daemon is gone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..store import Database
+from ..units import Unit
 from . import alert_outbox, alert_watch
 from .alert_sender import Notifier, Sender, SendReport, child_notify
 
@@ -28,12 +29,51 @@ SEND_EVERY = timedelta(minutes=1)
 WATCH_EVERY = timedelta(minutes=5)
 
 
-def install_listener(settings: Settings) -> None:
-    """Every process that moves publications writes alert rows when alerts are on."""
-    if settings.alert_urls:
+def alerts_on(settings: Settings, units: Sequence[Unit] | None = None) -> bool:
+    """Whether the install or any of its units has an alert target."""
+    return bool(settings.alert_urls) or any(u.settings.alert_urls for u in units or ())
+
+
+def install_listener(settings: Settings, units: Sequence[Unit] | None = None) -> None:
+    """Every process that moves publications writes alert rows when alerts are on (for any
+    unit: each unit's ALERT_LATE_MINUTES applies to its own posts)."""
+    if alerts_on(settings, units):
         alert_outbox.install(
-            late_after=timedelta(minutes=settings.alert_late_minutes), tz=settings.tz
+            late_after=timedelta(minutes=settings.alert_late_minutes),
+            tz=settings.tz,
+            late_by_unit={
+                u.id: timedelta(minutes=u.settings.alert_late_minutes) for u in units or ()
+            },
         )
+
+
+def watch_units(
+    db: Database,
+    settings: Settings,
+    at: datetime,
+    *,
+    units: Sequence[Unit] | None = None,
+    channels: Mapping[str, object] | None = None,
+    channels_by_unit: Mapping[str, Mapping[str, object]] | None = None,
+) -> None:
+    """One look of the watch job: each unit's tokens and digest with its own settings and
+    database handle. Without ``units``: the one unit of ``settings`` (and ``channels``)."""
+    if not units:
+        looks = [(settings, db, channels)]
+    else:
+        by_unit = channels_by_unit or {}
+        only = channels if len(units) == 1 else None  # one unit: ``channels`` are its own
+        looks = [(u.settings, db.for_unit(u.id), by_unit.get(u.id) or only) for u in units]
+    for unit_settings, handle, unit_channels in looks:
+        try:
+            alert_watch.check_tokens(handle, unit_settings, at)
+            if unit_channels and "facebook" in unit_channels:
+                alert_watch.check_facebook_token(
+                    handle, unit_settings, unit_channels["facebook"], at
+                )
+            alert_watch.daily_digest(handle, unit_settings, at)
+        except Exception:  # one unit's broken watch must not hide the others'
+            log.exception("alert watch failed for unit %s", handle.unit)
 
 
 def _guard(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
@@ -56,8 +96,15 @@ def attach(
     stop: Any,
     watch: bool = True,
     channels: Mapping[str, object] | None = None,
+    units: Sequence[Unit] | None = None,
+    channels_by_unit: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Sender | None:
-    """Add the heartbeat (always) and, with ALERT_URLS, the sender and watch jobs."""
+    """Add the heartbeat (always) and, with ALERT_URLS (the install's or a unit's), the
+    sender and watch jobs.
+
+    ``settings``: the install's; ``units``: every unit (None: one unit, ``settings``,
+    whose channels are ``channels``); ``channels_by_unit``: each unit's channels by name.
+    """
     from apscheduler.triggers.interval import IntervalTrigger
 
     now = clock()
@@ -68,11 +115,17 @@ def attach(
         executor="beat",
         next_run_time=now,
     )
-    if not settings.alert_urls:
+    if not alerts_on(settings, units):
         return None
-    install_listener(settings)
+    install_listener(settings, units)
     sender = Sender(
-        db, settings, worker=worker, clock=clock, exclusive=settings.is_sqlite, stop=stop
+        db,
+        settings,
+        worker=worker,
+        clock=clock,
+        exclusive=settings.is_sqlite,
+        stop=stop,
+        units=units,
     )
     send = _guard("send", sender.run)
 
@@ -92,11 +145,14 @@ def attach(
     if watch:
 
         def look() -> None:
-            at = clock()
-            alert_watch.check_tokens(db, settings, at)
-            if channels and "facebook" in channels:
-                alert_watch.check_facebook_token(db, settings, channels["facebook"], at)
-            alert_watch.daily_digest(db, settings, at)
+            watch_units(
+                db,
+                settings,
+                clock(),
+                units=units,
+                channels=channels,
+                channels_by_unit=channels_by_unit,
+            )
 
         scheduler.add_job(
             _guard("watch", look),
@@ -115,6 +171,7 @@ def run_watchdog(
     clock: Callable[[], datetime],
     worker: str,
     notify: Notifier | None = None,
+    units: Sequence[Unit] | None = None,
 ) -> tuple[bool, datetime | None, SendReport]:
     """``doctor --alert``: (daemon alive, last heartbeat, what was sent).
 
@@ -123,16 +180,25 @@ def run_watchdog(
     """
     alive, beat_at = alert_watch.watchdog(db, settings, clock())
     report = SendReport()
-    if not alive and settings.alert_urls:
-        sender = Sender(db, settings, worker=worker, clock=clock, notify=notify or child_notify)
+    if not alive and alerts_on(settings, units):
+        sender = Sender(
+            db, settings, worker=worker, clock=clock, notify=notify or child_notify, units=units
+        )
         report = sender.run()
     return alive, beat_at, report
 
 
 def send_owed(
-    db: Database, settings: Settings, *, clock: Callable[[], datetime], worker: str
+    db: Database,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime],
+    worker: str,
+    units: Sequence[Unit] | None = None,
 ) -> SendReport:
     """Deliver what the outbox owes now (``run --once``: no daemon thread will)."""
-    if not settings.alert_urls:
+    if not alerts_on(settings, units):
         return SendReport()
-    return Sender(db, settings, worker=worker, clock=clock, exclusive=settings.is_sqlite).run()
+    return Sender(
+        db, settings, worker=worker, clock=clock, exclusive=settings.is_sqlite, units=units
+    ).run()

@@ -12,6 +12,12 @@ Texts are Vietnamese, name the post and the channel, say what to do, and carry a
 console path (``/bai/12``) the sender turns into a link when WEB_BASE_URL is set.
 They never hold a token: every text passes :func:`~social_publisher.errors.redact`.
 
+An alert belongs to the unit whose post or channel it is about (``alerts.unit_id``: the
+moved row's unit, else the session's), so the sender routes it to that unit's targets and
+hours; its key is prefixed with the unit's id (the default unit's keys are as they always
+were), so two wards' pauses at the same second are two alerts. Install alerts (a stopped
+daemon) have no unit.
+
 After a transaction that wrote an alert commits, the registered *wakers* run (the
 daemon's sender job), so an alert goes out at once instead of at the next poll.
 """
@@ -19,10 +25,10 @@ daemon's sender job), so an alert goes out at once instead of at the next poll.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import redact
@@ -37,7 +43,7 @@ from ..states import (
 )
 from ..store import Alert, ChannelHealth, Meta, Post, Publication
 from ..store.lifecycle import Change, add_listener
-from ..store.tenancy import unit_key
+from ..store.tenancy import DEFAULT_UNIT, unit_of
 
 log = logging.getLogger("social_publisher.alerts")
 
@@ -52,11 +58,32 @@ HEALTH_PAGE = "/suc-khoe"
 _wakers: list[Callable[[], None]] = []
 _remove_listener: Callable[[], None] | None = None
 _late_after = LATE_AFTER
+#: ALERT_LATE_MINUTES of each unit that sets its own (the others use ``_late_after``)
+_late_by_unit: dict[str, timedelta] = {}
 _tz: tzinfo | None = None
+
+#: ``enqueue``'s default unit: the session's
+SESSION_UNIT = object()
 
 
 def post_page(post_id: int) -> str:
     return f"/bai/{post_id}"
+
+
+def unit_alert_key(unit_id: str | None, key: str) -> str:
+    """The stored key of occurrence ``key`` of ``unit_id`` (unique across units)."""
+    scoped = key if unit_id in (None, DEFAULT_UNIT) else f"{unit_id}/{key}"
+    return scoped[:200]
+
+
+def of_unit(unit_id: str | None):  # type: ignore[no-untyped-def]
+    """Where-clause: alerts of ``unit_id`` (the default unit's include the install's, as in
+    an install of one unit)."""
+    if unit_id is None:
+        return Alert.unit_id.is_(None)
+    if unit_id == DEFAULT_UNIT:
+        return or_(Alert.unit_id == unit_id, Alert.unit_id.is_(None))
+    return Alert.unit_id == unit_id
 
 
 def enqueue(
@@ -72,13 +99,21 @@ def enqueue(
     post_id: int | None = None,
     channel: str | None = None,
     attachments: Sequence[str] = (),
+    unit: str | object | None = SESSION_UNIT,
 ) -> Alert | None:
-    """Add the alert for occurrence ``key`` to the caller's transaction (None: already told)."""
+    """Add the alert for occurrence ``key`` to the caller's transaction (None: already told).
+
+    ``unit``: the unit it is about (default: the session's; None: the install's).
+    """
+    unit_id = unit_of(session) if unit is SESSION_UNIT else unit
+    assert unit_id is None or isinstance(unit_id, str)
+    key = unit_alert_key(unit_id, key)
     session.flush()
     if session.scalar(select(Alert.id).where(Alert.key == key)) is not None:
         return None
     alert = Alert(
-        key=key[:200],
+        key=key,
+        unit_id=unit_id,
         kind=kind,
         urgent=urgent,
         title=redact(title),
@@ -97,10 +132,20 @@ def enqueue(
 # ------------------------------------------------------------------ the lifecycle listener
 
 
-def install(*, late_after: timedelta = LATE_AFTER, tz: tzinfo | None = None) -> Callable[[], None]:
-    """Hear every lifecycle move from now on (once per process); returns the remover."""
+def install(
+    *,
+    late_after: timedelta = LATE_AFTER,
+    tz: tzinfo | None = None,
+    late_by_unit: Mapping[str, timedelta] | None = None,
+) -> Callable[[], None]:
+    """Hear every lifecycle move from now on (once per process); returns the remover.
+
+    ``late_by_unit``: a unit's own ALERT_LATE_MINUTES (others use ``late_after``).
+    """
     global _remove_listener, _late_after, _tz
     _late_after, _tz = late_after, tz
+    _late_by_unit.clear()
+    _late_by_unit.update(late_by_unit or {})
     if _remove_listener is None:
         _remove_listener = add_listener(on_change)
     return uninstall
@@ -141,16 +186,17 @@ def _after_rollback(session: Session) -> None:
 
 def on_change(session: Session, change: Change) -> None:
     """The lifecycle listener: the moves staff must hear about become outbox rows."""
+    unit = getattr(change.entity, "unit_id", None) or unit_of(session)
     if change.kind == "publication":
         assert isinstance(change.entity, Publication)
-        _publication(session, change.entity, change)
+        _publication(session, change.entity, change, unit)
     elif change.kind == "post":
         assert isinstance(change.entity, Post)
         if change.after == PostState.HELD and change.before != change.after:
-            _overdue(session, change.entity, change)
+            _overdue(session, change.entity, change, unit)
     else:
         assert isinstance(change.entity, ChannelHealth)
-        _channel(session, change.entity, change)
+        _channel(session, change.entity, change, unit)
 
 
 def _title_of(session: Session, post_id: int) -> str:
@@ -158,7 +204,7 @@ def _title_of(session: Session, post_id: int) -> str:
     return (post.title or post.folder) if post is not None else f"#{post_id}"
 
 
-def _publication(session: Session, pub: Publication, change: Change) -> None:
+def _publication(session: Session, pub: Publication, change: Change, unit: str | None) -> None:
     if change.before == change.after:
         return
     name = platform_name(pub.channel)
@@ -178,18 +224,19 @@ def _publication(session: Session, pub: Publication, change: Change) -> None:
                 f"{pub.post_id}"
             ),
             at=change.at,
+            unit=unit,
             link=post_page(pub.post_id),
             post_id=pub.post_id,
             channel=pub.channel,
         )
     elif change.after in LIVE_STATES and change.before not in LIVE_STATES:
-        _late(session, pub, change)
+        _late(session, pub, change, unit)
 
 
-def _late(session: Session, pub: Publication, change: Change) -> None:
+def _late(session: Session, pub: Publication, change: Change, unit: str | None) -> None:
     due = pub.due_at
     live = pub.published_at or change.at
-    if due is None or live - due <= _late_after:
+    if due is None or live - due <= _late_by_unit.get(unit or "", _late_after):
         return
     post = session.get(Post, pub.post_id)
     if post is not None and post.override == "publish":
@@ -209,13 +256,14 @@ def _late(session: Session, pub: Publication, change: Change) -> None:
             + (f"\nBài trên trang: {pub.remote_url}" if pub.remote_url else "")
         ),
         at=change.at,
+        unit=unit,
         link=post_page(pub.post_id),
         post_id=pub.post_id,
         channel=pub.channel,
     )
 
 
-def _overdue(session: Session, post: Post, change: Change) -> None:
+def _overdue(session: Session, post: Post, change: Change, unit: str | None) -> None:
     session.flush()  # a post new in this scan gets its id
     title = post.title or post.folder
     enqueue(
@@ -232,17 +280,22 @@ def _overdue(session: Session, post: Post, change: Change) -> None:
             "bài viết."
         ),
         at=change.at,
+        unit=unit,
         link=post_page(post.id),
         post_id=post.id,
     )
 
 
-def _open_pause(session: Session, channel: str) -> bool:
+def _open_pause(session: Session, channel: str, unit: str | None) -> bool:
     """Whether the channel's last pause alert has had no recovery alert yet."""
     session.flush()
     last = session.scalar(
         select(Alert.kind)
-        .where(Alert.channel == channel, Alert.kind.in_((PAUSED, RECOVERED)))
+        .where(
+            Alert.channel == channel,
+            Alert.kind.in_((PAUSED, RECOVERED)),
+            of_unit(unit),
+        )
         .order_by(Alert.id.desc())
         .limit(1)
     )
@@ -253,12 +306,12 @@ def _since_key(channel: str) -> str:
     return f"alerts:blocked_since:{channel}"
 
 
-def _blocked_since(session: Session, channel: str, change: Change) -> datetime:
+def _blocked_since(session: Session, channel: str, change: Change, unit: str) -> datetime:
     """When the channel's current run of blocks began (renewals keep the first start)."""
-    row = session.get(Meta, unit_key(session, _since_key(channel)))
+    row = session.get(Meta, (unit, _since_key(channel)))
     if change.before in (None, HealthState.OK) or row is None:
         if row is None:
-            row = Meta(key=_since_key(channel), value={})
+            row = Meta(unit_id=unit, key=_since_key(channel), value={})
             session.add(row)
         row.value = {"at": change.at.isoformat()}
         row.updated_at = change.at
@@ -276,15 +329,16 @@ def _lasting(health: ChannelHealth, since: datetime) -> bool:
     return until is None or until - since >= LASTING_BLOCK
 
 
-def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
+def _channel(session: Session, health: ChannelHealth, change: Change, unit: str | None) -> None:
     channel = health.channel
     name = platform_name(channel)
     state = HealthState(change.after)
+    owner = health.unit_id or unit or DEFAULT_UNIT
     if state == HealthState.OK:
-        marker = session.get(Meta, unit_key(session, _since_key(channel)))
+        marker = session.get(Meta, (owner, _since_key(channel)))
         if marker is not None:
             session.delete(marker)
-        if change.before != change.after and _open_pause(session, channel):
+        if change.before != change.after and _open_pause(session, channel, unit):
             enqueue(
                 session,
                 key=f"recovered:{channel}:{change.at.isoformat()}",
@@ -292,13 +346,14 @@ def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
                 title=f"{name} đã hoạt động lại",
                 body=f"Kênh {name} đã hoạt động lại; các bài đang chờ sẽ được đăng tiếp.",
                 at=change.at,
+                unit=unit,
                 link=HEALTH_PAGE,
                 channel=channel,
             )
         return
     renewal = change.before == change.after
-    since = _blocked_since(session, channel, change)
-    if not _lasting(health, since) or (renewal and _open_pause(session, channel)):
+    since = _blocked_since(session, channel, change, owner)
+    if not _lasting(health, since) or (renewal and _open_pause(session, channel, unit)):
         return
     until = health.blocked_until
     when = f" đến {_local(until)}" if until is not None else ""
@@ -314,6 +369,7 @@ def _channel(session: Session, health: ChannelHealth, change: Change) -> None:
             f"Cách xử lý: {_fix(state, channel)}"
         ),
         at=change.at,
+        unit=unit,
         link=HEALTH_PAGE,
         channel=channel,
     )

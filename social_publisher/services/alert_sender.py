@@ -8,6 +8,10 @@ repeat, never a loss. A failure backs off (30 s doubling to an hour, with jitter
 is kept for ever: ``status`` shows what is still owed. A target that is down delays
 only its own deliveries; the sender runs in its own thread, never inside a pass.
 
+An alert of a unit goes to that unit's targets (its ``ALERT_URLS_ENV``; a unit that names
+none has the install's ALERT_URLS) and waits out that unit's quiet hours; an alert of
+the install (a stopped daemon) goes to every target, once each (docs/alerts.md, "Units").
+
 Non-urgent alerts wait out ALERT_QUIET_HOURS. The console path of an alert becomes a
 link when WEB_BASE_URL is set. No URL, password or token reaches a record or a log:
 targets are stored as a digest with Apprise's own privacy form of the URL as label.
@@ -28,12 +32,14 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
 from ..errors import redact
 from ..store import Alert, AlertDelivery, Database
+from ..units import Unit
+from .alert_outbox import of_unit
 
 log = logging.getLogger("social_publisher.alerts")
 
@@ -64,6 +70,47 @@ def targets(settings: Settings) -> list[Target]:
         Target(hashlib.sha256(url.encode()).hexdigest()[:32], _label(url, n), url)
         for n, url in enumerate(settings.alert_urls, 1)
     ]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where and when an alert of one unit (or of the install) goes."""
+
+    settings: Settings
+    targets: tuple[Target, ...]
+    #: shown before the title when the install has several units ("" otherwise)
+    name: str = ""
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(t.key for t in self.targets)
+
+
+class Routes:
+    """Each unit's route by its id; the install's for install alerts and unknown units."""
+
+    def __init__(self, settings: Settings, units: Sequence[Unit] | None = None) -> None:
+        named = units is not None and len(units) > 1
+        own = Route(settings, tuple(targets(settings)))
+        self.by_unit = {
+            u.id: Route(u.settings, tuple(targets(u.settings)), u.name if named else "")
+            for u in units or ()
+        }
+        #: a unit no longer in the units file: its alerts go to the install's targets
+        self.fallback = own
+        everyone = {t.key: t for t in own.targets}
+        for route in self.by_unit.values():
+            everyone.update({t.key: t for t in route.targets})
+        #: an install alert (a stopped daemon stops every unit): every target hears it once
+        self.install = Route(settings, tuple(everyone.values()))
+
+    def of(self, unit_id: str | None) -> Route:
+        if unit_id is None:
+            return self.install
+        return self.by_unit.get(unit_id, self.fallback)
+
+    def every_target(self) -> dict[str, Target]:
+        return {t.key: t for t in self.install.targets}
 
 
 def _label(url: str, number: int) -> str:
@@ -176,15 +223,17 @@ def in_quiet_hours(settings: Settings, now: datetime) -> bool:
 # ------------------------------------------------------------------ the text
 
 
-def message(alert: Alert, settings: Settings) -> tuple[str, str]:
-    """(title, body) as staff read them: the body ends with the console link."""
+def message(alert: Alert, settings: Settings, unit_name: str = "") -> tuple[str, str]:
+    """(title, body) as staff read them: the body ends with the console link; in an install
+    of several units the title names the unit."""
     body = alert.body
     if alert.link:
         if settings.web_base_url:
             body += f"\n\nXem trên bảng điều khiển: {settings.web_base_url}{alert.link}"
         else:
             body += f"\n\nTrên bảng điều khiển (social-publisher web): trang {alert.link}"
-    return f"[social-publisher] {alert.title}", body
+    tag = f"[social-publisher · {unit_name}]" if unit_name else "[social-publisher]"
+    return f"{tag} {alert.title}", body
 
 
 # ------------------------------------------------------------------ delivering
@@ -220,14 +269,18 @@ class Sender:
         exclusive: bool = False,
         rng: random.Random | None = None,
         stop: threading.Event | None = None,
+        units: Sequence[Unit] | None = None,
     ) -> None:
+        """``settings``: the install's; ``units``: every unit (None: alerts all go by
+        ``settings``, as in an install of one unit)."""
         self.db, self.settings, self.worker, self.clock = db, settings, worker, clock
         self.notify = notify
         #: the single SQLite daemon: a claim that is not its own is a dead process's
         self.exclusive = exclusive
         self.rng = rng or random.Random()
         self.stop = stop or threading.Event()
-        self.targets = targets(settings)
+        self.routes = Routes(settings, units)
+        self.targets = list(self.routes.every_target().values())
         self._lock = threading.Lock()
 
     def run(self) -> SendReport:
@@ -238,19 +291,21 @@ class Sender:
         with self._lock:
             now = self.clock()
             self._expand(now)
-            quiet = in_quiet_hours(self.settings, now)
-            for delivery_id, urgent in self._due(now):
+            quiet: dict[str | None, bool] = {}
+            for delivery_id, urgent, unit_id in self._due(now):
                 if self.stop.is_set():
                     break
-                if quiet and not urgent:
+                if unit_id not in quiet:
+                    quiet[unit_id] = in_quiet_hours(self.routes.of(unit_id).settings, now)
+                if quiet[unit_id] and not urgent:
                     report.quiet += 1
                     continue
                 self._one(delivery_id, report)
         return report
 
     def _expand(self, now: datetime) -> None:
-        """One delivery row per open alert × current target (a new target gets what is open)."""
-        keys = {t.key: t for t in self.targets}
+        """One delivery row per open alert × current target of its unit (a new target gets
+        what is open)."""
         with self.db.session() as session:
             open_alerts = list(session.scalars(select(Alert).where(Alert.done_at.is_(None))))
             if not open_alerts:
@@ -264,21 +319,25 @@ class Sender:
                 )
             }
             for alert in open_alerts:
-                for key, target in keys.items():
-                    if (alert.id, key) not in have:
+                route = self.routes.of(alert.unit_id)
+                if not route.targets:  # a unit with no target anywhere: nobody to tell
+                    alert.done_at = now
+                for target in route.targets:
+                    if (alert.id, target.key) not in have:
                         session.add(
-                            AlertDelivery(alert_id=alert.id, target=key, label=target.label)
+                            AlertDelivery(alert_id=alert.id, target=target.key, label=target.label)
                         )
             try:
                 session.commit()
             except IntegrityError:  # another worker added them first
                 session.rollback()
 
-    def _due(self, now: datetime) -> list[tuple[int, bool]]:
+    def _due(self, now: datetime) -> list[tuple[int, bool, str | None]]:
+        """(delivery, urgent, unit) owed now to a current target of the alert's unit."""
         keys = [t.key for t in self.targets]
         with self.db.session() as session:
             rows = session.execute(
-                select(AlertDelivery.id, Alert.urgent)
+                select(AlertDelivery.id, Alert.urgent, Alert.unit_id, AlertDelivery.target)
                 .join(Alert, Alert.id == AlertDelivery.alert_id)
                 .where(
                     AlertDelivery.sent_at.is_(None),
@@ -291,7 +350,11 @@ class Sender:
                 )
                 .order_by(Alert.urgent.desc(), AlertDelivery.id)
             )
-            return [(int(i), bool(u)) for i, u in rows]
+            return [
+                (int(i), bool(u), unit)
+                for i, u, unit, target in rows
+                if target in self.routes.of(unit).keys
+            ]
 
     def _free(self, now: datetime):  # type: ignore[no-untyped-def]
         free = or_(AlertDelivery.lease_until.is_(None), AlertDelivery.lease_until < now)
@@ -328,9 +391,10 @@ class Sender:
             delivery = session.get(AlertDelivery, delivery_id)
             assert delivery is not None
             alert = delivery.alert
-            title, body = message(alert, self.settings)
+            route = self.routes.of(alert.unit_id)
+            title, body = message(alert, route.settings, route.name)
             attachments = list(alert.attachments or [])
-            target = next(t for t in self.targets if t.key == delivery.target)
+            target = next(t for t in route.targets if t.key == delivery.target)
         try:
             error = self.notify(target, title, body, attachments)
         except Exception as exc:  # a plugin's bug must not stop the other alerts
@@ -355,7 +419,7 @@ class Sender:
                 delivery.sent_at = now
                 delivery.last_error = None
                 session.flush()
-                keys = {t.key for t in self.targets}
+                keys = self.routes.of(delivery.alert.unit_id).keys
                 owed = session.scalar(
                     select(AlertDelivery.id).where(
                         AlertDelivery.alert_id == delivery.alert_id,
@@ -403,23 +467,29 @@ def send_test(
     return results
 
 
+def _of_handle(db: Database):  # type: ignore[no-untyped-def]
+    """Alerts ``db``'s unit reads: its own (an install-wide handle: every alert)."""
+    return of_unit(db.unit) if db.unit is not None else true()
+
+
 def undelivered_warnings(settings: Settings, db: Database, now: datetime) -> list[str]:
     """``status`` lines: alerts still owed to a target, with its last error."""
     current = {t.key: t for t in targets(settings)}
     if not current:
         return []
+    mine = _of_handle(db)
     with db.session() as session:
-        open_count = session.scalar(select(Alert.id).where(Alert.done_at.is_(None)).limit(1))
+        open_count = session.scalar(select(Alert.id).where(Alert.done_at.is_(None), mine).limit(1))
         if open_count is None:
             return []
         rows = session.execute(
             select(AlertDelivery.target, AlertDelivery.last_error, AlertDelivery.attempts)
             .join(Alert, Alert.id == AlertDelivery.alert_id)
-            .where(Alert.done_at.is_(None), AlertDelivery.sent_at.is_(None))
+            .where(Alert.done_at.is_(None), AlertDelivery.sent_at.is_(None), mine)
             .order_by(AlertDelivery.id)
         ).all()
         fresh = session.scalar(
-            select(Alert.id).where(Alert.done_at.is_(None), ~Alert.deliveries.any()).limit(1)
+            select(Alert.id).where(Alert.done_at.is_(None), ~Alert.deliveries.any(), mine).limit(1)
         )
     lines: list[str] = []
     per_target: dict[str, tuple[int, str | None]] = {}
@@ -449,8 +519,13 @@ class AlertLine:
 
 
 def recent_alerts(db: Database, *, limit: int = 20) -> list[AlertLine]:
+    """The latest alerts of ``db``'s unit (an install-wide handle: every unit's)."""
     with db.session() as session:
-        alerts = list(session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)))
+        alerts = list(
+            session.scalars(
+                select(Alert).where(_of_handle(db)).order_by(Alert.id.desc()).limit(limit)
+            )
+        )
         return [
             AlertLine(
                 a.created_at,

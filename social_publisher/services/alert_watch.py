@@ -25,7 +25,7 @@ from ..platforms import platform_name
 from ..states import BLOCKING_HEALTH, HEALTH_LABELS, POST_LABELS, HealthState, PostState, PubState
 from ..store import Alert, ChannelHealth, Database, Meta, PlatformToken, Post, Publication
 from ..store.tenancy import INSTALL, install_options, unit_key
-from .alert_outbox import HEALTH_PAGE, enqueue
+from .alert_outbox import HEALTH_PAGE, enqueue, unit_alert_key
 
 log = logging.getLogger("social_publisher.alerts")
 
@@ -108,6 +108,7 @@ def watchdog(db: Database, settings: Settings, now: datetime) -> tuple[bool, dat
                 "rồi chạy social-publisher doctor để kiểm tra."
             ),
             at=now,
+            unit=None,  # the install's: every unit stops with it
         )
         session.commit()
     return False, beat_at
@@ -129,6 +130,7 @@ def daemon_started(db: Database, settings: Settings, now: datetime) -> None:
                 "dừng sẽ được đăng tiếp (bài quá hạn chờ quyết định)."
             ),
             at=now,
+            unit=None,
         )
         session.commit()
 
@@ -200,13 +202,17 @@ def digest_due(settings: Settings, now: datetime) -> bool:
 
 
 def daily_digest(db: Database, settings: Settings, now: datetime) -> bool:
-    """From ALERT_DIGEST_HOUR, once a day: tomorrow's posts, what needs a person, shares."""
+    """From ALERT_DIGEST_HOUR, once a day: tomorrow's posts, what needs a person, shares.
+
+    Per unit: ``db`` is the unit's handle and ``settings`` its settings (its own hour).
+    """
     if not digest_due(settings, now):
         return False
     local = now.astimezone(settings.tz)
     key = f"digest:{local:%Y-%m-%d}"
+    stored = unit_alert_key(db.unit, key)
     with db.session() as session:
-        if session.scalar(select(Alert.id).where(Alert.key == key)) is not None:
+        if session.scalar(select(Alert.id).where(Alert.key == stored)) is not None:
             return False
     lines = _digest_lines(db, settings, now)
     with db.session() as session:

@@ -564,8 +564,11 @@ class Daemon:
     def _collect_engagement(self, ctx: PassContext) -> None:
         try:
             from .engagement import collect
+            from .shares import unit_pages
 
-            collect(ctx.db, ctx.settings, now=self.clock())
+            units = getattr(self.ctx, "units", None)
+            pages = unit_pages([u.unit for u in units]) if units else None
+            collect(ctx.db, ctx.settings, now=self.clock(), pages=pages)
         except SocialPublisherError as exc:
             log.error("Không thu thập được số liệu tương tác: %s", exc.message)
         except Exception:
@@ -693,6 +696,7 @@ class Daemon:
             )
         from .alert_daemon import attach
 
+        fleet = getattr(self.ctx, "units", None)  # many units: each one's targets and hours
         attach(
             self.scheduler,
             self.ctx.db,
@@ -702,6 +706,10 @@ class Daemon:
             stop=self.stop_event,
             watch=self.background_jobs,
             channels=self.ctx.publisher.channels,
+            units=[u.unit for u in fleet] if fleet else None,
+            channels_by_unit={u.unit.id: u.ctx.publisher.channels for u in fleet}
+            if fleet
+            else None,
         )
         self.scheduler.start()
 

@@ -30,7 +30,7 @@ from ..errors import AuthError, ChannelError, RateLimitError, SetupError
 from ..store import Database, EngagementSnapshot, Meta, Publication
 from ..store.tenancy import unit_key
 from .agencies import FileProblems, load_agencies
-from .shares import DetectReport, detect_shares, live_publications
+from .shares import DetectReport, UnitPage, detect_shares, live_publications
 from .video_engagement import add_facebook_views, video_uploads, zalo_video_engagement
 
 log = logging.getLogger("social_publisher.engagement")
@@ -156,9 +156,11 @@ def collect(
     everything: bool = False,
     detect: bool = True,
     sync_agencies: bool = True,
+    pages: Mapping[str, UnitPage] | None = None,
 ) -> CollectReport:
     """Collect every publication whose ``next_collect_at`` has come (all live ones if
-    ``everything``), then look for agency shares in the feeds we can read.
+    ``everything``), then look for agency shares in the feeds we can read (``pages``: the
+    install's units' Pages, read with their own tokens; None: from the units file).
 
     Channels are injected; when None they are built from settings, and a channel
     that is off is skipped with a note (its publications stay due).
@@ -201,7 +203,13 @@ def collect(
         matcher = _matcher(facebook)
         if matcher is not None:
             report.shares = detect_shares(
-                db, settings, now=now, facebook=facebook, match_share=matcher, force=everything
+                db,
+                settings,
+                now=now,
+                facebook=facebook,
+                match_share=matcher,
+                force=everything,
+                pages=pages,
             )
     for line in report.log_lines():
         log.info(line)

@@ -190,6 +190,11 @@ def build_fleet(
         for unit in units
     ]
     crew = Crew([u.ctx.publisher for u in passes], name, clock)
+    from .alert_daemon import alerts_on, install_listener
+
+    units = [u.unit for u in passes]
+    if alerts_on(settings, units):  # each unit's alerts with its own hours (not the last's)
+        install_listener(settings, units)
     return Fleet(passes, db.everywhere(), settings, crew, stop=stop, offset=name)
 
 

@@ -30,7 +30,7 @@ from ..store import ChannelHealth, Database
 from ..store.lifecycle import set_health
 from ..store.tenancy import unit_key
 from .agencies import AgencyInfo, agency_infos
-from .shares import proof_advice, unreadable_agencies
+from .shares import install_unit_pages, proof_advice, unreadable_agencies
 
 SETUP_HEALTH = HealthState.SETUP
 #: below this, an unanswered Zalo create may be sent again while a slow article still appears
@@ -240,9 +240,12 @@ def status_warnings(settings: Settings, db: Database, now: datetime) -> list[str
     settle = settle_window_diagnosis(settings)
     if settle is not None:
         lines.append(settle.message)
+    units = install_unit_pages(settings)  # agencies read with another unit's own token
     with db.session() as session:
         current = {
-            a.id for a in agency_infos(session) if a.active and a.fb_page_id and a.token_setting
+            a.id
+            for a in agency_infos(session)
+            if a.active and a.fb_page_id and (a.token_setting or a.fb_page_id in units)
         }
         for item in unreadable_agencies(session):
             if item.get("agency") in current:

@@ -1,8 +1,9 @@
 """Which agencies re-shared which post, and whether on time.
 
 Shares reach the database two ways. Detection reads the feed of every agency
-Page that granted the tool a token and matches items against our posts
-(parent id, attachment target, permalink): those rows are ``source="feed"``,
+Page that granted the tool a token (or that is another unit's of the same install, read
+with that unit's own Page token: :func:`install_unit_pages`) and matches items against
+our posts (parent id, attachment target, permalink): those rows are ``source="feed"``,
 ``verified=True``. Everything else is recorded by hand with ``shares import``
 from the links agencies report; the tool checks each link is on that agency's
 own Page (or Zalo OA), and ties it to our post by the ``post`` column, or,
@@ -44,6 +45,7 @@ from ..queue.dates import read_datetime
 from ..states import LIVE_STATES
 from ..store import Database, Meta, Post, PostVersion, Publication, Share
 from ..store.tenancy import unit_key
+from ..units import Unit, loaded_units
 from .agencies import (
     AgencyInfo,
     FileProblems,
@@ -783,6 +785,74 @@ def _find_post(ref: str, posts: Sequence[PostRef]) -> PostRef | None:
 # ------------------------------------------------------------------ feed detection
 
 
+@dataclass(frozen=True)
+class UnitPage:
+    """A Page of a unit of this install: an agency on it is read with the unit's own token."""
+
+    unit_id: str
+    unit_name: str
+    page_id: str
+    token: str = field(repr=False)
+    #: the app that issued the token (``FB_APP_ID`` of that unit)
+    app_id: str = ""
+
+
+def unit_pages(units: Sequence[Unit]) -> dict[str, UnitPage]:
+    """Each unit's Page (with a token) by Page id."""
+    return {
+        u.settings.fb_page_id: UnitPage(
+            u.id,
+            u.name,
+            u.settings.fb_page_id,
+            u.settings.fb_page_access_token,
+            u.settings.fb_app_id,
+        )
+        for u in units
+        if u.settings.fb_page_id and u.settings.fb_page_access_token
+    }
+
+
+def install_unit_pages(settings: Settings) -> dict[str, UnitPage]:
+    """The Pages of the install's units, as this process loaded them from its units file
+    (none without one): for callers handed one unit's settings only (a collection)."""
+    units = loaded_units(settings)
+    return unit_pages(units) if units else {}
+
+
+def _other_units(settings: Settings, pages: Mapping[str, UnitPage] | None) -> dict[str, UnitPage]:
+    found = install_unit_pages(settings) if pages is None else dict(pages)
+    found.pop(settings.fb_page_id, None)  # our own Page is not an agency of ours
+    return found
+
+
+def _with_proof(settings: Settings, page: UnitPage) -> bool:
+    """Our ``appsecret_proof`` goes with the other unit's token only if one app issued both."""
+    return bool(settings.fb_app_secret and page.app_id and page.app_id == settings.fb_app_id)
+
+
+def unit_agency_reads(
+    db: Database, settings: Settings, pages: Mapping[str, UnitPage] | None = None
+) -> list[tuple[AgencyInfo, UnitPage, datetime | None]]:
+    """Agencies that are units of this install: (agency, its unit's Page, last read)."""
+    others = _other_units(settings, pages)
+    if not others:
+        return []
+    with db.session() as s:
+        agencies = [a for a in agency_infos(s) if a.active and a.fb_page_id in others]
+        cursors = {
+            m.key: m.value
+            for m in s.scalars(select(Meta).where(Meta.key.like("facebook:feed_read:%")))
+        }
+    out: list[tuple[AgencyInfo, UnitPage, datetime | None]] = []
+    for agency in agencies:
+        assert agency.fb_page_id
+        read = cursors.get(FEED_CURSOR_KEY.format(page_id=agency.fb_page_id), {}).get("read_at")
+        out.append(
+            (agency, others[agency.fb_page_id], datetime.fromisoformat(read) if read else None)
+        )
+    return out
+
+
 @dataclass
 class DetectReport:
     pages_read: int = 0
@@ -799,16 +869,24 @@ def detect_shares(
     facebook: ReadsFeeds,
     match_share: Any,
     force: bool = False,
+    pages: Mapping[str, UnitPage] | None = None,
 ) -> DetectReport:
     """Read the feed of every agency Page we have a token for; record shares of our posts.
 
     ``match_share(item, our_posts)`` is the Facebook channel's matcher (parent id,
-    attachment target, permalink) returning our remote id or None.
+    attachment target, permalink) returning our remote id or None. An agency whose Page is
+    another unit's (``pages``; None: the units this process loaded) is read with that unit's
+    Page token, whatever its ``token_setting`` says.
     """
     report = DetectReport()
     since_track = now - timedelta(days=TRACK_DAYS)
+    others = _other_units(settings, pages)
     with db.session() as s:
-        agencies = [a for a in agency_infos(s) if a.active and a.fb_page_id and a.token_setting]
+        agencies = [
+            a
+            for a in agency_infos(s)
+            if a.active and a.fb_page_id and (a.token_setting or a.fb_page_id in others)
+        ]
         ours = [
             (pid, str(rid), url, at)
             for pid, rid, url, at in s.execute(
@@ -840,8 +918,15 @@ def detect_shares(
     our_posts = {rid: url or "" for _, rid, url, _ in ours}
     pub_by_remote = {rid: pid for pid, rid, _, _ in ours}
     for agency in agencies:
-        assert agency.fb_page_id and agency.token_setting
-        token = settings.secret(agency.token_setting)
+        assert agency.fb_page_id
+        unit_page = others.get(agency.fb_page_id)
+        if unit_page is not None:
+            token, with_proof = unit_page.token, _with_proof(settings, unit_page)
+            whose = f"mã Trang của đơn vị {unit_page.unit_id} (FB_PAGE_ACCESS_TOKEN của đơn vị đó)"
+        else:
+            assert agency.token_setting
+            token, with_proof = settings.secret(agency.token_setting), agency.token_of_our_app
+            whose = f"mã truy cập Trang ở {agency.token_setting}"
         if not token:
             report.notes.append(
                 f"{agency.name}: chưa có mã truy cập ở biến {agency.token_setting} trong .env, "
@@ -864,18 +949,28 @@ def detect_shares(
                 agency.fb_page_id,
                 token=token,
                 since=since,
-                with_proof=agency.token_of_our_app,
+                with_proof=with_proof,
             )
         except AppSecretProofError as exc:
-            problem = proof_advice(agency, exc, settings.agencies_file)
+            if unit_page is not None:
+                problem = (
+                    f"{agency.name}: Facebook từ chối {whose} ({exc.platform_message}). Cách "
+                    f"sửa: kiểm tra FB_APP_ID của hai đơn vị trong tệp đơn vị và chạy "
+                    f"social-publisher doctor --unit {unit_page.unit_id}."
+                )
+            else:
+                problem = proof_advice(agency, exc, settings.agencies_file)
             report.errors.append(problem)
             _mark_unreadable(db, agency, problem, now=now)
             continue
         except AuthError as exc:
-            problem = (
-                f"{agency.name}: mã truy cập Trang ở {agency.token_setting} không còn hiệu lực "
-                f"({exc.platform_message}); nhờ đơn vị cấp lại mã."
+            fix = (
+                f"cấp lại mã Trang của đơn vị {unit_page.unit_id} (cũng là mã đăng bài của "
+                "đơn vị đó)"
+                if unit_page is not None
+                else "nhờ đơn vị cấp lại mã"
             )
+            problem = f"{agency.name}: {whose} không còn hiệu lực ({exc.platform_message}); {fix}."
             report.errors.append(problem)
             _mark_unreadable(db, agency, problem, now=now)
             continue

@@ -81,6 +81,11 @@ class _Smtp:
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
+    yield from start_mailbox()
+
+
+def start_mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server with a login on a free port, until the generator is closed."""
     box = Mailbox(free_port())
 
     def auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
