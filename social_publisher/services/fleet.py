@@ -8,7 +8,8 @@ all units at once (``services.cluster``).
 
 A fleet pass (docs/units.md "Fair order"):
 
-1. every unit's queue is scanned (by one worker of the cluster at a time);
+1. every unit's queue is scanned (by one worker of the cluster at a time); an idle unit's
+   files are only compared with what this process last recorded (``ingest.QuietWatch``);
 2. the units with something to do are planned and run their publishing steps: those
    whose scan changed something, those one install-wide query finds due (a publication
    due, retrying, with an expired lease or a remote time passed) or touched since the
@@ -54,6 +55,7 @@ from .daemon import (
     step,
     utcnow,
 )
+from .ingest import QuietWatch
 from .publisher import StepResult
 from .publisher.wakeup import MIN_DELAY
 
@@ -67,6 +69,8 @@ SWEEP = 10
 class UnitPass:
     unit: Unit
     ctx: PassContext
+    #: its queue as last recorded: an idle unit's unchanged folders need no database work
+    watch: QuietWatch = field(default_factory=QuietWatch)
 
 
 class Crew:
@@ -243,6 +247,10 @@ def run_fleet_pass(fleet: Fleet, now: datetime) -> PassResult:
     if not order:
         return result
     guards = {u.unit.id: guard(u.ctx, result, label=_label(fleet, u)) for u in order}
+    first = guards[order[0].unit.id]
+    busy = first("tìm việc", lambda: busy_units(fleet.db, now, since))
+    sweep = {u.unit.id for i, u in enumerate(fleet.units) if i % SWEEP == fleet.passes % SWEEP}
+    full = everything or first_pass or busy is None
     changed: set[str] = set()
     # one scanner in the cluster for every unit: one lock, not one per unit (on
     # PostgreSQL two statements a unit, most of an idle tick)
@@ -250,13 +258,16 @@ def run_fleet_pass(fleet: Fleet, now: datetime) -> PassResult:
         for u in order if mine else ():
             if fleet.stop.is_set():
                 return result
-            report = scan(u.ctx, now, result, guards[u.unit.id], lock=False)
+            g = guards[u.unit.id]
+            idle = not full and u.unit.id not in (busy or set()) | sweep
+            if idle and u.ctx.ingest is not None and g("xem hàng đợi", _quiet(u)):
+                continue  # nothing on disk or in the database moved: no sync to do
+            report = scan(u.ctx, now, result, g, lock=False)
+            if report is not None:
+                u.watch.recorded()
             if report is not None and getattr(report, "changed", False):
                 changed.add(u.unit.id)
-    first = guards[order[0].unit.id]
-    busy = first("tìm việc", lambda: busy_units(fleet.db, now, since))
-    sweep = {u.unit.id for i, u in enumerate(fleet.units) if i % SWEEP == fleet.passes % SWEEP}
-    if everything or first_pass or busy is None:
+    if full:
         active = order
     else:
         wanted = changed | busy | sweep
@@ -279,6 +290,10 @@ def run_fleet_pass(fleet: Fleet, now: datetime) -> PassResult:
 
 
 Work = Callable[[UnitPass, PassResult, Guard], Any]
+
+
+def _quiet(u: UnitPass) -> Callable[[], bool]:
+    return lambda: u.watch.unchanged(u.ctx.settings)
 
 
 def _step_of(now: datetime, name: str, method: str) -> Work:

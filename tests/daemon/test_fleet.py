@@ -4,6 +4,7 @@ costs little per unit."""
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
@@ -12,13 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from social_publisher.channels.base import OutgoingPost, RemotePost
 from social_publisher.config import Settings
 from social_publisher.services.fleet import QUANTUM, SWEEP, Fleet, _in_turn, build_fleet
 from social_publisher.states import HealthState
-from social_publisher.store import Database, Publication
+from social_publisher.store import Database, PostVersion, Publication
 from social_publisher.store.lifecycle import set_health
 from social_publisher.units import Unit
 
@@ -195,6 +196,19 @@ def test_new_posts_in_idle_units_go_out_at_the_next_pass(
     assert [r.title for r in pages["u07"].live()] == ["Bài mới của u07"]
     assert [r.title for r in pages["u13"].live()] == ["Bài mới của u13"]
     assert sum(len(p.live()) for p in pages.values()) == 2
+    for _ in range(3):  # confirmed, looked at once more: idle again
+        fleet.run_pass(clock.advance(30))
+    quiet = _statements(db, lambda: fleet.run_pass(clock.advance(30)))
+    # an edit on disk in an idle unit is seen at once, though its queue was only stat'ed
+    text = queues["u13"] / "bai-moi" / "bai-viet.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "Thêm một dòng.\n", encoding="utf-8")
+    os.utime(text, (time.time() + 5, time.time() + 5))
+    assert fleet.run_pass(clock.advance(30)).errors == []
+    with db.for_unit("u13").session() as s:
+        assert s.scalar(select(func.count(PostVersion.id))) == 2
+    # twenty units, two of them in their sweep turn: a sync for each of the eighteen idle
+    # ones would add five reads each (90)
+    assert quiet < 70, quiet
 
 
 def test_the_fleet_wakes_for_any_units_next_post(
