@@ -14,7 +14,7 @@ A fleet pass (docs/units.md "Fair order"):
    whose scan changed something, those one install-wide query finds due (a publication
    due, retrying, with an expired lease or a remote time passed) or touched since the
    last pass (a staff action, another worker's outcome: the audit log), and a tenth of
-   the others in turn, so every unit gets a full pass at least every ``SWEEP`` passes;
+   the others in turn, so every unit gets a full pass at least every ``SWEEP_SECONDS``;
 3. publishing is round-robin: each busy unit publishes at most ``QUANTUM`` posts per
    turn, turns go round until no unit has more due, and the first unit of the round
    moves on by one each pass (and differs between workers). A unit with a burst of 500
@@ -23,6 +23,7 @@ A fleet pass (docs/units.md "Fair order"):
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import zlib
@@ -61,8 +62,8 @@ from .publisher.wakeup import MIN_DELAY
 
 #: posts a unit publishes before the next unit's turn
 QUANTUM = 5
-#: every unit gets a full pass at least once in this many passes
-SWEEP = 10
+#: every unit gets a full pass at least this often (seconds), whatever else happens
+SWEEP_SECONDS = 600
 
 
 @dataclass
@@ -225,6 +226,16 @@ def busy_units(db: Database, now: datetime, since: datetime | None) -> set[str]:
     return found
 
 
+def sweep_turn(units: list[UnitPass], passes: int, tick_seconds: float) -> list[UnitPass]:
+    """The units whose sweep turn this pass is: enough per pass that each comes round
+    within ``SWEEP_SECONDS`` at one pass a tick, and at least one."""
+    if not units:
+        return []
+    count = min(len(units), max(1, math.ceil(len(units) * tick_seconds / SWEEP_SECONDS)))
+    start = (passes * count) % len(units)
+    return [units[(start + i) % len(units)] for i in range(count)]
+
+
 def _in_turn(units: list[UnitPass], passes: int, worker: str = "") -> list[UnitPass]:
     """The units in this pass's order: the round starts one unit further each pass, and
     each worker somewhere else (several workers do not queue behind each other's claims)."""
@@ -249,7 +260,7 @@ def run_fleet_pass(fleet: Fleet, now: datetime) -> PassResult:
     guards = {u.unit.id: guard(u.ctx, result, label=_label(fleet, u)) for u in order}
     first = guards[order[0].unit.id]
     busy = first("tìm việc", lambda: busy_units(fleet.db, now, since))
-    sweep = {u.unit.id for i, u in enumerate(fleet.units) if i % SWEEP == fleet.passes % SWEEP}
+    sweep = {u.unit.id for u in sweep_turn(fleet.units, fleet.passes, fleet.settings.tick_seconds)}
     full = everything or first_pass or busy is None
     changed: set[str] = set()
     # one scanner in the cluster for every unit: one lock, not one per unit (on

@@ -11,13 +11,21 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import event, func, select
 
 from social_publisher.channels.base import OutgoingPost, RemotePost
 from social_publisher.config import Settings
-from social_publisher.services.fleet import QUANTUM, SWEEP, Fleet, _in_turn, build_fleet
+from social_publisher.services.fleet import (
+    QUANTUM,
+    SWEEP_SECONDS,
+    Fleet,
+    UnitPass,
+    _in_turn,
+    build_fleet,
+    sweep_turn,
+)
 from social_publisher.states import HealthState
 from social_publisher.store import Database, PostVersion, Publication
 from social_publisher.store.lifecycle import set_health
@@ -157,7 +165,8 @@ def test_an_idle_pass_runs_the_steps_of_a_few_units_only(
     fleet.run_pass(clock.advance(60))  # confirms what the first pass published
     fleet.run_pass(clock.advance(60))  # looks once more at what the last one moved
     idle = fleet.run_pass(clock.advance(60))
-    assert idle.units_active <= math.ceil(len(ids) / SWEEP)
+    # the sweep: 30 units each within SWEEP_SECONDS, a pass every TICK_SECONDS (30)
+    assert idle.units_active <= math.ceil(len(ids) * 30 / SWEEP_SECONDS)
     many = _statements(db, lambda: fleet.run_pass(clock.advance(60)))
     one, _ = _fleet(db, dsettings, clock, ["u00"])
     for _ in range(3):
@@ -295,3 +304,13 @@ def test_the_daemon_runs_a_fleet_and_its_side_jobs_for_every_unit(
     assert len(province) == 1  # the province's workbook of both units, in the install's folder
     daemon.shutdown()
     assert fleet._pool is None
+
+
+def test_the_sweep_comes_round_to_every_unit_within_its_time() -> None:
+    units = [UnitPass(Unit(f"u{i:03d}", "x", cast(Settings, None)), cast(Any, None))
+             for i in range(100)]  # fmt: skip
+    for tick in (1, 30, 60):
+        passes = math.ceil(SWEEP_SECONDS / tick)
+        seen = {u.unit.id for p in range(passes) for u in sweep_turn(units, p, tick)}
+        assert len(seen) == 100, tick  # everyone, within SWEEP_SECONDS of passes
+        assert len(sweep_turn(units, 0, tick)) == max(1, math.ceil(100 * tick / SWEEP_SECONDS))
