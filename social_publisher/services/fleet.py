@@ -33,12 +33,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from ..channels.base import Channel
 from ..config import Settings
-from ..states import TIMED_STATES
-from ..states import PubState as S
 from ..store import AuditEvent, ChannelHealth, Database, Publication
 from ..store.tenancy import ALL_UNITS
 from ..store.workers import cluster_lock
@@ -58,7 +56,8 @@ from .daemon import (
 )
 from .ingest import QuietWatch
 from .publisher import StepResult
-from .publisher.wakeup import MIN_DELAY
+from .publisher.wakeup import MIN_DELAY, due_now, wait_queries
+from .settle import settle_wakeups
 
 #: posts a unit publishes before the next unit's turn
 QUANTUM = 5
@@ -112,10 +111,6 @@ class Crew:
     def liveness(self, fn: Callable[[], Collection[str]] | None) -> None:
         for publisher in self.publishers:
             publisher.liveness = fn
-
-    def next_wakeup(self, now: datetime) -> datetime | None:
-        times = [t for p in self.publishers if (t := p.next_wakeup(now)) is not None]
-        return min(times, default=None)
 
 
 @dataclass
@@ -205,14 +200,8 @@ def build_fleet(
 
 def busy_units(db: Database, now: datetime, since: datetime | None) -> set[str]:
     """Units with something due now or touched since ``since``: one query each, for all."""
-    due = or_(
-        and_(Publication.state == S.PENDING, Publication.due_at <= now),
-        and_(Publication.state.in_(TIMED_STATES), Publication.next_attempt_at <= now),
-        and_(Publication.state == S.PUBLISHING, Publication.lease_until <= now),
-        and_(Publication.state == S.SCHEDULED_REMOTE, Publication.remote_scheduled_for <= now),
-    )
     queries = [
-        select(Publication.unit_id).where(due).distinct(),
+        select(Publication.unit_id).where(due_now(now)).distinct(),
         select(ChannelHealth.unit_id)
         .where(ChannelHealth.state != "ok", ChannelHealth.blocked_until <= now)
         .distinct(),
@@ -357,16 +346,7 @@ def _publish_round_robin(
 def install_wakeup(db: Database, now: datetime) -> datetime | None:
     """The earliest moment any unit's publication or blocked channel needs a pass."""
     queries = [
-        select(func.min(Publication.due_at)).where(
-            Publication.state == S.PENDING, Publication.due_at > now
-        ),
-        select(func.min(Publication.next_attempt_at)).where(
-            Publication.state.in_(TIMED_STATES), Publication.next_attempt_at > now
-        ),
-        select(func.min(Publication.lease_until)).where(Publication.state == S.PUBLISHING),
-        select(func.min(Publication.remote_scheduled_for)).where(
-            Publication.state == S.SCHEDULED_REMOTE, Publication.remote_scheduled_for > now
-        ),
+        *wait_queries(now),
         select(func.min(ChannelHealth.blocked_until)).where(
             ChannelHealth.state != "ok", ChannelHealth.blocked_until > now
         ),
@@ -388,11 +368,19 @@ def _next_wakeup(
     if at is not None:
         times.append(at)
     for u in active:
-        publisher = u.ctx.publisher
-        at = guards[u.unit.id]("tính giờ thức", lambda p=publisher: p.next_wakeup(p.clock()))
-        if at is not None:
-            times.append(at)
+        if u.ctx.publisher.channels:
+            settling = guards[u.unit.id]("tính giờ thức", _settling(u))
+            times += settling or []
     return min(times, default=None)
+
+
+def _settling(u: UnitPass) -> Callable[[], list[datetime]]:
+    def times() -> list[datetime]:
+        at = u.ctx.publisher.clock()
+        with u.ctx.db.session() as session:
+            return [max(t, at + MIN_DELAY) for t in settle_wakeups(session, at, u.ctx.settings)]
+
+    return times
 
 
 def _label(fleet: Fleet, u: UnitPass) -> str:

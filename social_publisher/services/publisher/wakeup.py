@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ...states import BLOCKING_HEALTH, TIMED_STATES, HealthState
 from ...states import PubState as S
@@ -14,6 +16,29 @@ from .context import PublishContext
 
 #: never wake up sooner than this after now (a pass that just ran)
 MIN_DELAY = timedelta(milliseconds=200)
+
+
+#: each waiting state, the column saying when it wants a pass, and whether a time already
+#: past still counts (an expired lease: a claim to take over at once)
+WAITS: tuple[tuple[ColumnElement[bool], InstrumentedAttribute[datetime | None], bool], ...] = (
+    (Publication.state == S.PENDING, Publication.due_at, False),
+    (Publication.state.in_(TIMED_STATES), Publication.next_attempt_at, False),
+    (Publication.state == S.PUBLISHING, Publication.lease_until, True),
+    (Publication.state == S.SCHEDULED_REMOTE, Publication.remote_scheduled_for, False),
+)
+
+
+def wait_queries(now: datetime) -> list[Select[Any]]:
+    """The earliest time of each wait (``services.fleet`` asks them of every unit at once)."""
+    return [
+        select(func.min(column)).where(state, *(() if past else (column > now,)))
+        for state, column, past in WAITS
+    ]
+
+
+def due_now(now: datetime) -> ColumnElement[bool]:
+    """SQL: the publication's wait is over at ``now``."""
+    return or_(*(and_(state, column <= now) for state, column, _ in WAITS))
 
 
 def next_wakeup(ctx: PublishContext, now: datetime) -> datetime | None:
@@ -35,19 +60,7 @@ def next_wakeup(ctx: PublishContext, now: datetime) -> datetime | None:
                 candidates.append(health.blocked_until)
         open_channels = [c for c in ctx.channels if c not in blocked]
         if open_channels:
-            queries = [
-                select(func.min(Publication.due_at)).where(
-                    Publication.state == S.PENDING, Publication.due_at > now
-                ),
-                select(func.min(Publication.next_attempt_at)).where(
-                    Publication.state.in_(TIMED_STATES), Publication.next_attempt_at > now
-                ),
-                select(func.min(Publication.lease_until)).where(Publication.state == S.PUBLISHING),
-                select(func.min(Publication.remote_scheduled_for)).where(
-                    Publication.state == S.SCHEDULED_REMOTE, Publication.remote_scheduled_for > now
-                ),
-            ]
-            for query in queries:
+            for query in wait_queries(now):
                 value = session.scalar(query.where(Publication.channel.in_(open_channels)))
                 if value is not None:
                     candidates.append(value)
