@@ -106,32 +106,6 @@ def province(
         yield tmp, db, env, sandboxes
 
 
-LAUNCHER = """
-import atexit, runpy, signal, sys
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-count = [0]
-@event.listens_for(Engine, "before_cursor_execute")
-def _count(*args):
-    count[0] += 1
-out = sys.argv.pop(1)
-def _write(*_):
-    open(out, "w").write(str(count[0]))
-signal.signal(signal.SIGUSR1, _write)
-atexit.register(_write)
-sys.argv[0] = "social-publisher"
-runpy.run_module("social_publisher", run_name="__main__")
-"""
-
-
-class Counted(CountingWorkers):
-    """Workers that write their SQL statement count at exit and on SIGUSR1."""
-
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        super().__init__(tmp, env)
-        self.launcher.write_text(LAUNCHER, encoding="utf-8")
-
-
 def campaign(args: argparse.Namespace, url: str, workers: int, threads: int) -> dict[str, float]:
     due = (datetime.now(TZ) + timedelta(seconds=90)).replace(second=0, microsecond=0)
     if due - datetime.now(TZ) < timedelta(seconds=45):
@@ -139,7 +113,7 @@ def campaign(args: argparse.Namespace, url: str, workers: int, threads: int) -> 
     expected = args.units * args.posts * (2 if args.zalo else 1)
     with province(url, args.units, args.posts, args.latency, args.zalo, due,
                   UNIT_THREADS=str(threads)) as (tmp, db, env, _):  # fmt: skip
-        pool = Counted(tmp, env)
+        pool = CountingWorkers(tmp, env)
         try:
             for slot in range(workers):
                 pool.start(slot)
@@ -172,7 +146,7 @@ def idle(args: argparse.Namespace, url: str, units: int, seconds: float) -> dict
     with province(url, units, args.posts, 0.0, False, due, TICK_SECONDS="1") as (
         tmp, db, env, _,
     ):  # fmt: skip
-        pool = Counted(tmp, env)
+        pool = CountingWorkers(tmp, env)
         try:
             proc = pool.start(0)
             assert wait_all_live(db, expected, time.monotonic() + 900) is not None

@@ -52,7 +52,7 @@ from social_publisher.sandbox import Sandbox  # noqa: E402
 from social_publisher.store import Attempt, Database, Publication  # noqa: E402
 
 LAUNCHER = """
-import atexit, runpy, sys
+import atexit, runpy, signal, sys
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 count = [0]
@@ -60,14 +60,18 @@ count = [0]
 def _count(*args):
     count[0] += 1
 out = sys.argv.pop(1)
-atexit.register(lambda: open(out, "w").write(str(count[0])))
+def _write(*_):
+    open(out, "w").write(str(count[0]))
+signal.signal(signal.SIGUSR1, _write)  # the count so far, for a bench that samples it
+atexit.register(_write)
 sys.argv[0] = "social-publisher"
 runpy.run_module("social_publisher", run_name="__main__")
 """
 
 
 class CountingWorkers(Workers):
-    """Workers whose SQL statements are counted (one file per start)."""
+    """Workers whose SQL statements are counted (one file per start, written at exit and on
+    SIGUSR1)."""
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         super().__init__(tmp, env)
