@@ -132,20 +132,22 @@ class Browser:
         return html.unescape(found.group(1))
 
 
+def log_in(app: Any, name: str) -> Browser:
+    """A client of ``app`` logged in as ``name`` (password :data:`PASSWORD`)."""
+    client = TestClient(app)
+    token = csrf_of(client.get("/dang-nhap").text)
+    answer = client.post(
+        "/dang-nhap",
+        data={"ten": name, "mat_khau": PASSWORD, "csrf": token, "tiep": "/lich"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return Browser(client)
+
+
 @pytest.fixture
 def login(app: Any, people: dict[str, int]) -> Callable[[str], Browser]:
-    def log_in(name: str) -> Browser:
-        client = TestClient(app)
-        token = csrf_of(client.get("/dang-nhap").text)
-        answer = client.post(
-            "/dang-nhap",
-            data={"ten": name, "mat_khau": PASSWORD, "csrf": token, "tiep": "/lich"},
-            follow_redirects=False,
-        )
-        assert answer.status_code == 303, answer.text
-        return Browser(client)
-
-    return log_in
+    return lambda name: log_in(app, name)
 
 
 def jpeg(color: str = "red", size: tuple[int, int] = (1200, 900)) -> bytes:

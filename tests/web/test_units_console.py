@@ -28,7 +28,17 @@ from social_publisher.store import (
 )
 from social_publisher.units import Unit, load_units
 
-from .conftest import COMPOSE_FORM, PASSWORD, T0, Browser, Clock, Runner, csrf_of, write_post
+from .conftest import (
+    COMPOSE_FORM,
+    PASSWORD,
+    T0,
+    Browser,
+    Clock,
+    Runner,
+    csrf_of,
+    log_in,
+    write_post,
+)
 
 A, B = "phuong-pho-minh", "xa-pho-phong"
 UNITS_TOML = f"""
@@ -122,18 +132,7 @@ def app(units: list[Unit], install: Database, runner: Runner) -> Any:
 
 @pytest.fixture
 def login(app: Any) -> Callable[[str], Browser]:
-    def log_in(name: str) -> Browser:
-        client = TestClient(app)
-        token = csrf_of(client.get("/dang-nhap").text)
-        answer = client.post(
-            "/dang-nhap",
-            data={"ten": name, "mat_khau": PASSWORD, "csrf": token, "tiep": "/lich"},
-            follow_redirects=False,
-        )
-        assert answer.status_code == 303, answer.text
-        return Browser(client)
-
-    return log_in
+    return lambda name: log_in(app, name)
 
 
 def _snapshot(install: Database) -> list[Any]:
