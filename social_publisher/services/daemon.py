@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from filelock import FileLock, Timeout
 from sqlalchemy import func, select
@@ -430,6 +430,8 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.ctx = ctx
+        #: the many-unit pass (``services.fleet``), or None for the daemon of one office
+        self.fleet: Fleet | None = None if isinstance(ctx, PassContext) else ctx
         self.clock = clock
         self.exact_wakeups = exact_wakeups
         self.background_jobs = background_jobs
@@ -459,12 +461,10 @@ class Daemon:
             if self.stop_event.is_set():
                 return self.last_result or PassResult(next_wakeup=None)
             ctx = self.ctx
-            # many units: services.fleet (imported there, not here: it builds on this module)
-            result = (
-                ctx.run_pass(self.clock())
-                if not isinstance(ctx, PassContext)
-                else (run_pass(ctx, self.clock()))
-            )
+            if isinstance(ctx, PassContext):
+                result = run_pass(ctx, self.clock())
+            else:
+                result = ctx.run_pass(self.clock())
             self.passes += 1
             self.last_result = result
             if result.connection_lost:
@@ -499,9 +499,8 @@ class Daemon:
     def wake(self) -> None:
         """Run a pass as soon as possible (a decision made in the web console of ``run --web``)."""
         if self.scheduler.running and not self.stop_event.is_set():
-            everything = getattr(self.ctx, "everything", None)
-            if everything is not None:  # a fleet: the staff's unit may be an idle one
-                everything.set()
+            if self.fleet is not None:  # the staff's unit may be an idle one
+                self.fleet.everything.set()
             self.scheduler.add_job(self.run_once, id="nudge", name="console", replace_existing=True)
 
     def _arm(self, at: datetime | None) -> None:
@@ -533,7 +532,7 @@ class Daemon:
     @property
     def unit_contexts(self) -> list[PassContext]:
         """Each unit's pass context (one: the daemon of one office)."""
-        return list(getattr(self.ctx, "contexts", None) or [self.ctx])
+        return self.fleet.contexts if self.fleet is not None else [cast(PassContext, self.ctx)]
 
     def refresh_zalo_token(self) -> None:
         """Hourly: rotate each unit's Zalo pair once its access token is 20 h old."""
@@ -558,16 +557,17 @@ class Daemon:
             log.exception("unexpected error refreshing the Zalo token")
 
     def collect_engagement(self) -> None:
-        for ctx in self.unit_contexts:
-            self._collect_engagement(ctx)
+        from .shares import unit_pages
 
-    def _collect_engagement(self, ctx: PassContext) -> None:
+        # the install's units' Pages, read with their own tokens (once, for every unit)
+        pages = unit_pages([u.unit for u in self.fleet.units]) if self.fleet else None
+        for ctx in self.unit_contexts:
+            self._collect_engagement(ctx, pages)
+
+    def _collect_engagement(self, ctx: PassContext, pages: Mapping[str, Any] | None) -> None:
         try:
             from .engagement import collect
-            from .shares import unit_pages
 
-            units = getattr(self.ctx, "units", None)
-            pages = unit_pages([u.unit for u in units]) if units else None
             collect(ctx.db, ctx.settings, now=self.clock(), pages=pages)
         except SocialPublisherError as exc:
             log.error("Không thu thập được số liệu tương tác: %s", exc.message)
@@ -579,9 +579,8 @@ class Daemon:
         several units the province's workbook of them all into the install's."""
         for ctx in self.unit_contexts:
             self._monthly_report(ctx)
-        units = getattr(self.ctx, "units", None)
-        if units and len(units) > 1:
-            self._province_report([u.unit for u in units])
+        if self.fleet is not None and len(self.fleet.units) > 1:
+            self._province_report([u.unit for u in self.fleet.units])
 
     def _province_report(self, units: Sequence[Any]) -> None:
         try:
@@ -696,7 +695,7 @@ class Daemon:
             )
         from .alert_daemon import attach
 
-        fleet = getattr(self.ctx, "units", None)  # many units: each one's targets and hours
+        fleet = self.fleet.units if self.fleet else None  # each unit's targets and hours
         attach(
             self.scheduler,
             self.ctx.db,
@@ -724,9 +723,8 @@ class Daemon:
         self.stop_event.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        close = getattr(self.ctx, "close", None)  # a fleet's unit threads
-        if close is not None:
-            close()
+        if self.fleet is not None:  # its unit threads
+            self.fleet.close()
 
     def serve(self, *, install_signals: bool = True) -> int:
         """Run until SIGINT/SIGTERM (SIGBREAK on Windows); the in-flight call finishes first."""
