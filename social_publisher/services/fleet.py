@@ -53,6 +53,7 @@ from .daemon import (
     scan,
     step,
     utcnow,
+    worker_id,
 )
 from .ingest import QuietWatch
 from .publisher import StepResult
@@ -76,9 +77,8 @@ class UnitPass:
 class Crew:
     """The worker as the cluster sees it: one identity over every unit's publisher."""
 
-    def __init__(self, publishers: list[Any], worker: str, clock: Callable[[], datetime]) -> None:
+    def __init__(self, publishers: list[Any], worker: str) -> None:
         self.publishers = publishers
-        self.clock = clock
         first = publishers[0]
         self.fenced = first.fenced
         self.takeover_due = first.takeover_due
@@ -168,7 +168,7 @@ def build_fleet(
     rng: random.Random | None = None,
 ) -> Fleet:
     """A pass context per unit (``channels``: per unit id, for tests), one crew over them."""
-    from .daemon import worker_id
+    from .alert_daemon import alerts_on, install_listener  # loaded only by a daemon
 
     stop = stop or threading.Event()
     name = worker or worker_id()
@@ -189,12 +189,10 @@ def build_fleet(
         )
         for unit in units
     ]
-    crew = Crew([u.ctx.publisher for u in passes], name, clock)
-    from .alert_daemon import alerts_on, install_listener
-
-    units = [u.unit for u in passes]
-    if alerts_on(settings, units):  # each unit's alerts with its own hours (not the last's)
-        install_listener(settings, units)
+    crew = Crew([u.ctx.publisher for u in passes], name)
+    served = [u.unit for u in passes]
+    if alerts_on(settings, served):  # each unit's alerts with its own hours (not the last's)
+        install_listener(settings, served)
     return Fleet(passes, db.everywhere(), settings, crew, stop=stop, offset=name)
 
 
